@@ -1,0 +1,275 @@
+"""A real, single-node Elasticsearch for the test suite, launched from Maven Central jars.
+
+The node is Elasticsearch 7.17.29 (server jar + netty4 transport module, both on Maven
+Central), run in-process by ``tests/search_engine`` (a tiny Java main that builds the
+``Node`` directly, so the root-user refusal and bootstrap checks of the normal launcher do
+not apply: tests and CI run as root). It listens on 127.0.0.1 only, keeps data and its log
+in a temporary directory, has no security, and runs with a 512 MB heap.
+
+No HTTP shim sits in front of it: 7.17 accepts the ``compatible-with=8`` media types that
+the official 8.x Python client sends and it returns the ``X-Elastic-Product:
+Elasticsearch`` header the client checks, so ``Elasticsearch(engine.url)`` just works.
+
+What this engine offers (checked by hand against the running node):
+composable index templates and component templates, ``dynamic: strict``, bulk with
+``op_type: create`` (409 on an existing ``_id``), terms/date_histogram/sum/filter/nested
+aggregations, ``nested`` and ``flattened`` fields. Not available (x-pack only): data
+streams (``data_stream`` in a template is rejected) and ILM (``/_ilm`` is unknown).
+
+Usage::
+
+    engine = SearchEngine()
+    engine.start()            # builds the jar with Maven the first time
+    es = Elasticsearch(engine.url)
+    engine.kill()             # simulate an outage; engine.start() brings it back
+    engine.close()            # stop and delete the temporary directory
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent / "search_engine"
+TARGET_DIR = PROJECT_DIR / "target"
+MAIN_CLASS = "dmarcflow.testengine.Main"
+ENGINE_NAME = "elasticsearch"
+PINNED_VERSION = "7.17.29"
+HEAP = "512m"
+START_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 30.0
+BUILD_TIMEOUT_S = 900.0
+_BUILD_MARKER = TARGET_DIR / "classpath.ok"
+
+
+class SearchEngineError(RuntimeError):
+    """The node could not be built, started or stopped; the message says why."""
+
+
+@dataclass(frozen=True)
+class NodeLayout:
+    """Where one node keeps its files; all of it lives under ``root``."""
+
+    root: Path
+
+    @property
+    def home(self) -> Path:
+        return self.root / "node"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "node.log"
+
+
+def classpath() -> str:
+    """The JVM classpath of the built harness (the jar plus every copied dependency)."""
+    return f"{TARGET_DIR / 'search-engine-harness.jar'}{os.pathsep}{TARGET_DIR / 'lib' / '*'}"
+
+
+def ensure_built() -> None:
+    """Run ``mvn -q -B package`` unless a build newer than its sources is cached.
+
+    A file lock serialises concurrent test processes so only one of them runs Maven.
+    """
+    TARGET_DIR.mkdir(parents=True, exist_ok=True)
+    with open(TARGET_DIR / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _build_is_current():
+            return
+        _run_maven()
+        _BUILD_MARKER.write_text(PINNED_VERSION + "\n")
+
+
+def _build_is_current() -> bool:
+    if not _BUILD_MARKER.exists():
+        return False
+    built_at = _BUILD_MARKER.stat().st_mtime
+    sources = [PROJECT_DIR / "pom.xml", *PROJECT_DIR.glob("src/**/*.java")]
+    return all(src.stat().st_mtime <= built_at for src in sources)
+
+
+def _run_maven() -> None:
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise SearchEngineError("mvn not found on PATH: install Maven 3.8+ (apt-get install maven)")
+    log_path = TARGET_DIR / "build.log"
+    with open(log_path, "wb") as log:
+        done = subprocess.run(
+            [mvn, "-q", "-B", "package"], cwd=PROJECT_DIR, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, timeout=BUILD_TIMEOUT_S, check=False,
+        )
+    if done.returncode != 0:
+        raise SearchEngineError(f"mvn package failed ({done.returncode}):\n{_tail(log_path)}")
+
+
+def _free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return "(no log yet)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _get_root(url: str) -> dict | None:
+    """GET ``/``; None while the node is not answering yet."""
+    try:
+        with urllib.request.urlopen(url + "/", timeout=2) as response:
+            return json.loads(response.read())
+    except (OSError, ValueError):
+        return None
+
+
+def _primaries_active(url: str) -> bool:
+    """True once every primary shard is recovered (status yellow or green).
+
+    ``/`` answers before a restarted node has reopened its indices; searching then
+    fails with 503, so "ready" also means the existing data is searchable again.
+    """
+    query = "/_cluster/health?wait_for_status=yellow&timeout=1s"
+    try:
+        with urllib.request.urlopen(url + query, timeout=5) as response:
+            return json.loads(response.read()).get("status") in ("yellow", "green")
+    except (OSError, ValueError):
+        return False
+
+
+class SearchEngine:
+    """One Elasticsearch node on a fixed loopback port with a data directory that outlives restarts."""
+
+    def __init__(self, root: Path | None = None, port: int | None = None) -> None:
+        # We own (and delete on close) the directory only if we created it.
+        self._owns_root = root is None
+        self.layout = NodeLayout(Path(tempfile.mkdtemp(prefix="dmarcflow-es-")) if root is None else root)
+        self.port = port if port is not None else _free_loopback_port()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._version: str | None = None
+
+    @property
+    def url(self) -> str:
+        """The base URL to give ``elasticsearch.Elasticsearch``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def engine_name(self) -> str:
+        return ENGINE_NAME
+
+    @property
+    def version(self) -> str:
+        """The version the node reported, or the pinned one before the first start."""
+        return self._version or PINNED_VERSION
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self.is_running() else None
+
+    def is_running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> None:
+        """Build if needed, launch the JVM, wait until ``/`` answers and primaries are active (120 s max)."""
+        if self.is_running():
+            raise SearchEngineError(f"search engine already running (pid {self._process.pid})")
+        ensure_built()
+        self.layout.home.mkdir(parents=True, exist_ok=True)
+        self._process = self._launch()
+        self._wait_until_ready()
+
+    def _launch(self) -> subprocess.Popen[bytes]:
+        java = shutil.which("java")
+        if java is None:
+            raise SearchEngineError("java not found on PATH: install a JDK 17 (apt-get install openjdk-17-jdk-headless)")
+        command = [
+            java, f"-Xms{HEAP}", f"-Xmx{HEAP}", "-Ddmarcflow.exitOnStdinEof=true",
+            "-cp", classpath(), MAIN_CLASS, str(self.port), str(self.layout.home),
+        ]
+        with open(self.layout.log, "ab") as log:
+            # stdin stays an open pipe we never write: if this Python process dies, the
+            # node sees EOF and shuts down instead of outliving the test run.
+            return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT)
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self._process is None or self._process.poll() is not None:
+                code = None if self._process is None else self._process.returncode
+                raise SearchEngineError(f"search engine exited with {code}; log tail:\n{_tail(self.layout.log)}")
+            root = _get_root(self.url)
+            if root is not None and _primaries_active(self.url):
+                self._version = str(root["version"]["number"])
+                return
+            time.sleep(0.25)
+        self.kill()
+        raise SearchEngineError(
+            f"search engine did not answer on {self.url} within {START_TIMEOUT_S:.0f} s; "
+            f"log tail:\n{_tail(self.layout.log)}"
+        )
+
+    def stop(self) -> None:
+        """Clean shutdown (SIGTERM: the node flushes and closes); SIGKILL after 30 s."""
+        if not self.is_running():
+            self._reap()
+            return
+        self._process.send_signal(signal.SIGTERM)
+        try:
+            self._process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+        self._reap()
+
+    def kill(self) -> None:
+        """Hard stop (SIGKILL), as in a crash or outage; the data directory is kept."""
+        if self.is_running():
+            self._process.kill()
+        self._reap()
+
+    def _reap(self) -> None:
+        if self._process is None:
+            return
+        self._process.wait()
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        self._process = None
+
+    def restart(self) -> None:
+        """Clean stop, then start again on the same port and data directory."""
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        """Stop the node and delete the temporary directory if this object created it."""
+        self.stop()
+        if self._owns_root:
+            shutil.rmtree(self.layout.root, ignore_errors=True)
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the node process (Linux /proc), for measurements."""
+        if self.pid is None:
+            raise SearchEngineError("search engine is not running")
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise SearchEngineError("VmRSS missing from /proc status")
+
+    def __enter__(self) -> SearchEngine:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
