@@ -1,0 +1,1 @@
+"""Benchmarks and synthetic DMARC aggregate-report data (see generator.py)."""
