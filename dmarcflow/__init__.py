@@ -1,0 +1,3 @@
+"""dmarcflow: fetch, parse, store and summarise DMARC aggregate reports."""
+
+__version__ = "0.1.0"

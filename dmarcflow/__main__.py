@@ -1,0 +1,3 @@
+from dmarcflow.cli import main
+
+main()

@@ -1,0 +1,67 @@
+"""The root click group, shared options and error handling."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field, replace
+
+import click
+
+from dmarcflow import __version__
+from dmarcflow.config import Settings, StoreSettings, load_settings
+from dmarcflow.errors import ConfigError, DmarcflowError
+from dmarcflow.store import Store
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+@dataclass
+class AppContext:
+    config_path: str | None
+    db: str | None
+    _settings: Settings | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            settings = load_settings(self.config_path)
+            if self.db:
+                settings = replace(settings, store=StoreSettings(path=self.db))
+            self._settings = settings
+        return self._settings
+
+    def replace_settings(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def open_store(self) -> Store:
+        return Store.open(self.settings.store.resolved_path())
+
+
+class _Group(click.Group):
+    """Turns library errors into one clear line and the documented exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            click.echo(f"Error: configuration: {exc}", err=True)
+            ctx.exit(EXIT_USAGE)
+        except DmarcflowError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(EXIT_FAILED)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dmarcflow")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="DMARCFLOW_CONFIG",
+              help="TOML config file (default: ~/.config/dmarcflow/dmarcflow.toml if it exists).")
+@click.option("--db", type=click.Path(dir_okay=False), envvar="DMARCFLOW_DB",
+              help="SQLite store (default: ~/.local/share/dmarcflow/dmarcflow.sqlite).")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, db: str | None, verbose: int) -> None:
+    """Fetch, parse, store and summarise DMARC aggregate reports."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = AppContext(config_path=config_path, db=db)

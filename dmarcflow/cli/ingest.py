@@ -1,0 +1,157 @@
+"""`dmarcflow ingest`, `reports`, `rejected`, `reprocess`."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import replace
+
+import click
+
+from dmarcflow.cli.app import EXIT_FAILED, AppContext, main
+from dmarcflow.cli.output import format_option, to_csv, to_json, to_table
+from dmarcflow.enrich import Enricher
+from dmarcflow.ingest import InputOutcome, Ingestor, list_inputs
+from dmarcflow.listing import list_rejected, list_reports, rejected_raw
+from dmarcflow.reprocess import reprocess
+
+OUTCOME_COLUMNS = ("path", "status", "reason", "reports", "records", "messages")
+
+
+@contextmanager
+def open_ingestor(app: AppContext, offline: bool):
+    settings = app.settings
+    if offline:
+        settings = replace(settings, enrichment=replace(settings.enrichment, offline=True))
+        app.replace_settings(settings)
+    store = app.open_store()
+    enricher = Enricher(settings.enrichment)
+    try:
+        yield Ingestor(store, enricher, settings.limits)
+    finally:
+        enricher.close()
+        store.close()
+
+
+def print_outcomes(outcomes: list[InputOutcome], fmt: str) -> None:
+    rows = [[o.as_dict()[c] for c in OUTCOME_COLUMNS] for o in outcomes]
+    if fmt == "json":
+        click.echo(to_json([o.as_dict() for o in outcomes]))
+    elif fmt == "csv":
+        click.echo(to_csv(OUTCOME_COLUMNS, rows), nl=False)
+    else:
+        if outcomes:
+            click.echo(to_table(OUTCOME_COLUMNS, rows, max_width=120))
+        click.echo(summary_line(outcomes), err=True)
+
+
+def summary_line(outcomes: list[InputOutcome]) -> str:
+    by_status = Counter(o.status for o in outcomes)
+    parts = [f"{by_status[s]} {s}" for s in ("ingested", "duplicate", "conflict", "rejected") if by_status[s]]
+    messages = sum(o.messages for o in outcomes if o.status in ("ingested", "conflict"))
+    text = f"{len(outcomes)} input(s): " + (", ".join(parts) or "nothing found") + f"; {messages} new message(s) stored"
+    if by_status["rejected"]:
+        text += " (see `dmarcflow rejected` for the reasons)"
+    return text
+
+
+def exit_code_for(outcomes: list[InputOutcome]) -> int:
+    return EXIT_FAILED if any(o.status == "rejected" for o in outcomes) else 0
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--offline", is_flag=True, help="No reverse DNS lookups (country and AS still come from the local database).")
+@format_option()
+@click.pass_obj
+def ingest(app: AppContext, paths: tuple[str, ...], offline: bool, fmt: str) -> None:
+    """Store every DMARC aggregate report found in PATHS.
+
+    PATHS may be report files (xml, gz, zip, nested), .eml messages, mbox files
+    or folders (read recursively). Running it twice changes nothing.
+    Exit code 1 when any input was rejected.
+    """
+    files = list_inputs(paths)
+    outcomes: list[InputOutcome] = []
+    with open_ingestor(app, offline) as ingestor:
+        with _progress(files) as bar:
+            for path in bar:
+                outcomes.extend(ingestor.ingest_file(path))
+    print_outcomes(outcomes, fmt)
+    sys.exit(exit_code_for(outcomes))
+
+
+@contextmanager
+def _progress(files: list[str]):
+    if sys.stderr.isatty() and len(files) > 1:
+        with click.progressbar(files, label="Ingesting", file=sys.stderr) as bar:
+            yield bar
+    else:
+        yield files
+
+
+@main.command()
+@click.option("--domain", help="Only reports for this policy domain.")
+@format_option()
+@click.pass_obj
+def reports(app: AppContext, domain: str | None, fmt: str) -> None:
+    """List stored reports."""
+    with app.open_store() as store:
+        rows = list_reports(store, domain)
+    columns = ("id", "org_name", "domain", "begin", "records", "messages", "status")
+    if fmt == "json":
+        click.echo(to_json([r.as_dict() for r in rows]))
+    elif fmt == "csv":
+        click.echo(to_csv(list(rows[0].as_dict()) if rows else columns, [list(r.as_dict().values()) for r in rows]), nl=False)
+    elif not rows:
+        click.echo("No reports stored" + (f" for {domain}." if domain else "."), err=True)
+    else:
+        click.echo(to_table(columns, [[getattr(r, c) for c in columns] for r in rows]))
+
+
+@main.command()
+@click.option("--save", "save_id", type=int, help="Write the kept raw bytes of rejected input ID to --output.")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="File for --save.")
+@format_option()
+@click.pass_obj
+def rejected(app: AppContext, save_id: int | None, output: str | None, fmt: str) -> None:
+    """List rejected inputs with their reasons (their raw bytes are kept)."""
+    with app.open_store() as store:
+        if save_id is not None:
+            _save_raw(store, save_id, output)
+            return
+        rows = list_rejected(store)
+    columns = ("id", "input", "reason", "message")
+    if fmt == "json":
+        click.echo(to_json([r.as_dict() for r in rows]))
+    elif fmt == "csv":
+        click.echo(to_csv(columns, [[getattr(r, c) for c in columns] for r in rows]), nl=False)
+    elif not rows:
+        click.echo("Nothing was rejected.", err=True)
+    else:
+        click.echo(to_table(columns, [[getattr(r, c) for c in columns] for r in rows], max_width=120))
+
+
+def _save_raw(store, save_id: int, output: str | None) -> None:
+    if not output:
+        raise click.UsageError("--save needs --output FILE")
+    data = rejected_raw(store, save_id)
+    if data is None:
+        raise click.ClickException(f"no raw bytes kept for rejected input {save_id} (unknown id, or the file was too large to keep)")
+    with open(output, "wb") as fh:
+        fh.write(data)
+    click.echo(f"wrote {len(data)} bytes to {output}", err=True)
+
+
+@main.command(name="reprocess")
+@click.pass_obj
+def reprocess_cmd(app: AppContext) -> None:
+    """Re-parse every stored report from its kept raw XML (after an upgrade)."""
+    with app.open_store() as store:
+        result = reprocess(store)
+    click.echo(
+        f"reprocessed {result.reports} report(s): {result.records} records, {result.messages} messages"
+        + (f"; {result.skipped} without raw XML skipped" if result.skipped else ""),
+        err=True,
+    )

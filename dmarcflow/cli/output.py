@@ -1,0 +1,71 @@
+"""Rendering rows as an aligned table, JSON or CSV (the --format option)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+FORMATS = ("table", "json", "csv")
+
+
+def format_option(default: str = "table"):
+    return click.option(
+        "--format", "fmt", type=click.Choice(FORMATS), default=default, show_default=True,
+        help="Output format: a table for people, json or csv for programs.",
+    )
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+
+
+def to_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(["" if v is None else v for v in row] for row in rows)
+    return out.getvalue()
+
+
+def to_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 80) -> str:
+    """Columns padded to their widest cell; numbers right-aligned; long text cut with an ellipsis."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    numeric = [all(isinstance(row[i], (int, float)) or row[i] is None for row in rows) and rows for i in range(len(columns))]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    widths = _fit(widths, max_width, numeric)
+    lines = [_line(columns, widths, numeric), _line(["-" * w for w in widths], widths, numeric)]
+    lines += [_line(r, widths, numeric) for r in cells]
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def _fit(widths: list[int], max_width: int, numeric: list) -> list[int]:
+    """Shrink the widest text columns until the line fits."""
+    widths = list(widths)
+    while sum(widths) + 2 * (len(widths) - 1) > max_width:
+        text_cols = [i for i in range(len(widths)) if not numeric[i] and widths[i] > 8]
+        if not text_cols:
+            break
+        widest = max(text_cols, key=lambda i: widths[i])
+        widths[widest] -= 1
+    return widths
+
+
+def _line(values: Sequence[str], widths: list[int], numeric: list) -> str:
+    parts = []
+    for i, (v, w) in enumerate(zip(values, widths)):
+        v = v if len(v) <= w else v[: w - 1] + "…"
+        parts.append(v.rjust(w) if numeric[i] else v.ljust(w))
+    return "  ".join(parts).rstrip()

@@ -1,0 +1,281 @@
+"""Settings: frozen dataclasses read from a TOML file, then environment overrides.
+
+Every key can be set as ``DMARCFLOW_<SECTION>_<KEY>``; secrets also as
+``DMARCFLOW_<SECTION>_<KEY>_FILE`` (a file holding the value). The mailbox
+section is a list in TOML; environment overrides apply to the first mailbox
+(or create one when ``DMARCFLOW_MAILBOX_HOST`` is set and the file has none).
+Settings are validated once, here; the rest of the code trusts them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from dmarcflow.errors import ConfigError
+
+ENV_PREFIX = "DMARCFLOW_"
+SECRET_KEYS = {"password", "api_key", "oauth2_token"}
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "dmarcflow"
+
+
+def default_config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "dmarcflow" / "dmarcflow.toml"
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    path: str = ""  # empty: <data dir>/dmarcflow.sqlite
+
+    def resolved_path(self) -> Path:
+        return Path(self.path).expanduser() if self.path else default_data_dir() / "dmarcflow.sqlite"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_total_bytes: int = 1 << 30  # decompressed bytes per payload
+    max_ratio: int = 200  # decompressed / compressed
+    max_members: int = 64  # files in one zip
+    max_depth: int = 4  # nested archives and messages
+    max_message_bytes: int = 64 << 20  # one email or in-memory container
+
+
+@dataclass(frozen=True)
+class EnrichmentSettings:
+    offline: bool = False  # no reverse DNS lookups
+    nameservers: tuple[str, ...] = ()  # empty: the system resolver
+    dns_port: int = 53
+    dns_timeout: float = 2.0
+    dns_workers: int = 16
+    ip_db: str = ""  # empty: the IPinfo Lite database parsedmarc ships
+
+
+@dataclass(frozen=True)
+class MailboxSettings:
+    name: str = "default"
+    host: str = ""
+    port: int = 0  # 0: 993 for implicit TLS, 143 otherwise
+    tls: str = "implicit"  # implicit | starttls | none (loopback only)
+    verify: bool = True
+    ca_file: str = ""
+    user: str = ""
+    password: str = field(default="", repr=False)  # never in logs or reprs
+    oauth2_token: str = field(default="", repr=False)
+    oauth2_token_file: str = ""
+    oauth2_token_command: str = ""
+    folder: str = "INBOX"
+    archive_folder: str = "Archive"
+    invalid_folder: str = "Invalid"
+    delete_processed: bool = False
+    batch_size: int = 50
+    poll_interval: float = 60.0
+    idle_timeout: float = 1500.0  # re-issue IDLE before the 29-minute server limit
+
+    def effective_port(self) -> int:
+        return self.port or (993 if self.tls == "implicit" else 143)
+
+
+@dataclass(frozen=True)
+class ElasticsearchSettings:
+    url: str = ""  # empty: indexing is off
+    username: str = ""
+    password: str = field(default="", repr=False)
+    api_key: str = field(default="", repr=False)
+    ca_file: str = ""
+    verify: bool = True
+    index_prefix: str = "dmarcflow"
+    index_period: str = "month"  # month | day | year
+    retention_days: int = 0  # 0: keep forever
+    batch_size: int = 2000
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class ApprovedSenders:
+    services: tuple[str, ...] = ()
+    networks: tuple[str, ...] = ()
+    rdns_domains: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    store: StoreSettings = field(default_factory=StoreSettings)
+    limits: Limits = field(default_factory=Limits)
+    enrichment: EnrichmentSettings = field(default_factory=EnrichmentSettings)
+    mailboxes: tuple[MailboxSettings, ...] = ()
+    elasticsearch: ElasticsearchSettings = field(default_factory=ElasticsearchSettings)
+    approved: Mapping[str, ApprovedSenders] = field(default_factory=dict)
+    source: str = ""  # the file these settings came from, for messages
+
+
+_SECTIONS = {
+    "store": StoreSettings,
+    "limits": Limits,
+    "enrichment": EnrichmentSettings,
+    "elasticsearch": ElasticsearchSettings,
+}
+
+
+def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read the TOML file (explicit, DMARCFLOW_CONFIG, or the default if present), then the environment."""
+    env = os.environ if env is None else env
+    chosen = path or env.get(ENV_PREFIX + "CONFIG")
+    if chosen is None and default_config_path().exists():
+        chosen = default_config_path()
+    data = _read_toml(Path(chosen)) if chosen else {}
+    unknown = set(data) - set(_SECTIONS) - {"mailbox", "mailboxes", "approved"}
+    if unknown:
+        raise ConfigError(f"{chosen}: unknown section(s) {', '.join(sorted(unknown))}")
+    sections = {name: _build(cls, data.get(name, {}), name, env) for name, cls in _SECTIONS.items()}
+    return Settings(
+        **sections,
+        mailboxes=_mailboxes(data, env),
+        approved=_approved(data.get("approved", {})),
+        source=str(chosen or ""),
+    )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _build(cls: type, values: Mapping[str, Any], section: str, env: Mapping[str, str], env_section: str | None = None):
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"[{section}] must be a table")
+    hints = get_type_hints(cls)
+    names = {f.name for f in fields(cls)}
+    unknown = set(values) - names
+    if unknown:
+        raise ConfigError(f"[{section}] unknown key(s): {', '.join(sorted(unknown))}")
+    kwargs = {k: _coerce(v, hints[k], f"{section}.{k}") for k, v in values.items()}
+    prefix = f"{ENV_PREFIX}{(env_section or section).upper()}_"
+    for name in names:
+        raw = _env_value(env, prefix + name.upper(), name)
+        if raw is not None:
+            kwargs[name] = _coerce_text(raw, hints[name], prefix + name.upper())
+    obj = cls(**kwargs)
+    _validate(obj, section)
+    return obj
+
+
+def _env_value(env: Mapping[str, str], key: str, name: str) -> str | None:
+    if key in env:
+        return env[key]
+    file_key = key + "_FILE"
+    if name in SECRET_KEYS and file_key in env:
+        try:
+            return Path(env[file_key]).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"{file_key}: cannot read {env[file_key]}: {exc.strerror}") from None
+    return None
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif hint is str:
+        if isinstance(value, str):
+            return value
+    elif str(hint).startswith("tuple"):
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+    raise ConfigError(f"{where}: expected {_type_name(hint)}, got {value!r}")
+
+
+def _coerce_text(raw: str, hint: Any, where: str) -> Any:
+    try:
+        if hint is bool:
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if hint is int:
+            return int(raw)
+        if hint is float:
+            return float(raw)
+        if str(hint).startswith("tuple"):
+            return tuple(v.strip() for v in raw.split(",") if v.strip())
+        return raw
+    except ValueError:
+        raise ConfigError(f"{where}: expected {_type_name(hint)}, got {raw!r}") from None
+
+
+def _type_name(hint: Any) -> str:
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(hint, "a list of strings")
+
+
+def _validate(obj: Any, section: str) -> None:
+    if isinstance(obj, MailboxSettings):
+        if obj.tls not in ("implicit", "starttls", "none"):
+            raise ConfigError(f"[{section}] tls must be implicit, starttls or none, not {obj.tls!r}")
+        if obj.batch_size < 1 or obj.poll_interval <= 0:
+            raise ConfigError(f"[{section}] batch_size must be >= 1 and poll_interval > 0")
+    if isinstance(obj, ElasticsearchSettings) and obj.index_period not in ("day", "month", "year"):
+        raise ConfigError(f"[{section}] index_period must be day, month or year, not {obj.index_period!r}")
+    if isinstance(obj, Limits) and min(obj.max_total_bytes, obj.max_ratio, obj.max_members, obj.max_depth, obj.max_message_bytes) < 1:
+        raise ConfigError(f"[{section}] every limit must be a positive integer")
+
+
+def _mailboxes(data: Mapping[str, Any], env: Mapping[str, str]) -> tuple[MailboxSettings, ...]:
+    raw = data.get("mailboxes", data.get("mailbox", []))
+    if isinstance(raw, Mapping):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise ConfigError("[[mailboxes]] must be an array of tables")
+    result = []
+    for index, values in enumerate(raw):
+        use_env = env if index == 0 else {}
+        box = _build(MailboxSettings, values, f"mailboxes.{index}", use_env, env_section="mailbox")
+        result.append(box)
+    if not result and f"{ENV_PREFIX}MAILBOX_HOST" in env:
+        result.append(_build(MailboxSettings, {}, "mailbox", env))
+    names = [m.name for m in result]
+    if len(set(names)) != len(names):
+        raise ConfigError("mailbox names must be unique (set name = \"...\" in each [[mailboxes]])")
+    return tuple(result)
+
+
+def _approved(raw: Any) -> dict[str, ApprovedSenders]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError("[approved] must be a table of domains, e.g. [approved.\"example.com\"]")
+    out: dict[str, ApprovedSenders] = {}
+    for dom, values in raw.items():
+        entry = _build(ApprovedSenders, values, f"approved.{dom}", {})
+        for net in entry.networks:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ConfigError(f"[approved.\"{dom}\"] networks: {net!r} is not an IP network (use CIDR, e.g. 192.0.2.0/24)") from None
+        out[dom.lower().rstrip(".")] = entry
+    return out
+
+
+def with_overrides(settings: Settings, **sections: Any) -> Settings:
+    """A copy with whole sections replaced (used by command-line options)."""
+    return replace(settings, **sections)

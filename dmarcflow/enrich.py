@@ -1,0 +1,171 @@
+"""IP facts: country and AS from the IPinfo Lite database, reverse DNS, sending service.
+
+The database and the service map are the ones parsedmarc ships; they are opened
+once per Enricher. Reverse DNS runs concurrently with a timeout and a bounded
+cache, and not at all when offline.
+"""
+
+from __future__ import annotations
+
+import csv
+import ipaddress
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import dns.exception
+import dns.resolver
+import dns.reversename
+import maxminddb
+
+from dmarcflow.config import EnrichmentSettings
+from dmarcflow.normalise import organisational_domain
+
+
+@dataclass(frozen=True, slots=True)
+class IpFacts:
+    ip: str
+    reverse_dns: str | None
+    base_domain: str | None
+    country: str | None
+    asn: int | None
+    as_name: str | None
+    as_domain: str | None
+    sender: str
+    sender_type: str | None
+    rdns_checked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    name: str
+    type: str | None
+
+
+def _parsedmarc_resource(package: str, name: str) -> Path:
+    return Path(str(resources.files(package).joinpath(name)))
+
+
+def default_ip_db() -> Path:
+    return _parsedmarc_resource("parsedmarc.resources.ipinfo", "ipinfo_lite.mmdb")
+
+
+def load_service_map(path: Path | None = None) -> dict[str, Service]:
+    path = path or _parsedmarc_resource("parsedmarc.resources.maps", "base_reverse_dns_map.csv")
+    with open(path, newline="", encoding="utf-8") as fh:
+        return {
+            row["base_reverse_dns"].strip().lower(): Service(row["name"].strip(), (row.get("type") or "").strip() or None)
+            for row in csv.DictReader(fh)
+            if row.get("base_reverse_dns")
+        }
+
+
+class BoundedCache(OrderedDict):
+    """A small LRU map; injected, not a module global, so tests stay independent."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def put(self, key, value) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
+class ReverseDns:
+    def __init__(self, settings: EnrichmentSettings, cache: BoundedCache | None = None) -> None:
+        self._settings = settings
+        self._cache = cache if cache is not None else BoundedCache(100_000)
+        resolver = dns.resolver.Resolver(configure=not settings.nameservers)
+        if settings.nameservers:
+            resolver.nameservers = list(settings.nameservers)
+            resolver.port = settings.dns_port
+        resolver.lifetime = settings.dns_timeout
+        self._resolver = resolver
+
+    def lookup(self, ip: str) -> str | None:
+        if ip in self._cache:
+            return self._cache[ip]
+        try:
+            answer = self._resolver.resolve(dns.reversename.from_address(ip), "PTR")
+            name = str(answer[0]).rstrip(".").lower()
+        except (dns.exception.DNSException, ValueError):
+            name = None
+        self._cache.put(ip, name)
+        return name
+
+    def lookup_many(self, ips: list[str]) -> dict[str, str | None]:
+        if not ips:
+            return {}
+        workers = max(1, min(self._settings.dns_workers, len(ips)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return dict(zip(ips, pool.map(self.lookup, ips)))
+
+
+class Enricher:
+    def __init__(self, settings: EnrichmentSettings, services: dict[str, Service] | None = None) -> None:
+        self.settings = settings
+        self._db = maxminddb.open_database(str(settings.ip_db or default_ip_db()))
+        self._services = services if services is not None else load_service_map()
+        self._rdns = None if settings.offline else ReverseDns(settings)
+
+    @property
+    def offline(self) -> bool:
+        return self._rdns is None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def facts_many(self, ips: list[str]) -> list[IpFacts]:
+        names = self._rdns.lookup_many(ips) if self._rdns else {}
+        return [self.facts(ip, names.get(ip)) for ip in ips]
+
+    def facts(self, ip: str, reverse_dns: str | None = None) -> IpFacts:
+        record = self._db_record(ip)
+        asn = _asn(record.get("asn"))
+        as_domain = _lower(record.get("as_domain"))
+        base = organisational_domain(reverse_dns) if reverse_dns else None
+        service = self._service_for(base, as_domain)
+        sender = service.name if service else (base or record.get("as_name") or (f"AS{asn}" if asn else ip))
+        return IpFacts(
+            ip=ip,
+            reverse_dns=reverse_dns,
+            base_domain=base,
+            country=record.get("country_code"),
+            asn=asn,
+            as_name=record.get("as_name"),
+            as_domain=as_domain,
+            sender=sender,
+            sender_type=service.type if service else None,
+            rdns_checked=self._rdns is not None,
+        )
+
+    def _service_for(self, base: str | None, as_domain: str | None) -> Service | None:
+        for key in (base, as_domain):
+            if key and key in self._services:
+                return self._services[key]
+        return None
+
+    def _db_record(self, ip: str) -> dict:
+        try:
+            ipaddress.ip_address(ip)
+            record = self._db.get(ip)
+        except ValueError:
+            return {}
+        return record if isinstance(record, dict) else {}
+
+
+def _asn(value: object) -> int | None:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.upper().startswith("AS") and value[2:].isdigit():
+        return int(value[2:])
+    return None
+
+
+def _lower(value: object) -> str | None:
+    return value.lower() if isinstance(value, str) and value else None

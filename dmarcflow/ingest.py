@@ -1,0 +1,207 @@
+"""The pipeline for one input: extract -> parse -> store (+ enrich), with one outcome.
+
+Every input ends as exactly one of ingested, duplicate, conflict or rejected.
+Rejected inputs are kept (raw bytes in the store) with a reason code.
+"""
+
+from __future__ import annotations
+
+
+import mailbox
+import os
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from dmarcflow.config import Limits
+from dmarcflow.enrich import Enricher
+from dmarcflow.errors import InputError
+from dmarcflow.extract import Payload, Rejection, detect, payloads_from_bytes, payloads_from_file
+from dmarcflow.parse import parse_report
+from dmarcflow.store.sqlite import Store, StoredReport, hash_records
+
+_KEEP_RAW_MAX = 256 << 20  # larger rejected files stay where they are, on disk
+_STATUS_RANK = {"rejected": 3, "conflict": 2, "ingested": 1, "duplicate": 0}
+
+
+@dataclass(frozen=True)
+class PayloadOutcome:
+    name: str
+    status: str
+    reason: str | None = None
+    message: str | None = None
+    records: int = 0
+    messages: int = 0
+
+
+@dataclass(frozen=True)
+class InputOutcome:
+    path: str
+    status: str
+    reason: str | None
+    message: str | None
+    reports: int
+    records: int
+    messages: int
+    payloads: tuple[PayloadOutcome, ...] = field(default=())
+
+    def as_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "status": self.status,
+            "reason": self.reason,
+            "message": self.message,
+            "reports": self.reports,
+            "records": self.records,
+            "messages": self.messages,
+        }
+
+
+def combine(path: str, outcomes: list[PayloadOutcome]) -> InputOutcome:
+    """One outcome for the input: the most serious of its payloads'."""
+    worst = max(outcomes, key=lambda o: _STATUS_RANK[o.status])
+    stored = [o for o in outcomes if o.status in ("ingested", "conflict", "duplicate")]
+    return InputOutcome(
+        path=path,
+        status=worst.status,
+        reason=worst.reason,
+        message=worst.message,
+        reports=len(stored),
+        records=sum(o.records for o in stored),
+        messages=sum(o.messages for o in stored),
+        payloads=tuple(outcomes),
+    )
+
+
+class _CompressingReader:
+    """Passes bytes through to the parser and keeps a zlib copy for the store."""
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        self._inner = inner
+        self._zip = zlib.compressobj(6)
+        self._chunks: list[bytes] = []
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._inner.read(size)
+        if data:
+            self._chunks.append(self._zip.compress(data))
+        return data
+
+    def compressed(self) -> bytes:
+        while self.read(1 << 16):
+            pass  # anything after the root element still belongs to the raw copy
+        self._chunks.append(self._zip.flush())
+        return b"".join(self._chunks)
+
+
+class Ingestor:
+    def __init__(self, store: Store, enricher: Enricher, limits: Limits) -> None:
+        self.store = store
+        self.enricher = enricher
+        self.limits = limits
+
+    def ingest_bytes(self, name: str, data: bytes) -> InputOutcome:
+        return self._ingest(name, payloads_from_bytes(name, data, self.limits), lambda: data)
+
+    def ingest_file(self, path: str) -> Iterator[InputOutcome]:
+        """One outcome per file, or per message for an mbox."""
+        with open(path, "rb") as fh:
+            kind = detect(fh.read(512))
+        if kind == "mbox":
+            yield from self._ingest_mbox(path)
+            return
+        yield self._ingest(path, payloads_from_file(path, self.limits), lambda: _read_capped(path))
+
+    def _ingest_mbox(self, path: str) -> Iterator[InputOutcome]:
+        box = mailbox.mbox(path, create=False)
+        try:
+            for index, key in enumerate(box.iterkeys(), start=1):
+                yield self.ingest_bytes(f"{path}:{index}", box.get_bytes(key))
+        finally:
+            box.close()
+
+    def _ingest(self, name: str, items: Iterable[Payload | Rejection], raw) -> InputOutcome:
+        outcomes: list[PayloadOutcome] = []
+        try:
+            for item in items:
+                if isinstance(item, Rejection):
+                    outcomes.append(PayloadOutcome(item.name, "rejected", item.error.reason, item.error.message))
+                else:
+                    outcomes.append(self._store_payload(name, item))
+        except InputError as exc:  # a container that failed while being walked
+            outcomes.append(PayloadOutcome(name, "rejected", exc.reason, exc.message))
+        if not outcomes:
+            outcomes.append(PayloadOutcome(name, "rejected", "not_a_report", "no report found in the input"))
+        result = combine(name, outcomes)
+        if result.status == "rejected":
+            self._keep_rejected(name, outcomes, raw())
+        return result
+
+    def _keep_rejected(self, name: str, outcomes: list[PayloadOutcome], data: bytes | None) -> None:
+        with self.store.transaction():
+            for o in outcomes:
+                if o.status == "rejected":
+                    self.store.save_rejected(name, o.name, o.reason or "", o.message or "", data)
+
+    def _store_payload(self, input_name: str, payload: Payload) -> PayloadOutcome:
+        try:
+            with self.store.transaction():
+                stored = self._store_in_transaction(input_name, payload)
+        except InputError as exc:
+            return PayloadOutcome(payload.name, "rejected", exc.reason, exc.message)
+        return PayloadOutcome(payload.name, stored.status, None, None, stored.records, stored.messages)
+
+    def _store_in_transaction(self, input_name: str, payload: Payload) -> StoredReport:
+        with payload.open() as stream:
+            tee = _CompressingReader(stream)
+            parsed = parse_report(tee)
+            existing = self.store.find_identity(parsed.report)
+            if existing:
+                digest, count, messages = hash_records(parsed.records)
+                if any(e.records_hash == digest for e in existing):
+                    return StoredReport("duplicate", None, count, messages)
+                return self._write(input_name, payload, conflict_of=existing[0].pk)
+            stored, ips = self.store.write_report(
+                parsed.report, parsed.records, status="active", conflict_of=None, source=input_name, raw_xml=tee.compressed
+            )
+        self._enrich(ips)
+        return stored
+
+    def _write(self, input_name: str, payload: Payload, conflict_of: int) -> StoredReport:
+        """Store a second version of a known report, flagged as a conflict."""
+        with payload.open() as stream:
+            tee = _CompressingReader(stream)
+            parsed = parse_report(tee)
+            stored, ips = self.store.write_report(
+                parsed.report, parsed.records, status="conflict", conflict_of=conflict_of, source=input_name, raw_xml=tee.compressed
+            )
+        self._enrich(ips)
+        return stored
+
+    def _enrich(self, ips: set[str]) -> None:
+        missing = sorted(ips - self.store.known_ips(ips, need_rdns=not self.enricher.offline))
+        if missing:
+            self.store.save_ip_facts(self.enricher.facts_many(missing))
+
+
+def _read_capped(path: str) -> bytes | None:
+    if os.path.getsize(path) > _KEEP_RAW_MAX:
+        return None
+    return Path(path).read_bytes()
+
+
+def list_inputs(paths: Iterable[str]) -> list[str]:
+    """Files under the given paths, recursively, in a stable order; hidden files skipped in folders."""
+    files: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            for root, dirs, names in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                files.extend(os.path.join(root, n) for n in sorted(names) if not n.startswith("."))
+        else:
+            files.append(path)
+    return files
+
+

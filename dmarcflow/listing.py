@@ -1,0 +1,72 @@
+"""Read-only listings of what the store holds: reports and rejected inputs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+
+from dmarcflow.store import Store
+
+
+def iso(ts: int) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    id: int
+    org_name: str
+    report_id: str
+    domain: str
+    begin: str
+    end: str
+    schema: str
+    records: int
+    messages: int
+    status: str
+    conflict_of: int | None
+    source: str | None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    id: int
+    input: str
+    payload: str
+    reason: str
+    message: str
+    raw_sha256: str | None
+    rejected_at: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def list_reports(store: Store, domain: str | None = None) -> list[ReportRow]:
+    sql = (
+        "SELECT id, org_name, report_id, domain, begin_ts, end_ts, schema, record_count, message_count, status, "
+        "conflict_of, source FROM reports"
+    )
+    args: tuple = ()
+    if domain:
+        sql += " WHERE domain = ?"
+        args = (domain.lower().rstrip("."),)
+    rows = store.conn.execute(sql + " ORDER BY begin_ts, id", args).fetchall()
+    return [ReportRow(r[0], r[1], r[2], r[3], iso(r[4]), iso(r[5]), *r[6:]) for r in rows]
+
+
+def list_rejected(store: Store) -> list[RejectedRow]:
+    rows = store.conn.execute(
+        "SELECT id, input, payload, reason, message, raw_sha256, rejected_at FROM rejected ORDER BY id"
+    ).fetchall()
+    return [RejectedRow(*r) for r in rows]
+
+
+def rejected_raw(store: Store, rejected_id: int) -> bytes | None:
+    row = store.conn.execute("SELECT raw_sha256 FROM rejected WHERE id = ?", (rejected_id,)).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return store.raw_input(row[0])

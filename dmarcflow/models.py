@@ -1,0 +1,111 @@
+"""The normalised data model: frozen dataclasses that flow through the pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+SOURCE_CLASSES = ("authorised", "forwarded", "misconfigured", "unauthorised")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportMetadata:
+    org_name: str
+    email: str | None
+    extra_contact_info: str | None
+    report_id: str
+    begin: datetime
+    end: datetime
+    errors: tuple[str, ...] = ()
+    generator: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyPublished:
+    domain: str
+    adkim: str = "r"
+    aspf: str = "r"
+    p: str = "none"
+    sp: str | None = None
+    np: str | None = None
+    pct: int | None = None
+    fo: str | None = None
+    testing: str | None = None
+    discovery_method: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything a report says before its records: metadata and policy."""
+
+    metadata: ReportMetadata
+    policy: PolicyPublished
+    schema: str  # "rfc7489", "draft" or "rfc9990"
+    version: str | None
+    namespace: str | None
+    # Names of optional fields that were absent and given the RFC default.
+    defaults_applied: tuple[str, ...] = ()
+
+    @property
+    def identity(self) -> tuple[str, str, str, int, int]:
+        m = self.metadata
+        return (
+            m.org_name,
+            m.report_id,
+            self.policy.domain,
+            int(m.begin.timestamp()),
+            int(m.end.timestamp()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OverrideReason:
+    type: str
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DkimResult:
+    domain: str
+    selector: str | None
+    result: str
+    human_result: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SpfResult:
+    domain: str
+    scope: str
+    result: str
+    human_result: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Alignment:
+    """Our own alignment verdict, computed from auth_results and the policy."""
+
+    dkim: bool
+    spf: bool
+    dkim_domain: str | None  # the DKIM domain that passed and aligned, else the first that passed
+    spf_domain: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    source_ip: str
+    count: int
+    disposition: str
+    dkim_evaluated: str
+    spf_evaluated: str
+    header_from: str
+    envelope_from: str | None = None
+    envelope_to: str | None = None
+    reasons: tuple[OverrideReason, ...] = ()
+    dkim: tuple[DkimResult, ...] = ()
+    spf: tuple[SpfResult, ...] = ()
+    alignment: Alignment = field(default_factory=lambda: Alignment(False, False, None, None))
+    source_class: str = "unauthorised"
+
+    @property
+    def dmarc_pass(self) -> bool:
+        return self.dkim_evaluated == "pass" or self.spf_evaluated == "pass"

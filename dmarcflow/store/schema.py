@@ -1,0 +1,135 @@
+"""Versioned schema. Each migration runs once, in order, in one transaction.
+
+``PRAGMA user_version`` holds the number of migrations applied. Append new
+migrations at the end; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    # 1: reports, records, rollups, IP facts, rejected inputs
+    """
+    CREATE TABLE reports (
+        id INTEGER PRIMARY KEY,
+        org_name TEXT NOT NULL,
+        report_id TEXT NOT NULL,
+        domain TEXT NOT NULL,
+        begin_ts INTEGER NOT NULL,
+        end_ts INTEGER NOT NULL,
+        email TEXT, extra_contact_info TEXT, generator TEXT, errors TEXT NOT NULL DEFAULT '[]',
+        schema TEXT NOT NULL, version TEXT, namespace TEXT,
+        adkim TEXT, aspf TEXT, p TEXT, sp TEXT, np TEXT, pct INTEGER, fo TEXT, testing TEXT, discovery_method TEXT,
+        defaults_applied TEXT NOT NULL DEFAULT '[]',
+        records_hash TEXT NOT NULL,
+        record_count INTEGER NOT NULL DEFAULT 0,
+        message_count INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL CHECK (status IN ('active', 'conflict')),
+        conflict_of INTEGER REFERENCES reports(id),
+        source TEXT,
+        ingested_at TEXT NOT NULL,
+        raw_xml BLOB
+    );
+    CREATE UNIQUE INDEX reports_identity ON reports(org_name, report_id, domain, begin_ts, end_ts, records_hash);
+    CREATE INDEX reports_domain_time ON reports(domain, begin_ts);
+
+    CREATE TABLE records (
+        id INTEGER PRIMARY KEY,
+        report INTEGER NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        source_ip TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        disposition TEXT NOT NULL,
+        dkim_eval TEXT NOT NULL,
+        spf_eval TEXT NOT NULL,
+        header_from TEXT NOT NULL,
+        envelope_from TEXT, envelope_to TEXT,
+        reasons TEXT NOT NULL,
+        dkim TEXT NOT NULL,
+        spf TEXT NOT NULL,
+        dmarc_pass INTEGER NOT NULL,
+        dkim_aligned INTEGER NOT NULL,
+        spf_aligned INTEGER NOT NULL,
+        dkim_domain TEXT, spf_domain TEXT,
+        class TEXT NOT NULL
+    );
+    CREATE INDEX records_report ON records(report, position);
+
+    -- One row per (domain, UTC day, source and verdict); kept up to date at ingest so that
+    -- summaries never scan records. Only active reports feed it. Text dims use '' for none
+    -- because NULLs would defeat the primary key.
+    CREATE TABLE daily_sources (
+        domain TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        source_ip TEXT NOT NULL,
+        header_from TEXT NOT NULL,
+        class TEXT NOT NULL,
+        disposition TEXT NOT NULL,
+        dmarc_pass INTEGER NOT NULL,
+        dkim_eval TEXT NOT NULL,
+        spf_eval TEXT NOT NULL,
+        dkim_aligned INTEGER NOT NULL,
+        spf_aligned INTEGER NOT NULL,
+        dkim_domain TEXT NOT NULL,
+        spf_domain TEXT NOT NULL,
+        dkim_result TEXT NOT NULL,
+        spf_result TEXT NOT NULL,
+        reasons TEXT NOT NULL,
+        messages INTEGER NOT NULL,
+        records INTEGER NOT NULL,
+        PRIMARY KEY (domain, day, source_ip, header_from, class, disposition, dmarc_pass, dkim_eval, spf_eval,
+                     dkim_aligned, spf_aligned, dkim_domain, spf_domain, dkim_result, spf_result, reasons)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE ip_info (
+        ip TEXT PRIMARY KEY,
+        reverse_dns TEXT, base_domain TEXT, country TEXT, asn INTEGER, as_name TEXT, as_domain TEXT,
+        sender TEXT NOT NULL, sender_type TEXT,
+        rdns_checked INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL
+    );
+
+    CREATE TABLE raw_inputs (
+        sha256 TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        data BLOB NOT NULL
+    );
+
+    CREATE TABLE rejected (
+        id INTEGER PRIMARY KEY,
+        input TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        message TEXT NOT NULL,
+        raw_sha256 TEXT REFERENCES raw_inputs(sha256),
+        rejected_at TEXT NOT NULL
+    );
+    CREATE INDEX rejected_time ON rejected(rejected_at);
+    """,
+]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to the newest schema; returns the version."""
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    if current > len(MIGRATIONS):
+        from dmarcflow.errors import StoreError
+
+        raise StoreError(f"the database has schema version {current}, newer than this dmarcflow knows ({len(MIGRATIONS)}): upgrade dmarcflow")
+    for version in range(current, len(MIGRATIONS)):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)
+
+
+def _statements(script: str) -> list[str]:
+    body = "\n".join(line for line in script.splitlines() if not line.strip().startswith("--"))
+    return [s.strip() for s in body.split(";") if s.strip()]
