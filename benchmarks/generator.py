@@ -513,7 +513,7 @@ def make_report_id(rng: random.Random, reporter: Reporter, domain: str, begin: i
     return f"{domain}.{begin}.{i}.{rng.randrange(10**5, 10**6)}"
 
 
-def _report_header(rng: random.Random, reporter: Reporter, policy: PolicySpec, schema: str,
+def report_header(rng: random.Random, reporter: Reporter, policy: PolicySpec, schema: str,
                    begin: int, i: int, quirks: bool) -> ReportSpec:
     return ReportSpec(
         schema=schema, org_name=reporter.org_name, email=reporter.email,
@@ -539,7 +539,7 @@ def generate_dataset(seed: int, options: Options = Options()) -> Dataset:
                                                 options.sources_per_domain)
         stream = streams[domain.name]
         begin = options.start + rng.randrange(options.days) * 86400
-        header = _report_header(rng, reporter, policy, schema, begin, i, options.quirks)
+        header = report_header(rng, reporter, policy, schema, begin, i, options.quirks)
         records = tuple(stream.next(policy, reporter.envelope_to)
                         for _ in range(options.records_per_report))
         reports.append(replace(header, records=records))
@@ -681,7 +681,7 @@ def stream_report_spec(seed: int = 1, schema: str = "rfc7489",
     keeps a record near 420 bytes.
     """
     rng = random.Random(seed)
-    header = _report_header(rng, REPORTERS[0], policy_for(domain, schema), schema,
+    header = report_header(rng, REPORTERS[0], policy_for(domain, schema), schema,
                             Options().start, 0, False)
     return replace(header, quirks=Quirks(flat=True, no_envelope_from=True))
 
@@ -754,7 +754,7 @@ def report_subject(report: ReportSpec) -> str:
             f"Report-ID: <{report.report_id}>")
 
 
-def _token(text: str) -> str:
+def stable_token(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -776,7 +776,7 @@ def report_email_message(attachment: bytes, filename: str, content_type: str,
     msg["To"] = to or f"dmarc@{report.policy.domain}"
     msg["Subject"] = report_subject(report)
     msg["Date"] = formatdate(report.end + 3 * 3600 + 17, usegmt=True)
-    msg["Message-ID"] = f"<{_token(report.report_id)}@{report.email.split('@', 1)[1]}>"
+    msg["Message-ID"] = f"<{stable_token(report.report_id)}@{report.email.split('@', 1)[1]}>"
     msg.set_content(f"This is a DMARC aggregate report from {report.org_name} "
                     f"for {report.policy.domain}.\n")
     maintype, subtype = content_type.split("/", 1)
@@ -785,7 +785,7 @@ def report_email_message(attachment: bytes, filename: str, content_type: str,
                            cte="base64")
     else:
         msg.add_attachment(attachment, maintype=maintype, subtype=subtype, filename=filename)
-    msg.set_boundary(f"=_dmarc_{_token(report.report_id + filename)}")
+    msg.set_boundary(f"=_dmarc_{stable_token(report.report_id + filename)}")
     return msg
 
 

@@ -52,7 +52,7 @@ class Builder:
         schema = schema or reporter.schema
         policy = g.policy_for(domain, schema)
         self.n += 1
-        header = g._report_header(self.rng, reporter, policy, schema, START + day * DAY,
+        header = g.report_header(self.rng, reporter, policy, schema, START + day * DAY,
                                   self.n, True)
         stream = self.streams[domain.name]
         recs = tuple(stream.next(policy, reporter.envelope_to) for _ in range(records))
@@ -123,7 +123,7 @@ def forwarded_email(rep: g.ReportSpec) -> bytes:
     outer["Message-ID"] = f"<fwd.{rep.report_id}@{rep.policy.domain}>"
     outer.set_content("Forwarding the report below, it landed in my inbox.\n")
     outer.add_attachment(inner)
-    outer.set_boundary("=_fwd_" + g._token(rep.report_id))
+    outer.set_boundary("=_fwd_" + g.stable_token(rep.report_id))
     return outer.as_bytes()
 
 
