@@ -40,7 +40,7 @@ from email.policy import default as default_policy
 from email.utils import formatdate
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator, Mapping, Sequence
+from typing import BinaryIO, Iterable, Mapping, Sequence
 from xml.sax.saxutils import escape
 
 from publicsuffixlist import PublicSuffixList
