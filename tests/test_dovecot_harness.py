@@ -136,6 +136,23 @@ def test_xoauth2_and_oauthbearer_accept_only_the_configured_token() -> None:
 def test_startup_failure_reports_the_log_tail(tmp_path: Path) -> None:
     layout = Layout.under(tmp_path)
     layout.config.write_text(f"base_dir = {tmp_path}\nno_such_setting = 1\n")
-    process = launch(layout)
+    daemon = launch(layout)
     with pytest.raises(DovecotError, match="Unknown setting: no_such_setting"):
-        wait_ready(process, layout, pick_ports())
+        wait_ready(daemon, layout, pick_ports())
+
+
+def test_failed_start_leaves_no_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A user name Dovecot's passwd-file cannot hold makes every login fail, so the capability probe fails.
+    server = DovecotServer(user="bad:name", hide_capabilities={"MOVE"})
+    created: list[Path] = []
+    original = Layout.under
+
+    def recording_under(root: Path) -> Layout:
+        created.append(root)
+        return original(root)
+
+    monkeypatch.setattr(Layout, "under", recording_under)
+    with pytest.raises(LoginError):
+        server.start()
+    assert server.pid is None
+    assert [root.exists() for root in created] == [False]

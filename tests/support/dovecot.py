@@ -7,6 +7,7 @@ test session, or per test) run side by side, and the system service is never inv
 
 from __future__ import annotations
 
+import grp
 import os
 import pwd
 import shutil
@@ -50,15 +51,17 @@ class Accounts:
 
     login_user: str
     internal_user: str
+    internal_group: str  # group of the internal unix sockets; an unprivileged master can only chown to its own
     mail_user: str  # owns the Maildir; the imap process runs with its uid
 
     @classmethod
     def for_current_process(cls) -> Accounts:
         if os.geteuid() != 0:
-            me = pwd.getpwuid(os.geteuid()).pw_name
-            return cls(login_user=me, internal_user=me, mail_user=me)
-        # The dovecot-core package creates both users; the mail user must not be root either.
-        return cls(login_user="dovenull", internal_user="dovecot", mail_user="dovecot")
+            me = pwd.getpwuid(os.geteuid())
+            group = grp.getgrgid(os.getegid()).gr_name
+            return cls(login_user=me.pw_name, internal_user=me.pw_name, internal_group=group, mail_user=me.pw_name)
+        # The dovecot-core package creates these users; the mail user must not be root either.
+        return cls(login_user="dovenull", internal_user="dovecot", internal_group="dovecot", mail_user="dovecot")
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ def make_certificates(layout: Layout) -> None:
         "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
         "-days", "2", "-subj", "/CN=dmarcflow test CA",
         "-keyout", str(layout.ca_key), "-out", str(layout.ca_cert),
-    )
+    )  # fmt: skip
     _openssl(
         "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
         "-days", "2", "-subj", "/CN=localhost",
@@ -139,6 +142,7 @@ def render_config(layout: Layout, ports: Ports, accounts: Accounts, capability: 
         f"log_path = {layout.log}",
         f"default_login_user = {accounts.login_user}",
         f"default_internal_user = {accounts.internal_user}",
+        f"default_internal_group = {accounts.internal_group}",
         "first_valid_uid = 1",
         # No stats service: tests need no metrics, and a login process then never waits on a stats handshake.
         "stats_writer_socket_path =",
@@ -153,17 +157,17 @@ def render_config(layout: Layout, ports: Ports, accounts: Accounts, capability: 
         "namespace inbox {\n  inbox = yes\n  separator = /\n}",
         "passdb {\n  driver = passwd-file\n  mechanisms = plain login\n"
         f"  args = scheme=PLAIN username_format=%u {layout.passwd}\n}}",
-        "userdb {\n  driver = static\n"
-        f"  args = uid={mail.pw_uid} gid={mail.pw_gid} home={layout.home}/%u\n}}",
-        "service imap-login {\n"
+        f"userdb {{\n  driver = static\n  args = uid={mail.pw_uid} gid={mail.pw_gid} home={layout.home}/%u\n}}",
+        # No chroot: an unprivileged master cannot chroot, and tests gain nothing from it.
+        "service imap-login {\n  chroot =\n"
         f"  inet_listener imap {{\n    address = {HOST}\n    port = {ports.imap}\n  }}\n"
         f"  inet_listener imaps {{\n    address = {HOST}\n    port = {ports.imaps}\n    ssl = yes\n  }}\n}}",
-        "service anvil {\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n}",
+        # No auth penalty: wrong-password tests would slow every later login from 127.0.0.1.
+        "service anvil {\n  chroot =\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n}",
     ]
     if oauth2:
         lines.append(
-            "passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
-            f"  args = {layout.oauth2_conf}\n}}"
+            f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {layout.oauth2_conf}\n}}"
         )
     if capability is not None:
         lines.append(f"imap_capability = {capability}")
@@ -198,37 +202,50 @@ def prepare_layout(layout: Layout, accounts: Accounts, user: str, password: str)
     make_certificates(layout)
 
 
-def launch(layout: Layout) -> subprocess.Popen[bytes]:
+@dataclass(frozen=True)
+class Daemon:
+    process: subprocess.Popen[bytes]
+    log_start: int  # log size when this run began: lines of earlier runs say nothing about this one
+
+
+def launch(layout: Layout) -> Daemon:
     """Run the master in the foreground of its own session, so stop() can reap the whole process group."""
+    log_start = layout.log.stat().st_size if layout.log.exists() else 0
     # Output goes to a file: a pipe that nobody drains can block the daemon or the caller.
     with layout.log.open("ab") as log:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             ["dovecot", "-F", "-c", str(layout.config)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
             start_new_session=True,
         )
+    return Daemon(process=process, log_start=log_start)
 
 
-def log_tail(layout: Layout, lines: int = 30) -> str:
+def log_tail(layout: Layout, since: int = 0, lines: int = 30) -> str:
     try:
-        text = layout.log.read_text(errors="replace")
+        with layout.log.open("rb") as log:
+            log.seek(since)
+            text = log.read().decode(errors="replace")
     except FileNotFoundError:
         return "(no log written)"
     return "\n".join(text.splitlines()[-lines:])
 
 
-def wait_ready(process: subprocess.Popen[bytes], layout: Layout, ports: Ports) -> None:
+def wait_ready(daemon: Daemon, layout: Layout, ports: Ports) -> None:
     """Ready means both listeners accept a connection and the plain one sends its IMAP greeting."""
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise DovecotError(f"dovecot exited with {process.returncode}; log tail:\n{log_tail(layout)}")
+        tail = log_tail(layout, daemon.log_start)
+        if daemon.process.poll() is not None:
+            raise DovecotError(f"dovecot exited with {daemon.process.returncode}; log tail:\n{tail}")
+        if "Fatal: " in tail:  # the master would retry a failing service with growing delays
+            raise DovecotError(f"a dovecot service failed; log tail:\n{tail}")
         if _greets(ports.imap) and _accepts(ports.imaps):
             return
         time.sleep(0.05)
-    raise DovecotError(f"dovecot not ready after {READY_TIMEOUT} s; log tail:\n{log_tail(layout)}")
+    raise DovecotError(f"dovecot not ready after {READY_TIMEOUT} s; log tail:\n{log_tail(layout, daemon.log_start)}")
 
 
 def _greets(port: int) -> bool:
@@ -320,11 +337,15 @@ class DovecotServer:
     def start(self) -> DovecotServer:
         if self._process is not None:
             raise DovecotError("dovecot already running")
-        if self._layout is None:
-            self._layout = self._create_layout()
-        if self.hidden_capabilities and self._capability is None:
-            self._capability = self._probe_capability()
-        self._launch()
+        try:
+            if self._layout is None:
+                self._layout = self._create_layout()
+            if self.hidden_capabilities and self._capability is None:
+                self._capability = self._probe_capability()
+            self._launch()
+        except BaseException:
+            self.stop()  # a failed start leaves nothing behind (a with-block never reaches __exit__)
+            raise
         return self
 
     def stop(self) -> None:
@@ -382,16 +403,17 @@ class DovecotServer:
             layout.config.write_text(
                 render_config(layout, ports, self._accounts, self._capability, self.oauth2_token is not None)
             )
-            process = launch(layout)
+            daemon = launch(layout)
             try:
-                wait_ready(process, layout, ports)
+                wait_ready(daemon, layout, ports)
             except DovecotError:
-                terminate(process)
-                if attempt == START_ATTEMPTS or "Address already in use" not in log_tail(layout):
+                terminate(daemon.process)
+                port_taken = "Address already in use" in log_tail(layout, daemon.log_start)
+                if attempt == START_ATTEMPTS or not port_taken:
                     raise
                 ports = pick_ports()
                 continue
-            self._process, self._ports = process, ports
+            self._process, self._ports = daemon.process, ports
             return
 
     def _stop_processes(self) -> None:
