@@ -15,7 +15,7 @@ from dmarcflow.models import Alignment, DkimResult, OverrideReason, SpfResult
 
 _PSL = PublicSuffixList()
 
-DISPOSITIONS = {"none", "quarantine", "reject"}
+DISPOSITIONS = {"none", "quarantine", "reject", "pass"}  # "pass": RFC 9990
 POLICIES = {"none", "quarantine", "reject"}
 EVALUATED = {"pass", "fail"}
 # A 32-bit epoch bound keeps absurd dates (and overflow) out of the store.

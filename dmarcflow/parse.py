@@ -36,8 +36,17 @@ class ParsedReport:
     records: Iterator[Record]
 
 
+_LOCAL_NAMES: dict[object, str] = {}
+
+
 def _local(tag: object) -> str:
-    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+    """Local name of a tag, namespace dropped; cached because tags repeat in every record."""
+    name = _LOCAL_NAMES.get(tag)
+    if name is None:
+        name = tag.rpartition("}")[2] if isinstance(tag, str) else ""
+        if isinstance(tag, str) and len(_LOCAL_NAMES) < 4096:
+            _LOCAL_NAMES[tag] = name
+    return name
 
 
 def _fields(el: etree._Element) -> dict[str, etree._Element]:
@@ -94,16 +103,15 @@ def parse_report(stream: IO[bytes]) -> ParsedReport:
         remove_comments=True,
         remove_pis=True,
     )
-    it = _guarded(events)
-    header = _read_header(it)
-    return ParsedReport(header.report, _records(header, it))
-
-
-def _guarded(events: Iterator) -> Iterator[tuple[str, etree._Element]]:
     try:
-        yield from events
+        header = _read_header(events)
     except etree.XMLSyntaxError as exc:
-        raise ParseError("malformed_xml", f"the XML is not well-formed: {exc}") from None
+        raise _malformed(exc) from None
+    return ParsedReport(header.report, _records(header, events))
+
+
+def _malformed(exc: etree.XMLSyntaxError) -> ParseError:
+    return ParseError("malformed_xml", f"the XML is not well-formed: {exc}")
 
 
 @dataclass
@@ -130,7 +138,7 @@ def _read_header(it: Iterator[tuple[str, etree._Element]]) -> _Header:
         if name != "feedback" and name not in seen:
             seen[name] = el
     if root_ns is None:
-        raise ParseError("not_a_report", "no <feedback> element found")
+        raise ParseError("not_a_report", "no <feedback> element: not a DMARC aggregate report")
     if first_record is None:
         raise ParseError("missing_field", "the report has no <record>")
     return _Header(_build_report(seen, root_ns), first_record)
@@ -229,14 +237,17 @@ def _pct(raw: str | None, schema: str, defaults: list[str]) -> int | None:
     return int(value)
 
 
-def _records(header: _Header, it: Iterator[tuple[str, etree._Element]]) -> Iterator[Record]:
+def _records(header: _Header, events: Iterator[tuple[str, etree._Element]]) -> Iterator[Record]:
     policy = header.report.policy
     yield _build_record(header.first_record, policy)
     _free(header.first_record)
-    for event, el in it:
-        if event == "end" and _local(el.tag) == "record":
-            yield _build_record(el, policy)
-            _free(el)
+    try:
+        for event, el in events:
+            if event == "end" and _local(el.tag) == "record":
+                yield _build_record(el, policy)
+                _free(el)
+    except etree.XMLSyntaxError as exc:
+        raise _malformed(exc) from None
 
 
 def _free(el: etree._Element) -> None:
@@ -249,32 +260,58 @@ def _free(el: etree._Element) -> None:
 
 
 def _build_record(el: etree._Element, policy: PolicyPublished) -> Record:
-    f = _fields(el)
-    row = _fields(f["row"]) if "row" in f else {}
-    ident = _fields(f["identifiers"]) if "identifiers" in f else {}
-    source_ip = n.text(_txt(row, "source_ip"))
+    """One pass over the record's children; a hot path, hence the flat loops."""
+    row: dict[str, str | None] = {}
+    pe: dict[str, str | None] = {}
+    ident: dict[str, str | None] = {}
+    reasons: list[OverrideReason] = []
+    dkim: tuple[DkimResult, ...] = ()
+    spf: tuple[SpfResult, ...] = ()
+    for part in el:
+        name = _local(part.tag)
+        if name == "row":
+            for c in part:
+                cname = _local(c.tag)
+                if cname == "policy_evaluated":
+                    _policy_evaluated(c, pe, reasons)
+                else:
+                    row.setdefault(cname, c.text)
+        elif name == "identifiers":
+            for c in part:
+                ident.setdefault(_local(c.tag), c.text)
+        elif name == "auth_results":
+            dkim, spf = _auth_results(part)
+    return _make_record(row, pe, ident, tuple(reasons), dkim, spf, policy)
+
+
+def _policy_evaluated(el: etree._Element, pe: dict[str, str | None], reasons: list[OverrideReason]) -> None:
+    for c in el:
+        cname = _local(c.tag)
+        if cname == "reason":
+            f = _fields(c)
+            reasons.append(OverrideReason(type=n.word(_txt(f, "type")) or "other", comment=n.text(_txt(f, "comment"))))
+        else:
+            pe.setdefault(cname, c.text)
+
+
+def _make_record(row, pe, ident, reasons, dkim, spf, policy: PolicyPublished) -> Record:
+    source_ip = n.text(row.get("source_ip"))
     if not source_ip:
         raise ParseError("missing_field", "record/row/source_ip is missing")
-    pe = _fields(row["policy_evaluated"]) if "policy_evaluated" in row else {}
-    reasons = tuple(
-        OverrideReason(type=n.word(_txt(rf, "type")) or "other", comment=n.text(_txt(rf, "comment")))
-        for rf in (_fields(c) for c in row["policy_evaluated"] if _local(c.tag) == "reason")
-    ) if "policy_evaluated" in row else ()
-    dkim, spf = _auth_results(f.get("auth_results"))
-    header_from = n.domain(_txt(ident, "header_from")) or policy.domain
-    dkim_eval = n.choice(_txt(pe, "dkim"), n.EVALUATED, "policy_evaluated/dkim", "fail")
-    spf_eval = n.choice(_txt(pe, "spf"), n.EVALUATED, "policy_evaluated/spf", "fail")
+    header_from = n.domain(ident.get("header_from")) or policy.domain
+    dkim_eval = n.choice(pe.get("dkim"), n.EVALUATED, "policy_evaluated/dkim", "fail")
+    spf_eval = n.choice(pe.get("spf"), n.EVALUATED, "policy_evaluated/spf", "fail")
     alignment = n.compute_alignment(header_from, dkim, spf, policy.adkim, policy.aspf)
     dmarc_pass = dkim_eval == "pass" or spf_eval == "pass"
     return Record(
         source_ip=source_ip,
-        count=n.count(_txt(row, "count")),
-        disposition=n.choice(_txt(pe, "disposition"), n.DISPOSITIONS, "policy_evaluated/disposition", "none"),
+        count=n.count(row.get("count")),
+        disposition=n.choice(pe.get("disposition"), n.DISPOSITIONS, "policy_evaluated/disposition", "none"),
         dkim_evaluated=dkim_eval,
         spf_evaluated=spf_eval,
         header_from=header_from,
-        envelope_from=n.domain(_txt(ident, "envelope_from")),
-        envelope_to=n.domain(_txt(ident, "envelope_to")),
+        envelope_from=n.domain(ident.get("envelope_from")),
+        envelope_to=n.domain(ident.get("envelope_to")),
         reasons=reasons,
         dkim=dkim,
         spf=spf,
@@ -283,21 +320,21 @@ def _build_record(el: etree._Element, policy: PolicyPublished) -> Record:
     )
 
 
-def _auth_results(el: etree._Element | None) -> tuple[tuple[DkimResult, ...], tuple[SpfResult, ...]]:
-    if el is None:
-        return (), ()
+def _auth_results(el: etree._Element) -> tuple[tuple[DkimResult, ...], tuple[SpfResult, ...]]:
     dkim: list[DkimResult] = []
     spf: list[SpfResult] = []
     for child in el:
         name = _local(child.tag)
-        if name not in ("dkim", "spf"):
+        if name != "dkim" and name != "spf":
             continue
-        f = _fields(child)
-        dom = n.domain(_txt(f, "domain")) or ""
-        result = n.word(_txt(f, "result")) or "none"
-        human = n.text(_txt(f, "human_result"))
+        f: dict[str, str | None] = {}
+        for c in child:
+            f.setdefault(_local(c.tag), c.text)
+        dom = n.domain(f.get("domain")) or ""
+        result = n.word(f.get("result")) or "none"
+        human = n.text(f.get("human_result"))
         if name == "dkim":
-            dkim.append(DkimResult(dom, n.text(_txt(f, "selector")), result, human))
+            dkim.append(DkimResult(dom, n.text(f.get("selector")), result, human))
         else:
-            spf.append(SpfResult(dom, n.word(_txt(f, "scope")) or "mfrom", result, human))
+            spf.append(SpfResult(dom, n.word(f.get("scope")) or "mfrom", result, human))
     return tuple(dkim), tuple(spf)

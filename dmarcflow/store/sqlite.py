@@ -45,19 +45,45 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def fingerprint(record: Record) -> bytes:
-    """Stable bytes for a record, for the duplicate-versus-conflict decision."""
-    return repr(record).encode()
+def fingerprint(row: tuple) -> bytes:
+    """Stable bytes for a record row (without report id and position), for duplicate-versus-conflict."""
+    return "\x1f".join(map(str, row[2:])).encode() + b"\x1e"
 
 
 def hash_records(records: Iterable[Record]) -> tuple[str, int, int]:
     hasher = hashlib.sha256()
+    encoder = RowEncoder()
     count = messages = 0
     for record in records:
-        hasher.update(fingerprint(record))
+        hasher.update(fingerprint(encoder.row(0, count, record)))
         count += 1
         messages += record.count
     return hasher.hexdigest(), count, messages
+
+
+class RowEncoder:
+    """Record -> records-table row. JSON of auth results is cached: a report repeats the same few."""
+
+    def __init__(self) -> None:
+        self._json: dict[tuple, str] = {}
+
+    def _auth(self, results: tuple) -> str:
+        text = self._json.get(results)
+        if text is None:
+            text = json.dumps([{k: getattr(r, k) for k in r.__slots__} for r in results], separators=(",", ":"))
+            if len(self._json) < 50_000:
+                self._json[results] = text
+        return text
+
+    def row(self, pk: int, position: int, r: Record) -> tuple:
+        a = r.alignment
+        return (
+            pk, position, r.source_ip, r.count, r.disposition, r.dkim_evaluated, r.spf_evaluated,
+            r.header_from, r.envelope_from, r.envelope_to,
+            self._auth(r.reasons) if r.reasons else "[]",
+            self._auth(r.dkim), self._auth(r.spf), int(r.dmarc_pass), int(a.dkim), int(a.spf),
+            a.dkim_domain, a.spf_domain, r.source_class,
+        )
 
 
 class Store:
@@ -237,10 +263,6 @@ def _first_result(results: tuple, domain: str | None) -> str:
     return results[0].result if results else ""
 
 
-def _auth_json(results: tuple) -> str:
-    return json.dumps([{k: getattr(r, k) for k in r.__slots__} for r in results], separators=(",", ":"))
-
-
 class _RecordWriter:
     """Buffers record rows and rollup sums for one report."""
 
@@ -249,21 +271,16 @@ class _RecordWriter:
         self.domain = report.policy.domain
         self.day = int(report.metadata.begin.timestamp()) // 86400
         self.hasher = hashlib.sha256()
+        self.encoder = RowEncoder()
         self.count = self.messages = 0
         self.rows: list[tuple] = []
         self.sums: dict[tuple, list[int]] = {}
         self.ips: set[str] = set()
 
     def add(self, r: Record) -> None:
-        self.hasher.update(fingerprint(r))
-        a = r.alignment
-        self.rows.append((
-            self.pk, self.count, r.source_ip, r.count, r.disposition, r.dkim_evaluated, r.spf_evaluated,
-            r.header_from, r.envelope_from, r.envelope_to,
-            json.dumps([[x.type, x.comment] for x in r.reasons]) if r.reasons else "[]",
-            _auth_json(r.dkim), _auth_json(r.spf), int(r.dmarc_pass), int(a.dkim), int(a.spf),
-            a.dkim_domain, a.spf_domain, r.source_class,
-        ))
+        row = self.encoder.row(self.pk, self.count, r)
+        self.hasher.update(fingerprint(row))
+        self.rows.append(row)
         self.count += 1
         self.messages += r.count
         self.ips.add(r.source_ip)

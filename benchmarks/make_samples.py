@@ -1,7 +1,7 @@
 """Write the sample DMARC aggregate reports in this folder (reproducible bytes).
 
-    python sample_reports/make_samples.py           # (re)write the samples + expected.json
-    python sample_reports/make_samples.py --table   # print the README table (needs parsedmarc)
+    python -m benchmarks.make_samples           # (re)write the samples + expected.json
+    python -m benchmarks.make_samples --table   # print the README table (needs parsedmarc)
 
 All content is synthetic, produced by benchmarks/generator.py from seed 2026:
 the same sources (IP, behaviour, class) appear across reporters, so a parser
@@ -19,8 +19,10 @@ from email.policy import default as default_policy
 from email.utils import formatdate
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+REPO = Path(__file__).resolve().parent.parent
+HERE = REPO / "sample_reports"  # only report files live there, so `dmarcflow ingest sample_reports/` is clean
+EXPECTED_JSON = REPO / "tests" / "data" / "sample_reports_expected.json"
+sys.path.insert(0, str(REPO))
 
 from benchmarks import generator as g  # noqa: E402
 
@@ -225,7 +227,7 @@ def write(samples: list[Sample], truth: dict) -> None:
         (HERE / s.name).write_bytes(s.data)
     doc = {"files": expected(samples),
            "sources": [vars(t) for t in sorted(truth.values(), key=lambda t: (t.domain, t.ip))]}
-    (HERE / "expected.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    EXPECTED_JSON.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
 
 def table(samples: list[Sample]) -> str:
