@@ -99,6 +99,7 @@ class ReverseDns:
         return name
 
     def lookup_many(self, ips: list[str]) -> dict[str, str | None]:
+        ips = list(dict.fromkeys(ips))  # one lookup per address, even when asked twice
         if not ips:
             return {}
         workers = max(1, min(self._settings.dns_workers, len(ips)))
