@@ -1,0 +1,145 @@
+"""Per-domain summaries: totals, reports, sources, unauthorised senders, readiness."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+from dmarcflow.analysis import queries
+from dmarcflow.analysis.approved import matcher_for, validate_all
+from dmarcflow.analysis.queries import PolicyFacts
+from dmarcflow.analysis.readiness import Readiness, assess
+from dmarcflow.analysis.sources import VIEWS, Source, build_sources
+from dmarcflow.analysis.window import check_order, window_of
+from dmarcflow.config import ApprovedSenders
+from dmarcflow.models import SOURCE_CLASSES
+from dmarcflow.store import Store
+
+
+def iso(ts: int | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class DomainSummary:
+    domain: str
+    messages: int
+    dmarc_pass: int
+    spf_aligned: int
+    dkim_aligned: int
+    dispositions: Mapping[str, int]
+    classes: Mapping[str, int]
+    reports: int
+    reporters: int
+    begin_ts: int | None
+    end_ts: int | None
+    policy: PolicyFacts | None
+    source_count: int
+    sources: tuple[Source, ...]  # the top sources, biggest first
+    unauthorised: tuple[Source, ...]
+    readiness: Readiness
+
+    @property
+    def dmarc_fail(self) -> int:
+        return self.messages - self.dmarc_pass
+
+    def as_dict(self) -> dict:
+        return {
+            "domain": self.domain, "messages": self.messages, "dmarc_pass": self.dmarc_pass,
+            "dmarc_fail": self.dmarc_fail, "spf_aligned": self.spf_aligned, "dkim_aligned": self.dkim_aligned,
+            "dispositions": dict(self.dispositions), "classes": dict(self.classes),
+            "reports": self.reports, "reporters": self.reporters,
+            "period": {"begin": iso(self.begin_ts), "end": iso(self.end_ts)},
+            "policy": self.policy.as_dict() if self.policy else None,
+            "source_count": self.source_count,
+            "sources": [s.as_dict() for s in self.sources],
+            "unauthorised": [s.as_dict() for s in self.unauthorised],
+            "readiness": self.readiness.as_dict(),
+        }
+
+
+def summarise(
+    store: Store,
+    domains: Iterable[str] = (),
+    since: date | None = None,
+    until: date | None = None,
+    approved: Mapping[str, ApprovedSenders] | None = None,
+    *,
+    view: str = "ip",
+    top: int = 10,
+) -> list[DomainSummary]:
+    """One summary per policy domain with reports in the window (all such domains if none are named).
+
+    Named domains without any report in the window are left out: the caller
+    says so. ``top`` limits ``sources`` (0: all); ``unauthorised`` is never cut.
+    """
+    approved = approved or {}
+    validate_all(approved)
+    check_order(since, until)
+    window = window_of(since, until)
+    names = [normalise_domain(d) for d in domains] or queries.domains_with_data(store.conn, window)
+    result = []
+    for name in dict.fromkeys(names):
+        summary = _summarise_one(store, name, window, approved, view, top)
+        if summary is not None:
+            result.append(summary)
+    return result
+
+
+def _summarise_one(store, domain, window, approved, view, top) -> DomainSummary | None:
+    conn = store.conn
+    reports = queries.report_facts(conn, domain, window)
+    if reports.reports == 0:
+        return None
+    totals = queries.domain_totals(conn, domain, window)
+    rows = queries.source_rows(conn, domain, window)
+    infos = queries.ip_rows(conn, domain, window)
+    matcher = matcher_for(domain, approved)
+    by_ip = build_sources(rows, infos, domain, reports.policy, matcher, "ip")
+    shown = by_ip if view == "ip" else build_sources(rows, infos, domain, reports.policy, matcher, view)
+    classes = {k: sum(r.messages for r in rows if r.klass == k) for k in SOURCE_CLASSES}
+    return DomainSummary(
+        domain=domain, messages=totals.messages, dmarc_pass=totals.dmarc_pass, spf_aligned=totals.spf_aligned,
+        dkim_aligned=totals.dkim_aligned, dispositions=totals.dispositions, classes=classes,
+        reports=reports.reports, reporters=reports.reporters, begin_ts=reports.begin_ts, end_ts=reports.end_ts,
+        policy=reports.policy, source_count=len(shown),
+        sources=tuple(shown[:top] if top > 0 else shown),
+        unauthorised=tuple(s for s in shown if s.klass == "unauthorised"),
+        readiness=assess(by_ip, reports.policy),
+    )
+
+
+def list_sources(
+    store: Store,
+    domain: str,
+    since: date | None = None,
+    until: date | None = None,
+    approved: Mapping[str, ApprovedSenders] | None = None,
+    klass: str | None = None,
+    view: str = "ip",
+) -> list[Source]:
+    """Every source that sent as the domain in the window (optionally of one class), biggest first."""
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {VIEWS}, not {view!r}")
+    approved = approved or {}
+    validate_all(approved)
+    check_order(since, until)
+    domain = normalise_domain(domain)
+    window = window_of(since, until)
+    conn = store.conn
+    policy = queries.report_facts(conn, domain, window).policy
+    rows = queries.source_rows(conn, domain, window)
+    infos = queries.ip_rows(conn, domain, window)
+    sources = build_sources(rows, infos, domain, policy, matcher_for(domain, approved), view)
+    return [s for s in sources if klass is None or s.klass == klass]
+
+
+def has_data(store: Store, domain: str, since: date | None = None, until: date | None = None) -> bool:
+    return queries.report_facts(store.conn, normalise_domain(domain), window_of(since, until)).reports > 0
+
+
+def normalise_domain(name: str) -> str:
+    return name.strip().lower().rstrip(".")

@@ -1,0 +1,70 @@
+"""The time window of a summary: whole UTC days, as the rollup stores them.
+
+A report belongs to the UTC day its interval begins on (``daily_sources.day``
+= begin // 86400), so a window is a range of day numbers (days since
+1970-01-01), both ends inclusive, and a report counts when its begin falls in it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+_RELATIVE = re.compile(r"^(\d{1,5})([dw])$")
+_EPOCH = date(1970, 1, 1).toordinal()
+_LAST_DAY = 2**32 // 86400  # the store keeps 32-bit epochs
+
+
+class WindowError(ValueError):
+    """A --since / --until value that cannot be read."""
+
+
+@dataclass(frozen=True)
+class Window:
+    first_day: int = 0
+    last_day: int = _LAST_DAY
+
+    @property
+    def begin_ts(self) -> int:
+        return self.first_day * 86400
+
+    @property
+    def end_ts(self) -> int:
+        """Exclusive: the first second after the window."""
+        return (self.last_day + 1) * 86400
+
+
+def window_of(since: date | None, until: date | None) -> Window:
+    first = since.toordinal() - _EPOCH if since else 0
+    last = until.toordinal() - _EPOCH if until else _LAST_DAY
+    return Window(max(0, first), min(_LAST_DAY, last))
+
+
+def parse_day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise WindowError(f"{option}: {text!r} is not a date (use YYYY-MM-DD, UTC)") from None
+
+
+def parse_since(text: str | None, now: datetime | None = None) -> date | None:
+    """``30d`` / ``2w`` back from today (UTC), or ``YYYY-MM-DD``; None: from the beginning."""
+    if text is None:
+        return None
+    match = _RELATIVE.match(text.strip().lower())
+    if match:
+        today = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).date()
+        return today - timedelta(days=int(match.group(1)) * (7 if match.group(2) == "w" else 1))
+    if text.strip().isdigit():
+        raise WindowError(f"--since: {text!r} needs a unit (e.g. 30d or 2w) or a date (YYYY-MM-DD)")
+    return parse_day(text, "--since")
+
+
+def parse_until(text: str | None) -> date | None:
+    return None if text is None else parse_day(text, "--until")
+
+
+def check_order(since: date | None, until: date | None) -> None:
+    if since and until and until < since:
+        raise WindowError(f"--until {until.isoformat()} is before --since {since.isoformat()}")
