@@ -1,20 +1,26 @@
 """A real, single-node Elasticsearch for the test suite, launched from Maven Central jars.
 
-The node is Elasticsearch 7.17.29 (server jar + netty4 transport module, both on Maven
-Central), run in-process by ``tests/search_engine`` (a tiny Java main that builds the
-``Node`` directly, so the root-user refusal and bootstrap checks of the normal launcher do
-not apply: tests and CI run as root). It listens on 127.0.0.1 only, keeps data and its log
-in a temporary directory, has no security, and runs with a 512 MB heap.
+The node is Elasticsearch 9.5.3: its server jar and the netty4 transport module are on
+Maven Central. ``tests/search_engine`` is a small Java main that builds the ``Node`` in
+process (so the launcher's root-user refusal and bootstrap checks do not apply: tests and
+CI run as root). It listens on 127.0.0.1 only, keeps its data under a temporary directory
+that survives restarts, has no security, and runs with a 512 MB heap. Elasticsearch 9
+needs a JDK 21 or newer: ``find_java_home`` picks one (the machine image has Temurin 25
+beside the default OpenJDK 17), and Maven is run with that JDK too.
 
-No HTTP shim sits in front of it: 7.17 accepts the ``compatible-with=8`` media types that
-the official 8.x Python client sends and it returns the ``X-Elastic-Product:
+No HTTP shim sits in front of the node: 9.x accepts the ``compatible-with=8`` media types
+that the official 8.x Python client sends and returns the ``X-Elastic-Product:
 Elasticsearch`` header the client checks, so ``Elasticsearch(engine.url)`` just works.
+``GET /`` (the client's ``info()``/``ping()``) comes from the harness's own small plugin,
+because the rest-root module that normally serves it is not published to Maven Central.
 
-What this engine offers (checked by hand against the running node):
-composable index templates and component templates, ``dynamic: strict``, bulk with
-``op_type: create`` (409 on an existing ``_id``), terms/date_histogram/sum/filter/nested
-aggregations, ``nested`` and ``flattened`` fields. Not available (x-pack only): data
-streams (``data_stream`` in a template is rejected) and ILM (``/_ilm`` is unknown).
+What this engine offers (checked against the running node): composable index templates
+and component templates, ``dynamic: strict``, bulk with ``op_type: create`` (409 on an
+existing ``_id``), terms/date_histogram/sum/filter/nested aggregations, ``nested`` and
+``flattened`` fields, and data streams created by indexing into a name matched by a
+``data_stream`` template. Missing (modules or x-pack not on Maven Central): the
+``_data_stream`` REST API (get/delete), ILM, ingest pipelines' processors, painless
+scripts, and native zstd (so ``index.codec: best_compression`` is not available).
 
 Usage::
 
@@ -30,13 +36,13 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
 import time
-import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,12 +51,20 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent / "search_engine"
 TARGET_DIR = PROJECT_DIR / "target"
 MAIN_CLASS = "dmarcflow.testengine.Main"
 ENGINE_NAME = "elasticsearch"
-PINNED_VERSION = "7.17.29"
+PINNED_VERSION = "9.5.3"
+MIN_JAVA_MAJOR = 21
 HEAP = "512m"
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 30.0
 BUILD_TIMEOUT_S = 900.0
 _BUILD_MARKER = TARGET_DIR / "classpath.ok"
+JVM_FLAGS = (
+    "-Ddmarcflow.exitOnStdinEof=true",
+    # Lucene's memory-mapped directory calls native code; say so instead of being warned.
+    "--enable-native-access=ALL-UNNAMED",
+    # As the Elasticsearch distribution does: netty must not use sun.misc.Unsafe.
+    "-Dio.netty.noUnsafe=true",
+)
 
 
 class SearchEngineError(RuntimeError):
@@ -70,6 +84,38 @@ class NodeLayout:
     @property
     def log(self) -> Path:
         return self.root / "node.log"
+
+
+def _java_major(home: Path) -> int:
+    """The feature release of the JDK at ``home`` (from its ``release`` file), 0 if unknown."""
+    try:
+        text = (home / "release").read_text()
+    except OSError:
+        return 0
+    found = re.search(r'^JAVA_VERSION="(\d+)', text, re.MULTILINE)
+    return int(found.group(1)) if found else 0
+
+
+def _java_home_candidates() -> list[Path]:
+    explicit = [os.environ.get(name) for name in ("DMARCFLOW_JAVA_HOME", "JAVA_HOME")]
+    on_path = shutil.which("java")
+    found = [Path(p) for p in explicit if p]
+    if on_path:
+        found.append(Path(os.path.realpath(on_path)).parent.parent)
+    # Newest first, so that a machine with several JDKs gets the most recent one.
+    found.extend(sorted(Path("/usr/lib/jvm").glob("*"), key=_java_major, reverse=True))
+    return found
+
+
+def find_java_home() -> Path:
+    """The first JDK (env override, JAVA_HOME, PATH, then /usr/lib/jvm) new enough for the node."""
+    for home in _java_home_candidates():
+        if _java_major(home) >= MIN_JAVA_MAJOR and (home / "bin" / "java").exists():
+            return home
+    raise SearchEngineError(
+        f"Elasticsearch {PINNED_VERSION} needs a JDK {MIN_JAVA_MAJOR}+; none found in "
+        "DMARCFLOW_JAVA_HOME, JAVA_HOME, PATH or /usr/lib/jvm"
+    )
 
 
 def classpath() -> str:
@@ -95,7 +141,7 @@ def _build_is_current() -> bool:
     if not _BUILD_MARKER.exists():
         return False
     built_at = _BUILD_MARKER.stat().st_mtime
-    sources = [PROJECT_DIR / "pom.xml", *PROJECT_DIR.glob("src/**/*.java")]
+    sources = [PROJECT_DIR / "pom.xml", *(p for p in PROJECT_DIR.glob("src/**/*") if p.is_file())]
     return all(src.stat().st_mtime <= built_at for src in sources)
 
 
@@ -103,11 +149,15 @@ def _run_maven() -> None:
     mvn = shutil.which("mvn")
     if mvn is None:
         raise SearchEngineError("mvn not found on PATH: install Maven 3.8+ (apt-get install maven)")
+    # copy-dependencies only adds jars: drop those of an older pinned version.
+    shutil.rmtree(TARGET_DIR / "lib", ignore_errors=True)
     log_path = TARGET_DIR / "build.log"
+    # javac must be 21+ too: it reads the Elasticsearch class files it compiles against.
+    env = {**os.environ, "JAVA_HOME": str(find_java_home())}
     with open(log_path, "wb") as log:
         done = subprocess.run(
             [mvn, "-q", "-B", "package"], cwd=PROJECT_DIR, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, timeout=BUILD_TIMEOUT_S, check=False,
+            stdin=subprocess.DEVNULL, env=env, timeout=BUILD_TIMEOUT_S, check=False,
         )
     if done.returncode != 0:
         raise SearchEngineError(f"mvn package failed ({done.returncode}):\n{_tail(log_path)}")
@@ -192,11 +242,9 @@ class SearchEngine:
         self._wait_until_ready()
 
     def _launch(self) -> subprocess.Popen[bytes]:
-        java = shutil.which("java")
-        if java is None:
-            raise SearchEngineError("java not found on PATH: install a JDK 17 (apt-get install openjdk-17-jdk-headless)")
+        java = find_java_home() / "bin" / "java"
         command = [
-            java, f"-Xms{HEAP}", f"-Xmx{HEAP}", "-Ddmarcflow.exitOnStdinEof=true",
+            str(java), f"-Xms{HEAP}", f"-Xmx{HEAP}", *JVM_FLAGS,
             "-cp", classpath(), MAIN_CLASS, str(self.port), str(self.layout.home),
         ]
         with open(self.layout.log, "ab") as log:
