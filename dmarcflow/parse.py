@@ -320,21 +320,36 @@ def _make_record(row, pe, ident, reasons, dkim, spf, policy: PolicyPublished) ->
     )
 
 
+# Auth results repeat across records (same domains, selectors, results): build each distinct one once.
+_AUTH_MEMO: dict[tuple, DkimResult | SpfResult] = {}
+
+
 def _auth_results(el: etree._Element) -> tuple[tuple[DkimResult, ...], tuple[SpfResult, ...]]:
     dkim: list[DkimResult] = []
     spf: list[SpfResult] = []
     for child in el:
-        name = _local(child.tag)
-        if name != "dkim" and name != "spf":
-            continue
-        f: dict[str, str | None] = {}
-        for c in child:
-            f.setdefault(_local(c.tag), c.text)
-        dom = n.domain(f.get("domain")) or ""
-        result = n.word(f.get("result")) or "none"
-        human = n.text(f.get("human_result"))
-        if name == "dkim":
-            dkim.append(DkimResult(dom, n.text(f.get("selector")), result, human))
-        else:
-            spf.append(SpfResult(dom, n.word(f.get("scope")) or "mfrom", result, human))
+        key = (child.tag, *[x for c in child for x in (c.tag, c.text)])
+        entry = _AUTH_MEMO.get(key)
+        if entry is None:
+            entry = _auth_entry(child)
+            if entry is None:
+                continue
+            if len(_AUTH_MEMO) < 100_000:
+                _AUTH_MEMO[key] = entry
+        (dkim if type(entry) is DkimResult else spf).append(entry)
     return tuple(dkim), tuple(spf)
+
+
+def _auth_entry(child: etree._Element) -> DkimResult | SpfResult | None:
+    name = _local(child.tag)
+    if name != "dkim" and name != "spf":
+        return None
+    f: dict[str, str | None] = {}
+    for c in child:
+        f.setdefault(_local(c.tag), c.text)
+    dom = n.domain(f.get("domain")) or ""
+    result = n.word(f.get("result")) or "none"
+    human = n.text(f.get("human_result"))
+    if name == "dkim":
+        return DkimResult(dom, n.text(f.get("selector")), result, human)
+    return SpfResult(dom, n.word(f.get("scope")) or "mfrom", result, human)
