@@ -1,0 +1,266 @@
+"""`dmarcflow watch`: one worker thread per mailbox, each a loop of connect -> pass -> wait for mail.
+
+Waiting is IDLE where the server offers it (re-issued every min(idle_timeout, poll_interval), with a pass
+in between as a safety net for missed notifications), else a sleep of poll_interval. Any failure ends the
+session; the worker reconnects after an exponential backoff with jitter, forever, logging each attempt.
+Only a refused login before the first successful one is fatal: that is a configuration mistake, and a
+daemon that retried it forever would hide it.
+
+Signals (main thread only): SIGTERM/SIGINT finish the message in hand, file what was committed, log out
+and exit 0; SIGHUP reloads the configuration (a broken new file is logged and the old one kept).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from dmarcflow.config import MailboxSettings, Settings
+from dmarcflow.enrich import Enricher
+from dmarcflow.errors import ConfigError, MailboxError, StoreError
+from dmarcflow.fetch import run_pass
+from dmarcflow.health import HealthState
+from dmarcflow.ingest import Ingestor
+from dmarcflow.mailbox import Mailbox, MailboxAuthError, check_settings
+from dmarcflow.store import Store
+
+log = logging.getLogger(__name__)
+
+WAKE_INTERVAL = 1.0  # the supervisor checks its workers at least this often
+JOIN_TIMEOUT = 120.0  # a worker finishing a very large message may need a while
+
+AfterPass = Callable[[], None]
+HookFactory = Callable[[Settings], "AfterPass | None"]
+_hook_factories: list[HookFactory] = []
+
+
+def register_after_pass(factory: HookFactory) -> None:
+    """Let another feature run after every pass (e.g. the Elasticsearch sync).
+
+    The factory is called with the settings at start and after each reload and returns a callable, or
+    None when the feature is not configured. Hooks run in a worker thread, one at a time.
+    """
+    _hook_factories.append(factory)
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with "equal jitter": half the delay is fixed, half random, so delays never
+    collapse to zero and several daemons that failed together do not retry in lockstep."""
+
+    minimum: float
+    maximum: float
+    rng: random.Random = field(default_factory=random.Random)
+    attempt: int = 0
+
+    def next_delay(self) -> float:
+        ceiling = min(self.maximum, self.minimum * 2 ** min(self.attempt, 30))
+        self.attempt += 1
+        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class Hooks:
+    """The after-pass callables, run one at a time whichever worker finished a pass."""
+
+    def __init__(self, hooks: list[AfterPass]) -> None:
+        self.after_pass = hooks
+        self._lock = threading.Lock()
+
+    def run(self) -> None:
+        with self._lock:
+            for hook in self.after_pass:
+                try:
+                    hook()
+                except Exception:  # noqa: BLE001 - a failing projection must not stop mail processing
+                    log.exception("after-pass hook %r failed", hook)
+
+
+class MailboxWorker(threading.Thread):
+    def __init__(self, box: MailboxSettings, settings: Settings, state: HealthState, hooks: Hooks,
+                 stop: threading.Event) -> None:
+        super().__init__(name=f"mailbox-{box.name}", daemon=True)
+        self.box = box
+        self.settings = settings
+        self.state = state
+        self.hooks = hooks
+        self.stop = stop
+        self.fatal = ""  # set when the worker gave up for good
+        self._logged_in_once = False
+
+    def run(self) -> None:
+        try:
+            store = Store.open(self.settings.store.resolved_path())
+        except StoreError as exc:
+            self._give_up(str(exc))
+            return
+        enricher = Enricher(self.settings.enrichment)
+        try:
+            self._loop(Ingestor(store, enricher, self.settings.limits))
+        finally:
+            enricher.close()
+            store.close()
+
+    def _give_up(self, why: str) -> None:
+        self.fatal = why
+        log.error("mailbox %s: %s", self.box.name, why)
+        self.stop.set()
+
+    def _loop(self, ingestor: Ingestor) -> None:
+        backoff = Backoff(self.box.reconnect_min, self.box.reconnect_max)
+        while not self.stop.is_set():
+            if self._session(ingestor, backoff) == "fatal" or self.stop.is_set():
+                return
+            delay = backoff.next_delay()
+            self.state.reconnecting(self.box.name)
+            log.warning("mailbox %s: reconnecting to %s:%d in %.1f s (attempt %d)", self.box.name,
+                        self.box.host, self.box.effective_port(), delay, backoff.attempt)
+            self.stop.wait(delay)
+
+    def _session(self, ingestor: Ingestor, backoff: Backoff) -> str:
+        """One connection, until it fails or a stop is requested."""
+        try:
+            with Mailbox.connect(self.box) as mailbox:
+                self._logged_in_once = True
+                backoff.reset()
+                log.info("mailbox %s: connected to %s:%d (%s)", self.box.name, self.box.host,
+                         self.box.effective_port(), "IDLE" if mailbox.can_idle else f"polling every {self.box.poll_interval:g} s")
+                self._serve(mailbox, ingestor)
+            return "stopped"
+        except MailboxAuthError as exc:
+            if not self._logged_in_once:
+                self._give_up(str(exc))
+                return "fatal"
+            self._failed(str(exc))
+        except MailboxError as exc:
+            self._failed(str(exc))
+        except (StoreError, sqlite3.Error) as exc:
+            self._failed(f"store: {exc}", store=True)
+        except Exception as exc:  # noqa: BLE001 - a daemon must outlive its own bugs; the traceback says where
+            log.exception("mailbox %s: unexpected error", self.box.name)
+            self._failed(f"unexpected {type(exc).__name__}: {exc}")
+        return "failed"
+
+    def _failed(self, why: str, store: bool = False) -> None:
+        log.error("mailbox %s: %s", self.box.name, why)
+        self.state.failed(self.box.name, why, store=store)
+
+    def _serve(self, mailbox: Mailbox, ingestor: Ingestor) -> None:
+        while not self.stop.is_set():
+            result = run_pass(mailbox, ingestor, self.stop.is_set, self.state.filed)
+            self.state.polled(self.box.name)
+            self.hooks.run()
+            if result.stopped:
+                return
+            if result.pending:
+                continue  # mail that arrived during the pass was announced before any IDLE began
+            self._wait_for_mail(mailbox)
+
+    def _wait_for_mail(self, mailbox: Mailbox) -> None:
+        period = min(self.box.idle_timeout, self.box.poll_interval)
+        if not mailbox.can_idle:
+            self.stop.wait(self.box.poll_interval)
+            return
+        deadline = time.monotonic() + period
+        mailbox.idle_start()
+        try:
+            while not self.stop.is_set() and time.monotonic() < deadline:
+                if mailbox.idle_poll():
+                    break
+        finally:
+            mailbox.idle_stop()
+
+
+class Daemon:
+    """Supervises one worker per mailbox; reloads on SIGHUP; stops on SIGTERM/SIGINT."""
+
+    def __init__(self, load: Callable[[], Settings], state: HealthState, after_pass: list[AfterPass] | None = None) -> None:
+        self._load = load
+        self.state = state
+        self.extra_hooks = list(after_pass or [])
+        self._wake = threading.Event()
+        self._exit_signal: str | None = None
+        self._reload = False
+
+    def run(self) -> int:
+        """Run until a stop signal (0) or a fatal worker error (1)."""
+        settings = load_checked(self._load)
+        previous = self._install_signals()
+        try:
+            return self._supervise(settings)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _supervise(self, settings: Settings) -> int:
+        while True:
+            stop = threading.Event()
+            workers = self._start(settings, stop)
+            self._wait(workers, stop)
+            stop.set()
+            for worker in workers:
+                worker.join(JOIN_TIMEOUT)
+            if any(w.fatal for w in workers):
+                return 1
+            if self._exit_signal is not None:
+                log.info("dmarcflow watch: stopped (%s)", self._exit_signal)
+                return 0
+            settings = self._reloaded(settings)
+
+    def _start(self, settings: Settings, stop: threading.Event) -> list[MailboxWorker]:
+        hooks = Hooks(self.extra_hooks + [h for f in _hook_factories if (h := f(settings)) is not None])
+        longest = max(box.poll_interval for box in settings.mailboxes)
+        self.state.watch([box.name for box in settings.mailboxes], longest)
+        workers = [MailboxWorker(box, settings, self.state, hooks, stop) for box in settings.mailboxes]
+        for worker in workers:
+            worker.start()
+        log.info("dmarcflow watch: watching %d mailbox(es): %s", len(workers), ", ".join(w.box.name for w in workers))
+        return workers
+
+    def _wait(self, workers: list[MailboxWorker], stop: threading.Event) -> None:
+        while self._exit_signal is None and not self._reload and not stop.is_set():
+            self._wake.wait(WAKE_INTERVAL)
+            self._wake.clear()
+
+    def _reloaded(self, current: Settings) -> Settings:
+        self._reload = False
+        try:
+            settings = load_checked(self._load)
+        except ConfigError as exc:
+            log.error("reload failed, keeping the previous configuration: %s", exc)
+            return current
+        log.info("configuration reloaded from %s", settings.source or "the environment")
+        return settings
+
+    def _install_signals(self) -> dict[int, object]:
+        previous = {}
+        for signum, handler in ((signal.SIGTERM, self._on_stop), (signal.SIGINT, self._on_stop), (signal.SIGHUP, self._on_reload)):
+            previous[signum] = signal.signal(signum, handler)
+        return previous
+
+    def _on_stop(self, signum: int, frame: object) -> None:
+        self._exit_signal = signal.Signals(signum).name
+        log.info("dmarcflow watch: %s received, finishing the message in hand", self._exit_signal)
+        self._wake.set()
+
+    def _on_reload(self, signum: int, frame: object) -> None:
+        log.info("dmarcflow watch: SIGHUP received, reloading the configuration")
+        self._reload = True
+        self._wake.set()
+
+
+def load_checked(load: Callable[[], Settings]) -> Settings:
+    settings = load()
+    if not settings.mailboxes:
+        raise ConfigError("no mailbox configured: add a [[mailboxes]] table or set DMARCFLOW_MAILBOX_HOST")
+    for box in settings.mailboxes:
+        check_settings(box)
+    return settings

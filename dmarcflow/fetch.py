@@ -1,0 +1,180 @@
+"""One pass over one mailbox: search the reports folder, fetch in batches, ingest, then file each message.
+
+Order is what makes this safe: a message is moved only after ingest_bytes has committed its reports (or
+kept its rejected bytes). A crash before the move leaves the message where it was; the next pass reads it
+again and the store answers "duplicate", so it is filed without being counted twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from dmarcflow.config import MailboxSettings
+from dmarcflow.errors import StoreError
+from dmarcflow.ingest import InputOutcome, Ingestor
+from dmarcflow.mailbox import Mailbox, Message, plan_batches
+
+log = logging.getLogger(__name__)
+
+DELETED = ""  # destination of a message removed because delete_processed is set
+
+
+@dataclass(frozen=True)
+class Filed:
+    """What happened to one message: its ingest outcome and where it went."""
+
+    mailbox: str
+    uid: int
+    destination: str  # a folder name, or DELETED
+    outcome: InputOutcome
+
+
+@dataclass(frozen=True)
+class PassResult:
+    mailbox: str
+    filed: tuple[Filed, ...]
+    pending: int  # messages found in the reports folder at the start of the pass
+    stopped: bool  # a stop request ended the pass before every message was handled
+
+    @property
+    def outcomes(self) -> list[InputOutcome]:
+        return [f.outcome for f in self.filed]
+
+
+def never() -> bool:
+    return False
+
+
+def input_name(box: MailboxSettings, uid: int) -> str:
+    return f"imap://{box.name}/{box.folder}/{uid}"
+
+
+def prepare(box: Mailbox) -> None:
+    """Create the archive and invalid folders when missing, then select the reports folder."""
+    for folder in (box.settings.archive_folder, box.settings.invalid_folder):
+        box.ensure_folder(folder)
+    box.select(box.settings.folder)
+
+
+def run_pass(
+    box: Mailbox,
+    ingestor: Ingestor,
+    should_stop: Callable[[], bool] = never,
+    on_filed: Callable[[Filed], None] | None = None,
+) -> PassResult:
+    """Process every message now in the reports folder (or until should_stop() says so)."""
+    prepare(box)
+    uids = box.pending()
+    sizes = box.sizes(uids)
+    filed: list[Filed] = []
+    stopped = False
+    for batch in plan_batches(sizes, uids, box.settings.batch_size):
+        if should_stop():
+            stopped = True
+            break
+        done, stopped = _process_batch(box, ingestor, batch, sizes, should_stop)
+        filed.extend(done)
+        for item in done:
+            if on_filed is not None:
+                on_filed(item)
+        if stopped:
+            break
+    return PassResult(box.settings.name, tuple(filed), len(uids), stopped)
+
+
+def _process_batch(
+    box: Mailbox, ingestor: Ingestor, batch: Sequence[int], sizes: dict[int, int], should_stop: Callable[[], bool]
+) -> tuple[list[Filed], bool]:
+    limit = ingestor.limits.max_message_bytes
+    small = [uid for uid in batch if sizes.get(uid, 0) <= limit]
+    done: list[Filed] = []
+    stopped = False
+    try:
+        for uid in batch:
+            if sizes.get(uid, 0) > limit:
+                done.append(_classify(box.settings, uid, _reject_oversized(ingestor, box.settings, uid, sizes[uid], limit)))
+        for message in box.fetch(small) if small else []:
+            if should_stop():
+                stopped = True  # the messages fetched but not ingested stay in the folder for next time
+                break
+            done.append(_classify(box.settings, message.uid, ingest_message(ingestor, box.settings, message)))
+    finally:
+        # Also after a store failure: what was committed before it is filed now, not read again.
+        _file(box, done)
+    return done, stopped
+
+
+def ingest_message(ingestor: Ingestor, box: MailboxSettings, message: Message) -> InputOutcome:
+    name = input_name(box, message.uid)
+    known = _known_rejection(ingestor, message.raw)
+    if known is not None:
+        # Read again after a crash between commit and move: the rejection is kept already.
+        return InputOutcome(name, "rejected", known[0], known[1], 0, 0, 0)
+    try:
+        return ingestor.ingest_bytes(name, message.raw)
+    except (StoreError, sqlite3.Error, MemoryError):
+        raise  # the store is at fault, not the message: leave the message where it is
+    except Exception as exc:  # noqa: BLE001 - one poison message must not block every later one
+        log.exception("mailbox %s: uid %d could not be processed", box.name, message.uid)
+        text = f"internal error while reading the message: {type(exc).__name__}: {exc}"
+        with ingestor.store.transaction():
+            ingestor.store.save_rejected(name, name, "unreadable", text, message.raw)
+        return InputOutcome(name, "rejected", "unreadable", text, 0, 0, 0)
+
+
+def _known_rejection(ingestor: Ingestor, raw: bytes) -> tuple[str, str] | None:
+    sha = hashlib.sha256(raw).hexdigest()
+    row = ingestor.store.conn.execute(
+        "SELECT reason, message FROM rejected WHERE raw_sha256 = ? ORDER BY id LIMIT 1", (sha,)
+    ).fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+def _reject_oversized(ingestor: Ingestor, box: MailboxSettings, uid: int, size: int, limit: int) -> InputOutcome:
+    """Too big to download safely: recorded (without its bytes) and filed as invalid."""
+    name = input_name(box, uid)
+    text = f"message of {size} bytes exceeds limits.max_message_bytes ({limit}); not downloaded"
+    seen = ingestor.store.conn.execute(
+        "SELECT 1 FROM rejected WHERE input = ? AND reason = 'too_large' AND raw_sha256 IS NULL", (name,)
+    ).fetchone()
+    if seen is None:
+        with ingestor.store.transaction():
+            ingestor.store.save_rejected(name, name, "too_large", text, None)
+    return InputOutcome(name, "rejected", "too_large", text, 0, 0, 0)
+
+
+def _classify(box: MailboxSettings, uid: int, outcome: InputOutcome) -> Filed:
+    """Archive when at least one report is in the store; invalid when nothing usable was found."""
+    if outcome.reports > 0:
+        destination = DELETED if box.delete_processed else box.archive_folder
+    else:
+        destination = box.invalid_folder
+    return Filed(box.name, uid, destination, outcome)
+
+
+def _file(box: Mailbox, done: list[Filed]) -> None:
+    for destination in dict.fromkeys(f.destination for f in done):
+        uids = [f.uid for f in done if f.destination == destination]
+        if destination == DELETED:
+            box.delete(uids)
+        else:
+            box.move(uids, destination)
+    for item in done:
+        _log_filed(item)
+
+
+def _log_filed(item: Filed) -> None:
+    o = item.outcome
+    where = item.destination or "deleted"
+    if o.status == "rejected" and o.reports == 0:
+        log.warning("mailbox %s: uid %d -> %s: rejected (%s: %s)", item.mailbox, item.uid, where, o.reason, o.message)
+    elif o.status == "rejected":
+        log.warning("mailbox %s: uid %d -> %s: %d report(s) stored, some parts rejected (%s: %s)",
+                    item.mailbox, item.uid, where, o.reports, o.reason, o.message)
+    else:
+        log.info("mailbox %s: uid %d -> %s: %s (%d report(s), %d record(s))",
+                 item.mailbox, item.uid, where, o.status, o.reports, o.records)

@@ -1,0 +1,316 @@
+"""IMAP: connect, authenticate (password or XOAUTH2), search, fetch in batches, file messages away.
+
+The folder on the server is the queue: nothing about it is remembered between sessions. Each pass
+searches the reports folder anew, so a crash at any point only means some messages are read again, and
+the store's dedupe makes reading again harmless. Every IMAP or socket failure surfaces as MailboxError;
+a refused login as MailboxAuthError, so a daemon can tell a broken password from a broken network.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import ipaddress
+import logging
+import shlex
+import socket
+import ssl
+import subprocess
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from dmarcflow.config import MailboxSettings
+from dmarcflow.errors import ConfigError, MailboxError
+
+log = logging.getLogger(__name__)
+
+TOKEN_COMMAND_TIMEOUT = 60.0
+IDLE_SLICE = 1.0  # seconds per IDLE wait, so a stop request is seen within about a second
+BATCH_BYTES = 32 << 20  # fetch at most this much message data in one round trip (one bigger message alone)
+LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+
+# Everything that means "this connection or command failed": socket errors, TLS errors, IMAP NO/BAD/BYE.
+CONNECTION_ERRORS = (OSError, imaplib.IMAP4.error, IMAPClientError, EOFError)
+
+
+class MailboxAuthError(MailboxError):
+    """The server refused the credentials (wrong password, expired token)."""
+
+
+@dataclass(frozen=True)
+class Message:
+    uid: int
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class Oversized:
+    """A message bigger than the configured limit: filed as invalid without being downloaded."""
+
+    uid: int
+    size: int
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_settings(box: MailboxSettings) -> None:
+    """What load_settings cannot know on its own: a host, credentials, and no cleartext off loopback."""
+    where = f"mailbox {box.name!r}"
+    if not box.host:
+        raise ConfigError(f"{where}: host is not set")
+    if not box.user:
+        raise ConfigError(f"{where}: user is not set")
+    if box.tls == "none" and not is_loopback(box.host):
+        raise ConfigError(f"{where}: tls = \"none\" is only allowed for a loopback host, not {box.host!r}")
+    sources = [bool(box.password), bool(box.password_file), bool(box.oauth2_token),
+               bool(box.oauth2_token_file), bool(box.oauth2_token_command)]
+    if sum(sources) == 0:
+        raise ConfigError(f"{where}: set one of password, password_file, oauth2_token, oauth2_token_file, oauth2_token_command")
+    if sum(sources) > 1:
+        raise ConfigError(f"{where}: set only one of password, password_file, oauth2_token, oauth2_token_file, oauth2_token_command")
+    if box.archive_folder == box.folder or box.invalid_folder == box.folder:
+        raise ConfigError(f"{where}: archive_folder and invalid_folder must differ from folder")
+
+
+def uses_oauth2(box: MailboxSettings) -> bool:
+    return bool(box.oauth2_token or box.oauth2_token_file or box.oauth2_token_command)
+
+
+def read_secret_file(path: str, what: str) -> str:
+    try:
+        return Path(path).expanduser().read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the {what} file {path}: {exc.strerror}") from None
+
+
+def oauth2_token(box: MailboxSettings) -> str:
+    """The current access token, read anew at each login because tokens expire (about an hour)."""
+    if box.oauth2_token:
+        return box.oauth2_token
+    if box.oauth2_token_file:
+        return read_secret_file(box.oauth2_token_file, "oauth2 token")
+    return _token_from_command(box.oauth2_token_command)
+
+
+def _token_from_command(command: str) -> str:
+    # No shell: the command line is split like a shell would, but nothing is expanded or interpreted.
+    argv = shlex.split(command)
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=TOKEN_COMMAND_TIMEOUT, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise MailboxAuthError(f"oauth2_token_command {argv[0]!r} could not run: {exc}") from None
+    token = done.stdout.strip()
+    if done.returncode != 0 or not token:
+        # stderr may say why; stdout is never echoed because it may hold a token.
+        detail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise MailboxAuthError(f"oauth2_token_command {argv[0]!r} failed (exit {done.returncode}): {detail[0]}")
+    return token
+
+
+def password(box: MailboxSettings) -> str:
+    return read_secret_file(box.password_file, "password") if box.password_file else box.password
+
+
+def tls_context(box: MailboxSettings) -> ssl.SSLContext:
+    try:
+        context = ssl.create_default_context(cafile=box.ca_file or None)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"mailbox {box.name!r}: cannot load ca_file {box.ca_file}: {exc}") from None
+    if not box.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class Mailbox:
+    """One logged-in IMAP session. Methods raise MailboxError, never raw socket or IMAP errors."""
+
+    def __init__(self, settings: MailboxSettings, client: IMAPClient) -> None:
+        self.settings = settings
+        self._client = client
+        self.capabilities = frozenset(name.decode("ascii", "replace").upper() for name in client.capabilities())
+
+    @classmethod
+    def connect(cls, box: MailboxSettings) -> Mailbox:
+        where = f"{box.host}:{box.effective_port()}"
+        try:
+            client = _open_client(box)
+        except ssl.SSLError as exc:
+            raise MailboxError(f"mailbox {box.name!r}: TLS with {where} failed: {exc.reason or exc}") from None
+        except CONNECTION_ERRORS as exc:
+            raise MailboxError(f"mailbox {box.name!r}: cannot connect to {where}: {_describe(exc)}") from None
+        try:
+            _login(client, box)
+            return cls(box, client)
+        except BaseException:
+            _close_quietly(client)
+            raise
+
+    def __enter__(self) -> Mailbox:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        self.logout()
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except CONNECTION_ERRORS as exc:
+            raise MailboxError(f"mailbox {self.settings.name!r}: {doing} failed: {_describe(exc)}") from None
+
+    def logout(self) -> None:
+        try:
+            self._client.logout()
+        except CONNECTION_ERRORS:
+            _close_quietly(self._client)  # the server is gone already: nothing to say goodbye to
+
+    def ensure_folder(self, name: str) -> None:
+        with self._errors(f"creating folder {name!r}"):
+            if not self._client.folder_exists(name):
+                self._client.create_folder(name)
+                log.info("mailbox %s: created folder %s", self.settings.name, name)
+
+    def select(self, folder: str) -> None:
+        with self._errors(f"selecting {folder!r}"):
+            self._client.select_folder(folder)
+
+    def pending(self) -> list[int]:
+        """UIDs still to process; \\Deleted ones were already copied away by the COPY fallback."""
+        with self._errors("SEARCH"):
+            return sorted(self._client.search(["UNDELETED"]))
+
+    def sizes(self, uids: Sequence[int]) -> dict[int, int]:
+        if not uids:
+            return {}
+        with self._errors("FETCH RFC822.SIZE"):
+            data = self._client.fetch(list(uids), ["RFC822.SIZE"])
+        return {uid: int(item[b"RFC822.SIZE"]) for uid, item in data.items() if b"RFC822.SIZE" in item}
+
+    def fetch(self, uids: Sequence[int]) -> list[Message]:
+        """Raw messages in UID order, with BODY.PEEK[] so that nothing is marked \\Seen."""
+        with self._errors("FETCH BODY.PEEK[]"):
+            data = self._client.fetch(list(uids), ["BODY.PEEK[]"])
+        return [Message(uid, data[uid][b"BODY[]"]) for uid in uids if uid in data and b"BODY[]" in data[uid]]
+
+    def move(self, uids: Sequence[int], folder: str) -> None:
+        """MOVE where supported; else COPY, flag \\Deleted, and expunge exactly these UIDs (UIDPLUS)."""
+        if not uids:
+            return
+        with self._errors(f"moving {len(uids)} message(s) to {folder!r}"):
+            if "MOVE" in self.capabilities:
+                self._client.move(list(uids), folder)
+                return
+            self._client.copy(list(uids), folder)
+            self._delete(uids)
+
+    def delete(self, uids: Sequence[int]) -> None:
+        """Only when the user configured delete_processed."""
+        if uids:
+            with self._errors(f"deleting {len(uids)} message(s)"):
+                self._delete(uids)
+
+    def _delete(self, uids: Sequence[int]) -> None:
+        self._client.add_flags(list(uids), [b"\\Deleted"], silent=True)
+        if "UIDPLUS" in self.capabilities:
+            self._client.uid_expunge(list(uids))
+        else:
+            # A plain EXPUNGE would also remove messages someone else flagged; leave ours flagged
+            # (searches skip \Deleted) for the user's client to expunge.
+            log.warning("mailbox %s: server lacks UIDPLUS; %d message(s) left flagged \\Deleted",
+                        self.settings.name, len(uids))
+
+    @property
+    def can_idle(self) -> bool:
+        return "IDLE" in self.capabilities
+
+    def idle_start(self) -> None:
+        with self._errors("IDLE"):
+            self._client.idle()
+
+    def idle_poll(self, timeout: float = IDLE_SLICE) -> bool:
+        """True when the server announced something (new mail, expunge, ...) within timeout."""
+        with self._errors("IDLE"):
+            responses = self._client.idle_check(timeout=timeout)
+        # Dovecot's "* OK Still here" keepalive is no news.
+        return any(not (len(r) >= 1 and r[0] == b"OK") for r in responses)
+
+    def idle_stop(self) -> None:
+        with self._errors("DONE (ending IDLE)"):
+            self._client.idle_done()
+
+    def noop(self) -> None:
+        with self._errors("NOOP"):
+            self._client.noop()
+
+
+def _open_client(box: MailboxSettings) -> IMAPClient:
+    port = box.effective_port()
+    if box.tls == "implicit":
+        return IMAPClient(box.host, port=port, ssl=True, ssl_context=tls_context(box), timeout=box.timeout)
+    client = IMAPClient(box.host, port=port, ssl=False, timeout=box.timeout)
+    if box.tls == "starttls":
+        try:
+            client.starttls(tls_context(box))
+        except BaseException:
+            _close_quietly(client)
+            raise
+    return client
+
+
+def _login(client: IMAPClient, box: MailboxSettings) -> None:
+    where = f"mailbox {box.name!r}: login as {box.user!r} at {box.host}"
+    try:
+        if uses_oauth2(box):
+            client.oauth2_login(box.user, oauth2_token(box))
+        else:
+            client.login(box.user, password(box))
+    except LoginError as exc:
+        raise MailboxAuthError(f"{where} refused: {_describe(exc)}") from None
+    except CONNECTION_ERRORS as exc:
+        raise MailboxError(f"{where} failed: {_describe(exc)}") from None
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    if isinstance(exc, socket.timeout):
+        return "timed out"
+    if text.startswith("b'") or text.startswith('b"'):
+        text = text[2:-1]
+    return text or type(exc).__name__
+
+
+def _close_quietly(client: IMAPClient) -> None:
+    try:
+        client.shutdown()
+    except CONNECTION_ERRORS:
+        pass
+
+
+def plan_batches(sizes: dict[int, int], uids: Sequence[int], batch_size: int, max_bytes: int = BATCH_BYTES) -> list[list[int]]:
+    """Group UIDs (in order) into FETCH batches bounded by count and by total size."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if current and (len(current) >= batch_size or total + size > max_bytes):
+            batches.append(current)
+            current, total = [], 0
+        current.append(uid)
+        total += size
+    if current:
+        batches.append(current)
+    return batches
