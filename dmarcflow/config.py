@@ -70,6 +70,7 @@ class MailboxSettings:
     ca_file: str = ""
     user: str = ""
     password: str = field(default="", repr=False)  # never in logs or reprs
+    password_file: str = ""  # a file holding the password (read at each login)
     oauth2_token: str = field(default="", repr=False)
     oauth2_token_file: str = ""
     oauth2_token_command: str = ""
@@ -80,6 +81,9 @@ class MailboxSettings:
     batch_size: int = 50
     poll_interval: float = 60.0
     idle_timeout: float = 1500.0  # re-issue IDLE before the 29-minute server limit
+    timeout: float = 60.0  # seconds for connecting and for each IMAP command
+    reconnect_min: float = 1.0  # first delay after a failure; doubles up to reconnect_max, with jitter
+    reconnect_max: float = 300.0
 
     def effective_port(self) -> int:
         return self.port or (993 if self.tls == "implicit" else 143)
