@@ -18,9 +18,12 @@ What this engine offers (checked against the running node): composable index tem
 and component templates, ``dynamic: strict``, bulk with ``op_type: create`` (409 on an
 existing ``_id``), terms/date_histogram/sum/filter/nested aggregations, ``nested`` and
 ``flattened`` fields, and data streams created by indexing into a name matched by a
-``data_stream`` template. Missing (modules or x-pack not on Maven Central): the
-``_data_stream`` REST API (get/delete), ILM, ingest pipelines' processors, painless
-scripts, and native zstd (so ``index.codec: best_compression`` is not available).
+``data_stream`` template. Missing, because their modules (or x-pack) are not on Maven
+Central: the ``_data_stream`` REST API (get/delete), ILM, ``_delete_by_query`` and
+``_reindex``, ingest processors, painless and pipeline aggregations (bucket_script),
+the mapper-extras and x-pack field types (scaled_float, match_only_text, wildcard),
+most analysis filters (asciifolding; ``lowercase`` works), and native zstd (so
+``index.codec: best_compression`` is not available).
 
 Usage::
 
