@@ -8,6 +8,7 @@ columns of the rollup's primary key.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 
@@ -16,7 +17,11 @@ from dmarcflow.analysis.window import Window
 
 @dataclass(frozen=True)
 class PolicyFacts:
-    """The published policy of the most recent report in the window."""
+    """The published policy of the most recent report in the window.
+
+    sp and np are None when the report left them out (the parser stores the
+    RFC default in that case and notes it in ``defaults_applied``).
+    """
 
     p: str | None
     sp: str | None
@@ -104,11 +109,18 @@ def report_facts(conn: sqlite3.Connection, domain: str, window: Window) -> Repor
         _report_args(domain, window),
     ).fetchone()
     row = conn.execute(
-        f"SELECT p, sp, np, pct, adkim, aspf FROM reports WHERE {_REPORTS_IN_WINDOW} ORDER BY begin_ts DESC, id DESC LIMIT 1",
+        "SELECT p, sp, np, pct, adkim, aspf, defaults_applied FROM reports "
+        f"WHERE {_REPORTS_IN_WINDOW} ORDER BY begin_ts DESC, id DESC LIMIT 1",
         _report_args(domain, window),
     ).fetchone()
-    policy = PolicyFacts(row[0], row[1], row[2], row[3], row[4] or "r", row[5] or "r") if row else None
-    return ReportFacts(count, reporters, begin, end, policy)
+    return ReportFacts(count, reporters, begin, end, _policy(row) if row else None)
+
+
+def _policy(row: tuple) -> PolicyFacts:
+    defaulted = set(json.loads(row[6] or "[]"))
+    sp = None if "sp" in defaulted else row[1]
+    np = None if "np" in defaulted else row[2]
+    return PolicyFacts(row[0], sp, np, row[3], row[4] or "r", row[5] or "r")
 
 
 def domain_totals(conn: sqlite3.Connection, domain: str, window: Window) -> Totals:

@@ -81,7 +81,6 @@ class _Totals:
     failing_other: int
     classes: dict[str, int]
     klass: str
-    main_row: SourceRow
 
 
 def _totals(rows: list[SourceRow], domain: str) -> _Totals:
@@ -95,13 +94,16 @@ def _totals(rows: list[SourceRow], domain: str) -> _Totals:
                                  r.messages * r.dkim_aligned, failing * is_domain, failing * (not is_domain))):
             sums[i] += add
     klass = max(classes, key=lambda k: (classes[k], _SEVERITY[k]))
-    main = max((r for r in rows if r.klass == klass), key=_row_rank)
-    return _Totals(*sums, classes=dict(classes), klass=klass, main_row=main)
+    return _Totals(*sums, classes=dict(classes), klass=klass)
 
 
-def _row_rank(r: SourceRow) -> tuple:
-    # The biggest verdict row explains the source; the rest is a stable tie-break.
-    return (r.messages, r.header_from, r.dkim_domain, r.spf_domain, r.dkim_result, r.spf_result, r.reasons)
+def _main_explanation(rows: list[SourceRow], klass: str, policy: PolicyFacts | None) -> str:
+    """The explanation carrying the most messages of the source's class (ties: the first in text order)."""
+    texts: dict[str, int] = defaultdict(int)
+    for r in rows:
+        if r.klass == klass:
+            texts[explain(r, klass, policy)] += r.messages
+    return min(texts, key=lambda text: (-texts[text], text))
 
 
 def sender_name(ip: str, info: IpRow | None) -> str:
@@ -128,7 +130,7 @@ def build_sources(
 def _source(name, rows, infos, domain, policy, matcher, view) -> Source:
     t = _totals(rows, domain)
     ips = tuple(sorted({r.ip for r in rows}))
-    text = explain(t.main_row, t.klass, policy) + mix_note(t.classes, t.klass, t.messages)
+    text = _main_explanation(rows, t.klass, policy) + mix_note(t.classes, t.klass, t.messages)
     if view == "sender" and len(ips) > 1:
         text += f" ({len(ips)} IPs)"
     facts = [infos.get(ip) for ip in ips]

@@ -188,7 +188,9 @@ def source_table(sources: Sequence[Source], view: str, details: bool) -> list[st
 
 
 def _second(s: Source, view: str) -> str:
-    return s.sender if view == "ip" else str(len(s.ips))
+    if view == "ip":
+        return "-" if s.sender == s.ip else s.sender  # nothing known about the IP
+    return str(len(s.ips))
 
 
 def _verdict(s: Source) -> str:
