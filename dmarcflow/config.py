@@ -102,6 +102,9 @@ class ElasticsearchSettings:
     retention_days: int = 0  # 0: keep forever
     batch_size: int = 2000
     timeout: float = 30.0
+    shards: int = 1  # primary shards per time-based index
+    replicas: int = 1  # 0 on a single-node cluster, or its indices stay yellow
+    max_retries: int = 5  # per chunk, on 429 and connection errors, with exponential backoff
 
 
 @dataclass(frozen=True)

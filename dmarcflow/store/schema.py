@@ -107,6 +107,25 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX rejected_time ON rejected(rejected_at);
     """,
+    # 2: the search-index outbox. Records are indexed in id order; a target's checkpoint is the
+    # highest record id whose whole chunk the cluster acknowledged. Documents the cluster
+    # refused one by one are parked in index_failures and retried on every pass.
+    """
+    CREATE TABLE index_checkpoint (
+        target TEXT PRIMARY KEY,
+        last_record_id INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE index_failures (
+        target TEXT NOT NULL,
+        record_id INTEGER NOT NULL,
+        status INTEGER NOT NULL,
+        error TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 1,
+        failed_at TEXT NOT NULL,
+        PRIMARY KEY (target, record_id)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 

@@ -1,0 +1,160 @@
+"""Kibana saved objects: load the bundled NDJSON, adapt it to an index prefix, import or export it.
+
+The objects (one data view on ``@timestamp``, aggregation-based visualizations and a dashboard)
+live in ``config/kibana/dmarcflow.ndjson``. Import goes through Kibana's saved-objects API
+(``POST /api/saved_objects/_import?overwrite=true``), so re-importing updates them in place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from dmarcflow.errors import IndexingError
+
+DATA_VIEW_ID = "dmarcflow-data-view"
+DEFAULT_PREFIX = "dmarcflow"
+_ENV_PATH = "DMARCFLOW_KIBANA_OBJECTS"
+
+
+class KibanaError(IndexingError):
+    """Kibana refused the import, or could not be reached."""
+
+
+def bundled_path() -> Path:
+    """``$DMARCFLOW_KIBANA_OBJECTS``, else ``config/kibana/dmarcflow.ndjson`` of the source tree."""
+    if os.environ.get(_ENV_PATH):
+        return Path(os.environ[_ENV_PATH])
+    return Path(__file__).resolve().parents[2] / "config" / "kibana" / "dmarcflow.ndjson"
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise KibanaError(f"cannot read the saved objects at {path}: {exc.strerror}") from None
+    objects = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            objects.append(json.loads(line))
+        except ValueError as exc:
+            raise KibanaError(f"{path}:{number}: not JSON: {exc}") from None
+    return objects
+
+
+def adapt(objects: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    """The same objects with the data view covering ``{prefix}-*`` (ids stay, so imports replace)."""
+    out = []
+    for obj in objects:
+        if obj.get("type") == "index-pattern" and obj.get("id") == DATA_VIEW_ID:
+            obj = {**obj, "attributes": {**obj["attributes"], "title": f"{prefix}-*"}}
+        out.append(obj)
+    return out
+
+
+def dumps(objects: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n" for obj in objects)
+
+
+@dataclass(frozen=True)
+class KibanaAuth:
+    username: str = ""
+    password: str = field(default="", repr=False)
+    api_key: str = field(default="", repr=False)
+
+    def header(self) -> str | None:
+        if self.api_key:
+            return f"ApiKey {self.api_key}"
+        if self.username:
+            import base64
+
+            token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+            return f"Basic {token}"
+        return None
+
+
+@dataclass(frozen=True)
+class KibanaTarget:
+    url: str
+    auth: KibanaAuth = KibanaAuth()
+    space: str = ""
+    ca_file: str = ""
+    verify: bool = True
+    timeout: float = 60.0
+
+    def endpoint(self, path: str) -> str:
+        base = self.url.rstrip("/")
+        return f"{base}/s/{self.space}{path}" if self.space else f"{base}{path}"
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    imported: int
+
+
+def safe_url(url: str) -> str:
+    """The URL without any user:password it may carry, for messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"
+
+
+def import_objects(target: KibanaTarget, objects: list[dict[str, Any]]) -> ImportResult:
+    """Post the objects as one NDJSON file; overwrite=true makes a re-import an update."""
+    boundary = uuid.uuid4().hex
+    body = _multipart(boundary, "dmarcflow.ndjson", dumps(objects).encode("utf-8"))
+    request = urllib.request.Request(
+        target.endpoint("/api/saved_objects/_import?overwrite=true"), data=body, method="POST",
+        headers={"kbn-xsrf": "dmarcflow", "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    if (auth := target.auth.header()) is not None:
+        request.add_header("Authorization", auth)
+    answer = _send(request, target)
+    if not answer.get("success", False):
+        errors = "; ".join(_describe_error(e) for e in answer.get("errors", [])[:10]) or json.dumps(answer)[:300]
+        raise KibanaError(f"Kibana at {safe_url(target.url)} refused the import: {errors}")
+    return ImportResult(int(answer.get("successCount", 0)))
+
+
+def _multipart(boundary: str, filename: str, payload: bytes) -> bytes:
+    head = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n"
+        "Content-Type: application/ndjson\r\n\r\n"
+    ).encode()
+    return head + payload + f"\r\n--{boundary}--\r\n".encode()
+
+
+def _send(request: urllib.request.Request, target: KibanaTarget) -> dict[str, Any]:
+    context = None
+    if request.full_url.startswith("https:"):
+        context = ssl.create_default_context(cafile=target.ca_file or None)
+        if not target.verify:
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    where = safe_url(target.url)
+    try:
+        with urllib.request.urlopen(request, timeout=target.timeout, context=context) as response:
+            return json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        detail = exc.read()[:300].decode("utf-8", "replace")
+        hint = " (check --username/--password or --api-key)" if exc.code in (401, 403) else ""
+        raise KibanaError(f"Kibana at {where} answered HTTP {exc.code}{hint}: {detail}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise KibanaError(f"cannot reach Kibana at {where}: {reason}") from None
+    except ValueError:
+        raise KibanaError(f"Kibana at {where} answered something that is not JSON") from None
+
+
+def _describe_error(error: dict[str, Any]) -> str:
+    kind = error.get("error", {}).get("type", "error")
+    return f"{error.get('type')} {error.get('id')}: {kind}"

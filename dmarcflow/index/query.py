@@ -1,0 +1,217 @@
+"""Summaries answered from the index: ``dmarcflow summary --backend elasticsearch``.
+
+The SQLite analysis (``dmarcflow.analysis``) reads four facts per domain from the store: report
+facts, totals, source rows and IP facts. Here the same four dataclasses come from aggregations,
+and the same pure functions (``build_sources``, ``assess``) turn them into ``DomainSummary``,
+so both backends print the same JSON. Only active reports count, as in SQLite.
+
+Composite aggregations page through every bucket, so counts are exact (no ``terms`` top-N cut,
+no approximate cardinality).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date
+from typing import Any
+
+from elasticsearch import ApiError, Elasticsearch, TransportError
+
+from dmarcflow.analysis.approved import matcher_for, validate_all
+from dmarcflow.analysis import queries
+from dmarcflow.analysis.queries import IpRow, PolicyFacts, ReportFacts, SourceRow, Totals
+from dmarcflow.analysis.readiness import assess
+from dmarcflow.analysis.sources import build_sources
+from dmarcflow.analysis.summary import DomainSummary, normalise_domain
+from dmarcflow.analysis.window import Window, check_order, window_of
+from dmarcflow.config import ApprovedSenders, ElasticsearchSettings
+from dmarcflow.errors import IndexingError
+from dmarcflow.index.mapping import index_pattern
+from dmarcflow.models import SOURCE_CLASSES
+
+PAGE = 1000
+DOMAIN = "dmarc.policy_published.domain"
+# Source-row dimensions, in SourceRow order (after ip and before messages).
+_ROW_KEYS = (
+    ("ip", "source.ip"), ("klass", "dmarc.class"), ("header_from", "dmarc.identifiers.header_from"),
+    ("dmarc_pass", "dmarc.pass"), ("dkim_aligned", "dmarc.aligned.dkim"), ("spf_aligned", "dmarc.aligned.spf"),
+    ("dkim_domain", "dmarc.aligned.dkim_domain"), ("spf_domain", "dmarc.aligned.spf_domain"),
+    ("dkim_result", "dmarc.auth_summary.dkim"), ("spf_result", "dmarc.auth_summary.spf"),
+    ("reasons", "dmarc.policy_evaluated.reasons_key"),
+)
+_BOOL_KEYS = {"dmarc_pass", "dkim_aligned", "spf_aligned"}
+_IP_FIELDS = ["source.domain", "source.registered_domain", "source.geo.country_iso_code", "source.as.number",
+              "source.as.organization.name", "dmarc.sender", "dmarc.sender_type"]
+
+
+class IndexQuery:
+    """Read-only aggregations over one index prefix."""
+
+    def __init__(self, client: Elasticsearch, settings: ElasticsearchSettings) -> None:
+        self.client = client
+        self.index = index_pattern(settings.index_prefix)
+        self.url = settings.url
+
+    def search(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self.client.search(index=self.index, size=0, ignore_unavailable=True, allow_no_indices=True,
+                                      track_total_hits=True, **body).body
+        except (ApiError, TransportError) as exc:
+            raise IndexingError(f"cannot query {self.index} on {self.url}: {exc}") from None
+
+    def composite(self, sources: list[dict], query: dict, sub: dict | None = None) -> Iterator[dict]:
+        """Every bucket of a composite aggregation, page after page."""
+        after: dict | None = None
+        while True:
+            agg: dict[str, Any] = {"size": PAGE, "sources": sources}
+            if after is not None:
+                agg["after"] = after
+            body = {"query": query, "aggs": {"c": {"composite": agg, **({"aggs": sub} if sub else {})}}}
+            result = self.search(body)["aggregations"]["c"]
+            yield from result["buckets"]
+            after = result.get("after_key")
+            if not result["buckets"] or after is None:
+                return
+
+
+def scope(domain: str | None, window: Window) -> dict[str, Any]:
+    """Active reports of the domain whose interval begins in the window (the rollup's day rule)."""
+    filters: list[dict] = [
+        {"term": {"dmarc.report.status": "active"}},
+        {"range": {"@timestamp": {"gte": window.begin_ts, "lt": window.end_ts, "format": "epoch_second"}}},
+    ]
+    if domain is not None:
+        filters.append({"term": {DOMAIN: domain}})
+    return {"bool": {"filter": filters}}
+
+
+def _terms(name: str, field: str, missing: bool = False) -> dict:
+    return {name: {"terms": {"field": field, **({"missing_bucket": True} if missing else {})}}}
+
+
+def domains_with_data(q: IndexQuery, window: Window) -> list[str]:
+    return sorted(b["key"]["d"] for b in q.composite([_terms("d", DOMAIN)], scope(None, window)))
+
+
+def report_facts(q: IndexQuery, domain: str, window: Window) -> ReportFacts:
+    query = scope(domain, window)
+    pairs = q.composite([_terms("u", "dmarc.report.uid"), _terms("o", "dmarc.report.org_name")], query)
+    reports, reporters = set(), set()
+    for bucket in pairs:
+        reports.add(bucket["key"]["u"])
+        reporters.add(bucket["key"]["o"])
+    if not reports:
+        return ReportFacts(0, 0, None, None, None)
+    body = {"query": query, "aggs": {
+        "begin": {"min": {"field": "@timestamp"}}, "end": {"max": {"field": "event.end"}},
+        "latest": {"top_hits": {"size": 1, "_source": ["dmarc.policy_published", "dmarc.report.defaults_applied"],
+                                "sort": [{"@timestamp": "desc"}, {"event.sequence": "desc"}]}},
+    }}
+    aggs = q.search(body)["aggregations"]
+    latest = aggs["latest"]["hits"]["hits"][0]["_source"]["dmarc"]
+    policy = _policy(latest["policy_published"], latest.get("report", {}).get("defaults_applied", []))
+    return ReportFacts(len(reports), len(reporters), int(aggs["begin"]["value"]) // 1000,
+                       int(aggs["end"]["value"]) // 1000, policy)
+
+
+def _policy(published: dict[str, Any], defaulted: list[str]) -> PolicyFacts:
+    """The SQLite analysis's own rule, fed with the same columns (one rule, two backends)."""
+    row = tuple(published.get(k) for k in ("p", "sp", "np", "pct", "adkim", "aspf")) + (json.dumps(defaulted),)
+    return queries._policy(row)
+
+
+def domain_totals(q: IndexQuery, domain: str, window: Window) -> Totals:
+    count = {"sum": {"field": "dmarc.count"}}
+
+    def where(field: str) -> dict:
+        return {"filter": {"term": {field: True}}, "aggs": {"m": count}}
+
+    body = {"query": scope(domain, window), "aggs": {
+        "messages": count, "pass": where("dmarc.pass"), "spf": where("dmarc.aligned.spf"),
+        "dkim": where("dmarc.aligned.dkim"),
+        "dispositions": {"terms": {"field": "dmarc.policy_evaluated.disposition", "size": 100}, "aggs": {"m": count}},
+    }}
+    aggs = q.search(body)["aggregations"]
+    dispositions = {"none": 0, "quarantine": 0, "reject": 0}
+    for bucket in aggs["dispositions"]["buckets"]:
+        dispositions[bucket["key"]] = int(bucket["m"]["value"])
+    return Totals(int(aggs["messages"]["value"]), int(aggs["pass"]["m"]["value"]), int(aggs["spf"]["m"]["value"]),
+                  int(aggs["dkim"]["m"]["value"]), dispositions)
+
+
+def source_rows(q: IndexQuery, domain: str, window: Window) -> list[SourceRow]:
+    sources = [_terms(name, field, missing=name != "ip") for name, field in _ROW_KEYS]
+    buckets = q.composite(sources, scope(domain, window), {"m": {"sum": {"field": "dmarc.count"}}})
+    return [_source_row(b) for b in buckets]
+
+
+def _source_row(bucket: dict) -> SourceRow:
+    key = bucket["key"]
+    values = {name: _key_value(name, key[name]) for name, _ in _ROW_KEYS}
+    return SourceRow(**values, messages=int(bucket["m"]["value"]))
+
+
+def _key_value(name: str, value: Any) -> Any:
+    if name in _BOOL_KEYS:
+        return value in (True, 1, "true")
+    return "" if value is None else value
+
+
+def ip_rows(q: IndexQuery, domain: str, window: Window) -> dict[str, IpRow]:
+    sub = {"f": {"top_hits": {"size": 1, "_source": _IP_FIELDS, "sort": [{"event.sequence": "desc"}]}}}
+    out = {}
+    for bucket in q.composite([_terms("ip", "source.ip")], scope(domain, window), sub):
+        src = bucket["f"]["hits"]["hits"][0]["_source"]
+        source, dmarc = src.get("source", {}), src.get("dmarc", {})
+        asys = source.get("as", {})
+        out[bucket["key"]["ip"]] = IpRow(
+            bucket["key"]["ip"], source.get("domain"), source.get("registered_domain"),
+            source.get("geo", {}).get("country_iso_code"), asys.get("number"),
+            asys.get("organization", {}).get("name"), dmarc.get("sender"), dmarc.get("sender_type"),
+        )
+    return out
+
+
+def summarise_from_index(
+    client: Elasticsearch,
+    settings: ElasticsearchSettings,
+    domains: Iterable[str] = (),
+    since: date | None = None,
+    until: date | None = None,
+    approved: Mapping[str, ApprovedSenders] | None = None,
+    *,
+    view: str = "ip",
+    top: int = 10,
+) -> list[DomainSummary]:
+    """Same contract as ``dmarcflow.analysis.summarise``, answered from the index."""
+    approved = approved or {}
+    validate_all(approved)
+    check_order(since, until)
+    window = window_of(since, until)
+    q = IndexQuery(client, settings)
+    names = [normalise_domain(d) for d in domains] or domains_with_data(q, window)
+    result = [_summarise_one(q, name, window, approved, view, top) for name in dict.fromkeys(names)]
+    return [s for s in result if s is not None]
+
+
+def _summarise_one(q: IndexQuery, domain: str, window: Window, approved, view: str, top: int) -> DomainSummary | None:
+    reports = report_facts(q, domain, window)
+    if reports.reports == 0:
+        return None
+    totals = domain_totals(q, domain, window)
+    rows = source_rows(q, domain, window)
+    infos = ip_rows(q, domain, window)
+    matcher = matcher_for(domain, approved)
+    by_ip = build_sources(rows, infos, domain, reports.policy, matcher, "ip")
+    shown = by_ip if view == "ip" else build_sources(rows, infos, domain, reports.policy, matcher, view)
+    classes = {k: sum(r.messages for r in rows if r.klass == k) for k in SOURCE_CLASSES}
+    return DomainSummary(
+        domain=domain, messages=totals.messages, dmarc_pass=totals.dmarc_pass, spf_aligned=totals.spf_aligned,
+        dkim_aligned=totals.dkim_aligned, dispositions=totals.dispositions, classes=classes,
+        reports=reports.reports, reporters=reports.reporters, begin_ts=reports.begin_ts, end_ts=reports.end_ts,
+        policy=reports.policy, source_count=len(shown),
+        sources=tuple(shown[:top] if top > 0 else shown),
+        unauthorised=tuple(s for s in shown if s.klass == "unauthorised"),
+        readiness=assess(by_ip, reports.policy),
+    )
