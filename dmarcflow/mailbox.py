@@ -74,12 +74,14 @@ def check_settings(box: MailboxSettings) -> None:
         raise ConfigError(f"{where}: user is not set")
     if box.tls == "none" and not is_loopback(box.host):
         raise ConfigError(f"{where}: tls = \"none\" is only allowed for a loopback host, not {box.host!r}")
-    sources = [bool(box.password), bool(box.password_file), bool(box.oauth2_token),
+    # password and password_file count as one source: DMARCFLOW_MAILBOX_PASSWORD_FILE sets both (the file's
+    # path and, by the _FILE convention, its content), and the file wins because it is read at each login.
+    sources = [bool(box.password or box.password_file), bool(box.oauth2_token),
                bool(box.oauth2_token_file), bool(box.oauth2_token_command)]
     if sum(sources) == 0:
-        raise ConfigError(f"{where}: set one of password, password_file, oauth2_token, oauth2_token_file, oauth2_token_command")
+        raise ConfigError(f"{where}: set one of password (or password_file), oauth2_token, oauth2_token_file, oauth2_token_command")
     if sum(sources) > 1:
-        raise ConfigError(f"{where}: set only one of password, password_file, oauth2_token, oauth2_token_file, oauth2_token_command")
+        raise ConfigError(f"{where}: set only one of password (or password_file), oauth2_token, oauth2_token_file, oauth2_token_command")
     if box.archive_folder == box.folder or box.invalid_folder == box.folder:
         raise ConfigError(f"{where}: archive_folder and invalid_folder must differ from folder")
 

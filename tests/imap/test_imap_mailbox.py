@@ -82,8 +82,8 @@ def test_password_file_is_read_at_login(server: DovecotServer, tmp_path: Path) -
     [
         ({"host": "imap.example.com", "tls": "none"}, "tls = \"none\" is only allowed for a loopback host, not 'imap.example.com'"),
         ({"host": ""}, "host is not set"),
-        ({"password": ""}, "set one of password, password_file, oauth2_token, oauth2_token_file, oauth2_token_command"),
-        ({"oauth2_token_file": "/t"}, "set only one of password, password_file, oauth2_token, oauth2_token_file, oauth2_token_command"),
+        ({"password": ""}, "set one of password (or password_file), oauth2_token, oauth2_token_file, oauth2_token_command"),
+        ({"oauth2_token_file": "/t"}, "set only one of password (or password_file), oauth2_token, oauth2_token_file, oauth2_token_command"),
         ({"archive_folder": "INBOX"}, "archive_folder and invalid_folder must differ from folder"),
     ],
 )
