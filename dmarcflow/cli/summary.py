@@ -66,7 +66,7 @@ def summary(app: AppContext, domains: tuple[str, ...], since: str | None, until:
         click.echo(to_json({"domains": [s.as_dict() for s in result]}))
     elif fmt == "csv":
         click.echo(to_csv(SUMMARY_CSV, [_summary_csv_row(s) for s in result]), nl=False)
-    else:
+    elif result:
         click.echo("\n\n".join(render_summary(s, view) for s in result))
 
 
@@ -118,7 +118,7 @@ def _pct(part: int, whole: int) -> str:
 
 def render_summary(s: DomainSummary, view: str) -> str:
     lines = [f"{s.domain}: {_n(s.messages)} messages in {s.reports} report(s) from {s.reporters} reporter(s)",
-             f"period {_day(s.begin_ts)} to {_day(s.end_ts)}; {_policy_line(s)}", ""]
+             f"period {_day(s.begin_ts)} to {_day(s.end_ts)} (UTC days)", _policy_line(s), ""]
     lines += _figures(s)
     shown = f"top {len(s.sources)} of {s.source_count}" if len(s.sources) < s.source_count else str(s.source_count)
     lines += ["", f"Sources ({shown}, by {view})"] + source_table(s.sources, view, details=False)
@@ -169,16 +169,19 @@ def source_table(sources: Sequence[Source], view: str, details: bool) -> list[st
     num_w = max([len("messages")] + [len(_n(s.messages)) for s in sources])
     fixed = key_w + 2 + num_w + 2 + 6 + 2 + len("misconfigured")
     second = "sender" if view == "ip" else "IPs"
-    second_w = min(max([len(second)] + [len(_second(s, view)) for s in sources]), WIDTH - fixed - 2)
+    room = WIDTH - fixed - 2
+    second_w = min(max([len(second)] + [len(_second(s, view)) for s in sources]), room)
+    show_second = room >= max(len(second), 6 if view == "ip" else 3)
     head = [("IP" if view == "ip" else "sender").ljust(key_w)]
-    if second_w >= 6:
-        head.append(second.ljust(second_w))
+    align = str.ljust if view == "ip" else str.rjust  # sender view: a count of IPs
+    if show_second:
+        head.append(align(second, second_w))
     head += ["messages".rjust(num_w), "pass".rjust(6), "class"]
     lines = ["  ".join(head), "  ".join("-" * len(h) for h in head[:-1]) + "  " + "-" * 13]
     for key, s in zip(keys, sources):
         cells = [(key or "").ljust(key_w)]
-        if second_w >= 6:
-            cells.append(_cut(_second(s, view), second_w).ljust(second_w))
+        if show_second:
+            cells.append(align(_cut(_second(s, view), second_w), second_w))
         cells += [_n(s.messages).rjust(num_w), _pct(s.dmarc_pass, s.messages).rjust(6), s.klass]
         lines.append("  ".join(cells))
         if details:

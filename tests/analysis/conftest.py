@@ -13,7 +13,7 @@ from tests.support.analysis_data import ingest_dataset
 MIXED = g.Options(reports=18, records_per_report=30, schema="mixed", quirks=True)
 
 
-@pytest.fixture(scope="module", params=[5, 23], ids=lambda seed: f"seed{seed}")
+@pytest.fixture(scope="package", params=[5, 23], ids=lambda seed: f"seed{seed}")
 def mixed(request, tmp_path_factory):
     """(dataset, db path): every source class, three policy domains, quirky reporters, 14 days."""
     dataset = g.generate_dataset(request.param, MIXED)

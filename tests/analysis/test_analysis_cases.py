@@ -138,7 +138,8 @@ def test_np_is_reported_as_published(db_path, cli):
                                        domain="example.com", policy=policy)])
     result = cli("--db", db_path, "summary", "example.com")
     assert result.exit_code == 0
-    assert "period 2026-03-02 to 2026-03-02; policy p=reject np=reject adkim=r aspf=r" in result.stdout.splitlines()
+    assert result.stdout.splitlines()[1:3] == ["period 2026-03-02 to 2026-03-02 (UTC days)",
+                                               "policy p=reject np=reject adkim=r aspf=r"]
     assert "disposition reject             9  100.0%" in result.stdout.splitlines()
 
 
