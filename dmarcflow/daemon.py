@@ -135,7 +135,9 @@ class MailboxWorker(threading.Thread):
                          self.box.effective_port(), "IDLE" if mailbox.can_idle else f"polling every {self.box.poll_interval:g} s")
                 self._serve(mailbox, ingestor)
             return "stopped"
-        except MailboxAuthError as exc:
+        except (MailboxAuthError, ConfigError) as exc:
+            # Refused credentials or an unreadable CA/password/token file: fatal before the first login
+            # (a mistake to fix), retried after it (a token file being rotated, an auth backend restarting).
             if not self._logged_in_once:
                 self._give_up(str(exc))
                 return "fatal"

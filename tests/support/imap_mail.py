@@ -153,12 +153,13 @@ def wait_for(check: Callable[[], T], what: str, timeout: float = WAIT, describe:
 class WatchProcess:
     """`python -m dmarcflow --config CFG watch ...` with its log in a file."""
 
-    def __init__(self, config: Path, log: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, config: Path, log: Path, *args: str, root_args: tuple[str, ...] = (),
+                 env: dict[str, str] | None = None) -> None:
         self.log = log
         full_env = {**os.environ, **(env or {})}
         with log.open("ab") as sink:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "dmarcflow", "--config", str(config), "watch", *args],
+                [sys.executable, "-m", "dmarcflow", "--config", str(config), *root_args, "watch", *args],
                 cwd=REPO, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink, env=full_env,
             )
 
@@ -168,8 +169,19 @@ class WatchProcess:
     def tail(self) -> str:
         return "daemon log tail:\n" + "\n".join(self.text().splitlines()[-25:])
 
+    def until(self, check: Callable[[], T], what: str, timeout: float = WAIT, describe: Callable[[], str] | None = None) -> T:
+        """wait_for, but give up at once when the daemon has exited."""
+
+        def running_check() -> T:
+            value = check()
+            if not value and self.process.poll() is not None:
+                raise AssertionError(f"watch exited with {self.process.returncode} while waiting for {what}\n{self.tail()}")
+            return value
+
+        return wait_for(running_check, what, timeout, describe or self.tail)
+
     def wait_log(self, fragment: str, timeout: float = WAIT) -> None:
-        wait_for(lambda: fragment in self.text(), f"{fragment!r} in the daemon log", timeout, self.tail)
+        self.until(lambda: fragment in self.text(), f"{fragment!r} in the daemon log", timeout)
 
     def send(self, signum: int) -> None:
         self.process.send_signal(signum)

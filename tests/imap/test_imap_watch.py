@@ -1,0 +1,165 @@
+"""`dmarcflow watch` as a real subprocess against a real Dovecot: new mail, signals, faults, health.
+
+No timing assertions: every wait is bounded and fails with the daemon's log tail.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+from tests.support.dovecot import DovecotServer
+from tests.support.imap_mail import (
+    WatchProcess,
+    count_rows,
+    expected,
+    http_get,
+    mailbox_table,
+    plain_mail,
+    report_mails,
+    stored_identities,
+    wait_for,
+    write_config,
+)
+
+
+def stored(db: Path, n: int, watch: WatchProcess) -> None:
+    watch.until(lambda: count_rows(db, "reports") >= n, f"{n} report(s) in the store")
+
+
+def filed(server: DovecotServer, counts: dict[str, int], watch: WatchProcess) -> None:
+    watch.until(lambda: server.folder_counts() == counts, f"folders {counts}",
+                describe=lambda: f"folders now {server.folder_counts()}\n{watch.tail()}")
+
+
+def test_watch_picks_up_new_mail_serves_health_and_stops_on_sigterm(
+    dovecot: DovecotServer, db: Path, tmp_path: Path, http_port: int
+) -> None:
+    first, second = report_mails(2, seed=21)
+    dovecot.append("INBOX", first.raw)
+    config = write_config(tmp_path / "c.toml", db, [mailbox_table(dovecot, poll_interval=300.0)])
+    watch = WatchProcess(config, tmp_path / "watch.log", "--log-format", "json", "--http", f"127.0.0.1:{http_port}",
+                         root_args=("-vv",))
+    try:
+        stored(db, 1, watch)
+        watch.wait_log("IDLE")
+        dovecot.append("INBOX", second.raw)  # announced by IDLE: the 300 s poll interval never comes into play
+        stored(db, 2, watch)
+        filed(dovecot, {"INBOX": 0, "Archive": 2, "Invalid": 0}, watch)
+        base = f"http://127.0.0.1:{http_port}"
+        assert http_get(base + "/healthz") == (200, "ok\n")
+        metrics = watch.until(lambda: _metric_lines(http_get(base + "/metrics")[1]), "metrics")
+        assert metrics["dmarcflow_messages_seen_total"] == 2
+        assert metrics["dmarcflow_reports_stored_total"] == 2
+        assert (metrics["dmarcflow_rejected_total"], metrics["dmarcflow_duplicates_total"]) == (0, 0)
+        assert http_get(base + "/nothing")[0] == 404
+    finally:
+        code = watch.stop(signal.SIGTERM)
+    assert code == 0
+    assert stored_identities(db) == expected([first, second])
+    entries = [json.loads(line) for line in watch.text().splitlines()]  # every line is one JSON object
+    assert entries[-1]["message"] == "dmarcflow watch: stopped (SIGTERM)"
+    assert dovecot.password not in watch.text()
+
+
+def _metric_lines(text: str) -> dict[str, float]:
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            values[name.split("{")[0]] = float(value)
+    return values
+
+
+def test_polling_when_the_server_has_no_idle(dovecot_installed: None, db: Path, tmp_path: Path) -> None:
+    with DovecotServer(hide_capabilities={"IDLE"}) as server:
+        [mail] = report_mails(1, seed=22)
+        config = write_config(tmp_path / "c.toml", db, [mailbox_table(server, poll_interval=0.3)])
+        watch = WatchProcess(config, tmp_path / "watch.log")
+        try:
+            watch.wait_log("polling every 0.3 s")
+            server.append("INBOX", mail.raw)
+            server.append("INBOX", plain_mail("not a report"))
+            filed(server, {"INBOX": 0, "Archive": 1, "Invalid": 1}, watch)
+        finally:
+            assert watch.stop(signal.SIGINT) == 0
+        assert stored_identities(db) == expected([mail])
+
+
+def test_reconnects_after_the_server_restarts(dovecot: DovecotServer, db: Path, tmp_path: Path, http_port: int) -> None:
+    before, after = report_mails(2, seed=23)
+    dovecot.append("INBOX", before.raw)
+    ca_file = tmp_path / "ca.pem"  # stop() below deletes the server's own files
+    ca_file.write_bytes(dovecot.ca_file.read_bytes())
+    box = mailbox_table(dovecot, poll_interval=1.0, ca_file=str(ca_file))
+    config = write_config(tmp_path / "c.toml", db, [box])
+    watch = WatchProcess(config, tmp_path / "watch.log", "--http", f"127.0.0.1:{http_port}", "--health-max-age", "4")
+    try:
+        stored(db, 1, watch)
+        dovecot.restart()  # every connection is cut; the daemon sees EOF in IDLE
+        dovecot.append("INBOX", after.raw)
+        stored(db, 2, watch)
+        filed(dovecot, {"INBOX": 0, "Archive": 2, "Invalid": 0}, watch)
+        assert "reconnecting to 127.0.0.1" in watch.text()
+        dovecot.stop()  # now for good: health must say why it is not ok
+        status, body = watch.until(lambda: _unhealthy(f"http://127.0.0.1:{http_port}/healthz"), "/healthz to fail")
+        assert status == 503
+        assert body.startswith("mailbox reports: last successful poll ")
+        assert "(limit 4 s); last error: mailbox 'reports': cannot connect to 127.0.0.1:" in body
+    finally:
+        assert watch.stop() == 0
+    assert stored_identities(db) == expected([before, after])
+
+
+def _unhealthy(url: str) -> tuple[int, str] | None:
+    status, body = http_get(url)
+    return (status, body) if status == 503 and "last error" in body else None
+
+
+def test_sigkill_mid_batch_then_restart_stores_everything_once(dovecot: DovecotServer, db: Path, tmp_path: Path) -> None:
+    # Big reports (1500 records each) keep the daemon busy long enough to be killed part-way.
+    mails = report_mails(24, seed=24, records=1500)
+    for mail in mails:
+        dovecot.append("INBOX", mail.raw)
+    config = write_config(tmp_path / "c.toml", db, [mailbox_table(dovecot, batch_size=5)])
+    first = WatchProcess(config, tmp_path / "first.log")
+    stored(db, 3, first)
+    first.kill()
+    counts = dovecot.folder_counts()
+    assert counts["INBOX"] > 0, f"the daemon finished before it was killed: {counts}"
+
+    second = WatchProcess(config, tmp_path / "second.log")
+    try:
+        filed(dovecot, {"INBOX": 0, "Archive": 24, "Invalid": 0}, second)
+    finally:
+        assert second.stop() == 0
+    assert stored_identities(db) == expected(mails)  # each report exactly once
+    archived = dovecot.list_messages("Archive")
+    assert len(archived) == len(set(archived)) == 24  # each message in exactly one copy
+
+
+def test_sighup_reloads_the_configuration(dovecot: DovecotServer, db: Path, tmp_path: Path) -> None:
+    first, second = report_mails(2, seed=25)
+    config = write_config(tmp_path / "c.toml", db, [mailbox_table(dovecot)])
+    watch = WatchProcess(config, tmp_path / "watch.log")
+    try:
+        dovecot.append("INBOX", first.raw)
+        filed(dovecot, {"INBOX": 0, "Archive": 1, "Invalid": 0}, watch)
+        write_config(config, db, [mailbox_table(dovecot, archive_folder="Reports/2026")])
+        watch.send(signal.SIGHUP)
+        watch.wait_log("configuration reloaded from")
+        dovecot.append("INBOX", second.raw)
+        filed(dovecot, {"INBOX": 0, "Archive": 1, "Invalid": 0, "Reports/2026": 1}, watch)
+    finally:
+        assert watch.stop() == 0
+    assert stored_identities(db) == expected([first, second])
+
+
+def test_wrong_password_exits_1_with_a_clear_message(dovecot: DovecotServer, db: Path, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "c.toml", db, [mailbox_table(dovecot, password="wrong-0xbeef")])
+    watch = WatchProcess(config, tmp_path / "watch.log")
+    code = watch.process.wait(30)
+    assert code == 1
+    assert "mailbox reports: mailbox 'reports': login as 'user' at 127.0.0.1 refused: [AUTHENTICATIONFAILED]" in watch.text()
+    assert "Traceback" not in watch.text() and "wrong-0xbeef" not in watch.text()
