@@ -1,0 +1,53 @@
+"""What the numbers ran on: cores, CPU model, memory, Python and library versions."""
+
+from __future__ import annotations
+
+import os
+import platform
+from importlib import metadata
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _ram_gb() -> float | None:
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def describe() -> dict[str, object]:
+    return {
+        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpu": _cpu_model(),
+        "ram_gb": _ram_gb(),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "versions": {d: _version(d) for d in ("lxml", "parsedmarc", "elasticsearch", "imapclient")},
+    }
+
+
+def one_line(info: dict[str, object]) -> str:
+    return (f"{info['nproc']} cores, {info['cpu']}, {info['ram_gb']} GB RAM, {info['os']}, "
+            f"Python {info['python']}, load average at start {info['load_avg_at_start']}")

@@ -1,0 +1,81 @@
+"""Run one piece of work in its own process and measure that process alone.
+
+Peak RSS is per process: ``os.wait4`` returns the resource usage of exactly the
+child it reaps (and of the children that child reaped), so figures of one stage
+never include the runner's own memory or another stage's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RESULT_PREFIX = "BENCH-RESULT "
+
+
+class StageFailed(RuntimeError):
+    """A measured child process exited with an error."""
+
+
+@dataclass(frozen=True)
+class Measured:
+    seconds: float  # wall time of the whole process, start-up included
+    peak_rss_mb: float  # ru_maxrss of the process (Linux reports kilobytes)
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH", "")]))
+    return env
+
+
+def run_measured(argv: list[str], timeout: float, stdin: bytes | None = None) -> Measured:
+    """Run argv to completion; wall time and the peak RSS of that process tree."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                cwd=REPO_ROOT, env=child_env())
+        status, usage = _wait(proc, timeout)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        return Measured(seconds, usage.ru_maxrss / 1024, status,
+                        out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"))
+
+
+def _wait(proc: subprocess.Popen, timeout: float):
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)  # Popen must not wait again
+            return proc.returncode, usage
+        if time.monotonic() > deadline:
+            proc.kill()
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            raise StageFailed(f"{proc.args!r} did not finish within {timeout:.0f} s")
+        time.sleep(0.02)
+
+
+def run_stage(name: str, params: dict[str, Any], timeout: float = 3600) -> tuple[dict[str, Any], Measured]:
+    """Run ``python -m benchmarks.stage name`` and return its metrics and measurement."""
+    argv = [sys.executable, "-m", "benchmarks.stage", name, json.dumps(params)]
+    measured = run_measured(argv, timeout)
+    if measured.returncode != 0:
+        raise StageFailed(f"stage {name} failed (exit {measured.returncode}):\n{measured.stderr[-3000:]}")
+    for line in reversed(measured.stdout.splitlines()):
+        if line.startswith(RESULT_PREFIX):
+            return json.loads(line[len(RESULT_PREFIX):]), measured
+    raise StageFailed(f"stage {name} printed no result:\n{measured.stdout[-2000:]}{measured.stderr[-2000:]}")

@@ -1,0 +1,92 @@
+"""``python -m benchmarks``: run the stages, print the table, write JSON.
+
+Every stage runs its measured work in child processes (see measure.py), so peak
+RSS is per process and ratios compare two runs made minutes apart on the same input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import shutil
+import tempfile
+import time
+import traceback
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from benchmarks import machine
+from benchmarks.figures import Figure, markdown_table, not_available, text_table
+from benchmarks.run import QUICK, Run, Sizes, log, size_fields
+
+STAGE_NAMES = ("parse", "ingest", "summary", "es", "imap")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="tiny sizes: checks that every stage works (CI)")
+    ap.add_argument("--only", help=f"comma-separated stages among {','.join(STAGE_NAMES)}")
+    ap.add_argument("--json", dest="json_path", help="write figures, raw metrics and the machine here")
+    ap.add_argument("--markdown", action="store_true", help="print the table as markdown too")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--workdir", help="where generated inputs go (default: a temporary folder, removed)")
+    ap.add_argument("--summary-db", help="reuse (or build and keep) the summary store at this path")
+    for name in size_fields():
+        ap.add_argument("--" + name.replace("_", "-"), type=int, help=f"default {getattr(Sizes(), name):,}")
+    args = ap.parse_args(argv)
+    unknown = [s for s in stages_from(args) if s not in STAGE_NAMES]
+    if unknown:
+        ap.error(f"unknown stage(s) {unknown}; choose among {', '.join(STAGE_NAMES)}")
+    return args
+
+
+def sizes_from(args: argparse.Namespace) -> Sizes:
+    base = QUICK if args.quick else Sizes()
+    given = {n: getattr(args, n) for n in size_fields() if getattr(args, n) is not None}
+    return replace(base, **given)
+
+
+def stages_from(args: argparse.Namespace) -> list[str]:
+    if not args.only:
+        return list(STAGE_NAMES)
+    return [s.strip() for s in args.only.split(",") if s.strip()]
+
+
+def run_stages(run: Run, names: list[str]) -> list[Figure]:
+    figures: list[Figure] = []
+    for name in names:
+        started = time.perf_counter()
+        log(f"stage {name}")
+        try:
+            figures += importlib.import_module(f"benchmarks.stages.{name}").measure(run)
+        except Exception as exc:  # one broken stage must not hide the others' figures
+            traceback.print_exc()
+            figures.append(not_available(name, f"{name} stage", "", None, f"{type(exc).__name__}: {exc}"[:200]))
+        run.metrics.setdefault("stage_seconds", {})[name] = round(time.perf_counter() - started, 1)
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    names, sizes = stages_from(args), sizes_from(args)
+    info = machine.describe()
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="dmarcflow-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    run = Run(sizes, workdir, args.seed, Path(args.summary_db) if args.summary_db else None)
+    try:
+        figures = run_stages(run, names)
+    finally:
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(f"dmarcflow benchmarks, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {machine.one_line(info)}")
+    print(text_table(figures))
+    if args.markdown:
+        print()
+        print(markdown_table(figures))
+    if args.json_path:
+        out = {"machine": info, "sizes": sizes.__dict__, "quick": args.quick, "stages": names,
+               "figures": [f.as_dict() for f in figures], "metrics": run.metrics}
+        Path(args.json_path).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    return 1 if any(f.note.startswith("not available") and f.key in STAGE_NAMES for f in figures) else 0

@@ -1,0 +1,1 @@
+"""One module per benchmark stage: ``measure(run)`` in the runner, ``child_*`` in measured processes."""

@@ -1,0 +1,47 @@
+"""The benchmark runner works end to end at tiny sizes (timings are printed, never asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+EXPECTED_KEYS = {
+    "parse_records_per_s", "parse_peak_rss_mb",
+    "ingest_records_per_s", "ingest_records_per_s_large", "ingest_peak_rss_mb_small",
+    "ingest_peak_rss_mb_large", "ingest_peak_rss_growth",
+    "summary_seconds", "summary_cli_seconds", "store_build_records_per_s",
+}
+
+
+def test_quick_run_prints_the_table_and_writes_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "parse,ingest,summary", "--json", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    figures = {f["key"]: f for f in data["figures"]}
+    assert set(figures) == EXPECTED_KEYS
+    for key, fig in figures.items():
+        assert fig["dmarcflow"] > 0, key
+    assert figures["parse_records_per_s"]["parsedmarc"] > 0
+    assert figures["parse_records_per_s"]["target"] == ">= 20x parsedmarc"
+    assert data["metrics"]["parse"]["dmarcflow"]["records"] == 2_000
+    assert data["metrics"]["summary"]["store"]["records"] == 20_000
+    assert data["machine"]["nproc"] >= 1
+    header = proc.stdout.splitlines()[1].split()
+    assert header == ["figure", "dmarcflow", "parsedmarc", "ratio", "target", "verdict", "note"]
+    for fig in figures.values():
+        assert fig["label"] in proc.stdout
+
+
+def test_unknown_stage_is_refused() -> None:
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--only", "parse,nope"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "unknown stage(s) ['nope']" in proc.stderr
