@@ -23,6 +23,7 @@ STAGES = {
     "es-dmarcflow": "benchmarks.stages.es:child_dmarcflow",
     "es-breakdown": "benchmarks.stages.es:child_breakdown",
     "es-parsedmarc": "benchmarks.stages.es:child_parsedmarc",
+    "imap-parsedmarc": "benchmarks.stages.imap:child_parsedmarc",
 }
 
 
