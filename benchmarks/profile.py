@@ -1,0 +1,100 @@
+"""cProfile of dmarcflow's side of a stage: ``python -m benchmarks.profile parse|ingest|es-build``.
+
+Prints the top functions by own time, to say what limits a figure (measured, not guessed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks.inputs import big_report
+
+
+def _parse(path: Path, _workdir: Path) -> None:
+    from dmarcflow.parse import parse_report
+
+    with open(path, "rb") as fh:
+        for _ in parse_report(fh).records:
+            pass
+
+
+def _ingestor(db: Path):
+    from dmarcflow.config import EnrichmentSettings, Limits
+    from dmarcflow.enrich import Enricher
+    from dmarcflow.ingest import Ingestor
+    from dmarcflow.store.sqlite import Store
+
+    return Ingestor(Store.open(str(db)), Enricher(EnrichmentSettings(offline=True)), Limits())
+
+
+def _ingest(path: Path, workdir: Path) -> None:
+    for _ in _ingestor(workdir / "profile.db").ingest_file(str(path)):
+        pass
+
+
+def _es_build(path: Path, workdir: Path):
+    """Building the ECS documents a sync sends (no node needed): the client-side cost of indexing."""
+    from dmarcflow.index import outbox
+    from dmarcflow.index.document import document_id, to_document
+    from benchmarks.stages.es import _after_enrichment_grace
+
+    ingestor = _ingestor(workdir / "profile.db")
+    list(ingestor.ingest_file(str(path)))
+    rows = outbox.pending(ingestor.store, "profile", 0, 10**9, _after_enrichment_grace())
+    return lambda: [(document_id(r), to_document(r)) for r in rows]
+
+
+def _summary(db: Path):
+    from dmarcflow.analysis import summarise
+    from dmarcflow.store.sqlite import Store
+
+    store = Store.open(str(db))
+    return lambda: summarise(store, ["example.com"])
+
+
+TARGETS = {"parse": _parse, "ingest": _ingest, "es-build": _es_build, "summary": _summary}
+
+
+def _prepare(args: argparse.Namespace, workdir: Path):
+    """The callable to profile; its setup (generating, ingesting) is not profiled."""
+    if args.target == "summary":
+        return _summary(Path(args.db))
+    path = workdir / "report.xml"
+    big_report(path, args.records)
+    if args.target == "es-build":
+        return _es_build(path, workdir)
+    work = TARGETS[args.target]
+    return lambda: work(path, workdir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__.splitlines()[0])
+    ap.add_argument("target", choices=sorted(TARGETS))
+    ap.add_argument("--records", type=int, default=100_000)
+    ap.add_argument("--db", help="summary: the store to summarise (e.g. one kept with --summary-db)")
+    ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--sort", default="tottime", choices=("tottime", "cumulative"))
+    args = ap.parse_args(argv)
+    if args.target == "summary" and not args.db:
+        ap.error("summary needs --db")
+    with tempfile.TemporaryDirectory(prefix="dmarcflow-profile-") as tmp:
+        workdir = Path(tmp)
+        profiler = cProfile.Profile()
+        profiler.runcall(_prepare(args, workdir))
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out).sort_stats(args.sort)
+    stats.print_stats(args.top)
+    what = f"store {args.db}" if args.target == "summary" else f"{args.records:,} records"
+    print(f"{args.target}, {what}, top {args.top} by {args.sort}:")
+    print("\n".join(line for line in out.getvalue().splitlines() if line.strip()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
