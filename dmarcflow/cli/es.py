@@ -10,7 +10,11 @@ import click
 from dmarcflow.cli.app import EXIT_FAILED, AppContext, main
 from dmarcflow.cli.output import format_option, to_json, to_table
 from dmarcflow.config import ElasticsearchSettings
+from dmarcflow.daemon import register_after_pass
 from dmarcflow.index import elastic, kibana, outbox
+
+# `dmarcflow watch` syncs the index after every mailbox pass when [elasticsearch] url is set.
+register_after_pass(elastic.after_pass_hook)
 
 
 def _es_settings(app: AppContext) -> ElasticsearchSettings:

@@ -19,7 +19,7 @@ from typing import Any
 from elasticsearch import ApiError, ConnectionError, ConnectionTimeout, Elasticsearch, TransportError
 from elasticsearch.helpers import streaming_bulk
 
-from dmarcflow.config import ElasticsearchSettings
+from dmarcflow.config import ElasticsearchSettings, Settings
 from dmarcflow.errors import ConfigError, IndexingError
 from dmarcflow.index import mapping, outbox
 from dmarcflow.index.document import IndexRow, document_id, to_document
@@ -141,11 +141,13 @@ class Syncer:
     def __init__(
         self, client: Elasticsearch, store: Store, settings: ElasticsearchSettings, *,
         initial_backoff: float = 1.0, sleep: Callable[[float], None] = time.sleep,
-        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc), chunk_retries: int | None = None,
     ) -> None:
         self.client, self.store, self.settings = client, store, settings
         self.target = target_of(settings)
         self.initial_backoff, self.sleep, self.now = initial_backoff, sleep, now
+        # Whole-chunk retries on connection errors; the daemon passes 0: its next pass is the retry.
+        self.chunk_retries = settings.max_retries if chunk_retries is None else chunk_retries
 
     def run_once(self, max_records: int | None = None) -> SyncResult:
         """Retry parked failures, then send pending records until none are left (or max_records)."""
@@ -193,7 +195,7 @@ class Syncer:
         if not live:
             return []
         by_id = {document_id(row): row for row in live}
-        for attempt in range(self.settings.max_retries + 1):
+        for attempt in range(self.chunk_retries + 1):
             if attempt:
                 self.sleep(min(MAX_BACKOFF_S, self.initial_backoff * 2 ** (attempt - 1)))
             try:
@@ -279,3 +281,31 @@ def rebuild(client: Elasticsearch, store: Store, settings: ElasticsearchSettings
         raise IndexingError(f"cannot delete the indices on {settings.url}: {_describe(exc)}") from None
     outbox.reset(store, target_of(settings))
     return sorted(ours)
+
+
+# ---------------------------------------------------------------------------- daemon
+
+
+def after_pass_hook(settings: Settings) -> Callable[[], None] | None:
+    """For ``dmarcflow watch``: a sync pass after every mailbox pass, when [elasticsearch] is configured.
+
+    An unreachable cluster is logged and left for the next pass (no blocking retries here: the
+    records wait in the store). One client for the daemon's life; a store connection per pass
+    because hooks run in whichever worker thread finished a pass.
+    """
+    if not settings.elasticsearch.url:
+        return None
+    es_settings = settings.elasticsearch
+    client = make_client(es_settings)
+
+    def sync_after_pass() -> None:
+        with Store.open(settings.store.resolved_path()) as store:
+            result = Syncer(client, store, es_settings, chunk_retries=0).run_once()
+        if result.error:
+            log.warning("index sync stopped: %s", result.error)
+        elif result.created or result.failures:
+            log.info("indexed %d record(s), %d refused, %d waiting", result.created, len(result.failures), result.pending)
+        if result.error is None and es_settings.retention_days > 0:
+            prune(client, es_settings)
+
+    return sync_after_pass

@@ -169,3 +169,15 @@ def test_rebuild_deletes_our_indices_and_resends(es_client, es_settings, seeded_
     assert outbox.checkpoint(seeded_store, elastic.target_of(es_settings)) == 0
     again = _sync(es_client, seeded_store, es_settings)
     assert (again.created, again.existing) == (TOTAL_RECORDS, 0)
+
+
+def test_daemon_hook_syncs_after_a_pass_and_is_off_without_url(es_client, es_settings, seeded_store) -> None:
+    from dmarcflow.config import Settings, StoreSettings
+
+    assert elastic.after_pass_hook(Settings()) is None
+    elastic.setup(es_client, es_settings)
+    settings = Settings(store=StoreSettings(path=str(seeded_store.path)), elasticsearch=es_settings)
+    hook = elastic.after_pass_hook(settings)
+    hook()
+    assert outbox.backlog(seeded_store, elastic.target_of(es_settings)).pending == 0
+    assert _indexed(es_client, es_settings) == tuple(_stored(seeded_store))
