@@ -11,6 +11,7 @@ from __future__ import annotations
 import imaplib
 import ipaddress
 import logging
+import select
 import shlex
 import socket
 import ssl
@@ -243,11 +244,25 @@ class Mailbox:
             self._client.idle()
 
     def idle_poll(self, timeout: float = IDLE_SLICE) -> bool:
-        """True when the server announced something (new mail, expunge, ...) within timeout."""
+        """True when the server announced something (new mail, expunge, ...) within timeout.
+
+        imapclient's idle_check returns an empty list at end of file, so a dropped connection would look
+        like silence (and spin, the socket staying readable): readable-but-nothing is treated as closed.
+        """
         with self._errors("IDLE"):
-            responses = self._client.idle_check(timeout=timeout)
+            poller = select.poll()
+            poller.register(self._client.socket().fileno(), select.POLLIN)
+            if not poller.poll(int(timeout * 1000)):
+                return False
+            responses = self._client.idle_check(timeout=0)
+        name = self.settings.name
+        if not responses:
+            raise MailboxError(f"mailbox {name!r}: the server closed the connection during IDLE")
+        for response in responses:
+            if response[0] == b"BYE":
+                raise MailboxError(f"mailbox {name!r}: the server ended the session: {_describe(response[-1])}")
         # Dovecot's "* OK Still here" keepalive is no news.
-        return any(not (len(r) >= 1 and r[0] == b"OK") for r in responses)
+        return any(response[0] != b"OK" for response in responses)
 
     def idle_stop(self) -> None:
         with self._errors("DONE (ending IDLE)"):
@@ -285,8 +300,8 @@ def _login(client: IMAPClient, box: MailboxSettings) -> None:
         raise MailboxError(f"{where} failed: {_describe(exc)}") from None
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
+def _describe(exc: object) -> str:
+    text = exc.decode(errors="replace") if isinstance(exc, bytes) else str(exc).strip()
     if isinstance(exc, socket.timeout):
         return "timed out"
     if text.startswith("b'") or text.startswith('b"'):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.dovecot import DovecotServer, free_port
-from tests.support.imap_mail import REPO
+from tests.support.imap_mail import REPO, Folders
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +37,16 @@ def db(tmp_path: Path) -> Path:
 @pytest.fixture
 def http_port() -> int:
     return free_port()
+
+
+@pytest.fixture(scope="module")
+def shared_dovecot(dovecot_installed: None) -> Iterator[DovecotServer]:
+    """One server for a whole module: each test works in its own folders (see `folders`), because
+    stopping Dovecot costs over a second per test."""
+    with DovecotServer() as server:
+        yield server
+
+
+@pytest.fixture
+def folders(request: pytest.FixtureRequest) -> Folders:
+    return Folders("t" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:10])

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tests.support.dovecot import DovecotServer
 from tests.support.imap_mail import (
+    Folders,
     WatchProcess,
     count_rows,
     expected,
@@ -19,7 +20,6 @@ from tests.support.imap_mail import (
     plain_mail,
     report_mails,
     stored_identities,
-    wait_for,
     write_config,
 )
 
@@ -28,25 +28,28 @@ def stored(db: Path, n: int, watch: WatchProcess) -> None:
     watch.until(lambda: count_rows(db, "reports") >= n, f"{n} report(s) in the store")
 
 
-def filed(server: DovecotServer, counts: dict[str, int], watch: WatchProcess) -> None:
-    watch.until(lambda: server.folder_counts() == counts, f"folders {counts}",
-                describe=lambda: f"folders now {server.folder_counts()}\n{watch.tail()}")
+def filed(server: DovecotServer, counts: dict[str, int], watch: WatchProcess, folders: Folders | None = None) -> None:
+    def now() -> dict[str, int]:
+        return folders.counts(server) if folders else server.folder_counts()
+
+    watch.until(lambda: now() == counts, f"folders {counts}", describe=lambda: f"folders now {now()}\n{watch.tail()}")
 
 
 def test_watch_picks_up_new_mail_serves_health_and_stops_on_sigterm(
-    dovecot: DovecotServer, db: Path, tmp_path: Path, http_port: int
+    shared_dovecot: DovecotServer, folders: Folders, db: Path, tmp_path: Path, http_port: int
 ) -> None:
+    dovecot = shared_dovecot
     first, second = report_mails(2, seed=21)
-    dovecot.append("INBOX", first.raw)
-    config = write_config(tmp_path / "c.toml", db, [mailbox_table(dovecot, poll_interval=300.0)])
+    dovecot.append(folders.inbox, first.raw)
+    config = write_config(tmp_path / "c.toml", db, [mailbox_table(dovecot, poll_interval=300.0, **folders.table())])
     watch = WatchProcess(config, tmp_path / "watch.log", "--log-format", "json", "--http", f"127.0.0.1:{http_port}",
                          root_args=("-vv",))
     try:
         stored(db, 1, watch)
         watch.wait_log("IDLE")
-        dovecot.append("INBOX", second.raw)  # announced by IDLE: the 300 s poll interval never comes into play
+        dovecot.append(folders.inbox, second.raw)  # announced by IDLE: the 300 s poll interval never comes into play
         stored(db, 2, watch)
-        filed(dovecot, {"INBOX": 0, "Archive": 2, "Invalid": 0}, watch)
+        filed(dovecot, {"INBOX": 0, "Archive": 2, "Invalid": 0}, watch, folders)
         base = f"http://127.0.0.1:{http_port}"
         assert http_get(base + "/healthz") == (200, "ok\n")
         metrics = watch.until(lambda: _metric_lines(http_get(base + "/metrics")[1]), "metrics")
@@ -94,7 +97,7 @@ def test_reconnects_after_the_server_restarts(dovecot: DovecotServer, db: Path, 
     ca_file.write_bytes(dovecot.ca_file.read_bytes())
     box = mailbox_table(dovecot, poll_interval=1.0, ca_file=str(ca_file))
     config = write_config(tmp_path / "c.toml", db, [box])
-    watch = WatchProcess(config, tmp_path / "watch.log", "--http", f"127.0.0.1:{http_port}", "--health-max-age", "4")
+    watch = WatchProcess(config, tmp_path / "watch.log", "--http", f"127.0.0.1:{http_port}", "--health-max-age", "2")
     try:
         stored(db, 1, watch)
         dovecot.restart()  # every connection is cut; the daemon sees EOF in IDLE
@@ -106,7 +109,7 @@ def test_reconnects_after_the_server_restarts(dovecot: DovecotServer, db: Path, 
         status, body = watch.until(lambda: _unhealthy(f"http://127.0.0.1:{http_port}/healthz"), "/healthz to fail")
         assert status == 503
         assert body.startswith("mailbox reports: last successful poll ")
-        assert "(limit 4 s); last error: mailbox 'reports': cannot connect to 127.0.0.1:" in body
+        assert "(limit 2 s); last error: mailbox 'reports': cannot connect to 127.0.0.1:" in body
     finally:
         assert watch.stop() == 0
     assert stored_identities(db) == expected([before, after])
@@ -117,47 +120,52 @@ def _unhealthy(url: str) -> tuple[int, str] | None:
     return (status, body) if status == 503 and "last error" in body else None
 
 
-def test_sigkill_mid_batch_then_restart_stores_everything_once(dovecot: DovecotServer, db: Path, tmp_path: Path) -> None:
+def test_sigkill_mid_batch_then_restart_stores_everything_once(
+    shared_dovecot: DovecotServer, folders: Folders, db: Path, tmp_path: Path
+) -> None:
+    dovecot = shared_dovecot
     # Big reports (1500 records each) keep the daemon busy long enough to be killed part-way.
-    mails = report_mails(24, seed=24, records=1500)
+    mails = report_mails(12, seed=24, records=1500)
     for mail in mails:
-        dovecot.append("INBOX", mail.raw)
-    config = write_config(tmp_path / "c.toml", db, [mailbox_table(dovecot, batch_size=5)])
+        dovecot.append(folders.inbox, mail.raw)
+    config = write_config(tmp_path / "c.toml", db, [mailbox_table(dovecot, batch_size=5, **folders.table())])
     first = WatchProcess(config, tmp_path / "first.log")
     stored(db, 3, first)
     first.kill()
-    counts = dovecot.folder_counts()
+    counts = folders.counts(dovecot)
     assert counts["INBOX"] > 0, f"the daemon finished before it was killed: {counts}"
 
     second = WatchProcess(config, tmp_path / "second.log")
     try:
-        filed(dovecot, {"INBOX": 0, "Archive": 24, "Invalid": 0}, second)
+        filed(dovecot, {"INBOX": 0, "Archive": 12, "Invalid": 0}, second, folders)
     finally:
         assert second.stop() == 0
     assert stored_identities(db) == expected(mails)  # each report exactly once
-    archived = dovecot.list_messages("Archive")
-    assert len(archived) == len(set(archived)) == 24  # each message in exactly one copy
+    archived = dovecot.list_messages(folders.archive)
+    assert len(archived) == len(set(archived)) == 12  # each message in exactly one copy
 
 
-def test_sighup_reloads_the_configuration(dovecot: DovecotServer, db: Path, tmp_path: Path) -> None:
+def test_sighup_reloads_the_configuration(shared_dovecot: DovecotServer, folders: Folders, db: Path, tmp_path: Path) -> None:
+    dovecot = shared_dovecot
     first, second = report_mails(2, seed=25)
-    config = write_config(tmp_path / "c.toml", db, [mailbox_table(dovecot)])
+    config = write_config(tmp_path / "c.toml", db, [mailbox_table(dovecot, **folders.table())])
     watch = WatchProcess(config, tmp_path / "watch.log")
     try:
-        dovecot.append("INBOX", first.raw)
-        filed(dovecot, {"INBOX": 0, "Archive": 1, "Invalid": 0}, watch)
-        write_config(config, db, [mailbox_table(dovecot, archive_folder="Reports/2026")])
+        dovecot.append(folders.inbox, first.raw)
+        filed(dovecot, {"INBOX": 0, "Archive": 1, "Invalid": 0}, watch, folders)
+        moved = {**folders.table(), "archive_folder": f"{folders.prefix}/Reports/2026"}
+        write_config(config, db, [mailbox_table(dovecot, **moved)])
         watch.send(signal.SIGHUP)
         watch.wait_log("configuration reloaded from")
-        dovecot.append("INBOX", second.raw)
-        filed(dovecot, {"INBOX": 0, "Archive": 1, "Invalid": 0, "Reports/2026": 1}, watch)
+        dovecot.append(folders.inbox, second.raw)
+        filed(dovecot, {"INBOX": 0, "Archive": 1, "Invalid": 0, "Reports/2026": 1}, watch, folders)
     finally:
         assert watch.stop() == 0
     assert stored_identities(db) == expected([first, second])
 
 
-def test_wrong_password_exits_1_with_a_clear_message(dovecot: DovecotServer, db: Path, tmp_path: Path) -> None:
-    config = write_config(tmp_path / "c.toml", db, [mailbox_table(dovecot, password="wrong-0xbeef")])
+def test_wrong_password_exits_1_with_a_clear_message(shared_dovecot: DovecotServer, db: Path, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "c.toml", db, [mailbox_table(shared_dovecot, password="wrong-0xbeef")])
     watch = WatchProcess(config, tmp_path / "watch.log")
     code = watch.process.wait(30)
     assert code == 1
