@@ -171,3 +171,21 @@ def test_wrong_password_exits_1_with_a_clear_message(shared_dovecot: DovecotServ
     assert code == 1
     assert "mailbox reports: mailbox 'reports': login as 'user' at 127.0.0.1 refused: [AUTHENTICATIONFAILED]" in watch.text()
     assert "Traceback" not in watch.text() and "wrong-0xbeef" not in watch.text()
+
+
+def test_sigterm_mid_pass_files_what_was_stored_and_leaves_the_rest(
+    shared_dovecot: DovecotServer, folders: Folders, db: Path, tmp_path: Path
+) -> None:
+    """SIGTERM: the message in hand is finished and filed; nothing stored stays behind, nothing unstored moves."""
+    mails = report_mails(12, seed=26, records=1500)
+    for mail in mails:
+        shared_dovecot.append(folders.inbox, mail.raw)
+    config = write_config(tmp_path / "c.toml", db, [mailbox_table(shared_dovecot, batch_size=50, **folders.table())])
+    watch = WatchProcess(config, tmp_path / "watch.log")
+    stored(db, 2, watch)
+    assert watch.stop(signal.SIGTERM) == 0
+    reports = count_rows(db, "reports")
+    counts = folders.counts(shared_dovecot)
+    assert counts == {"INBOX": 12 - reports, "Archive": reports, "Invalid": 0}
+    assert 0 < counts["INBOX"], f"the daemon finished everything before SIGTERM arrived: {counts}"
+    assert watch.text().splitlines()[-1].endswith("dmarcflow watch: stopped (SIGTERM)")
