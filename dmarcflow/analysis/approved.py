@@ -39,6 +39,10 @@ class ApprovedMatcher:
     networks: tuple[Network, ...] = ()
     rdns_domains: tuple[str, ...] = ()
 
+    @property
+    def empty(self) -> bool:
+        return not (self.services or self.networks or self.rdns_domains)
+
     def match(self, facts: SourceFacts) -> str | None:
         """Why the source is approved (e.g. "network 192.0.2.0/24"), or None."""
         if facts.sender and facts.sender.casefold() in self.services:

@@ -85,25 +85,48 @@ class _Totals:
 
 def _totals(rows: list[SourceRow], domain: str) -> _Totals:
     classes: dict[str, int] = defaultdict(int)
-    sums = [0] * 6
+    messages = passed = spf = dkim = failing_domain = failing_other = 0
     for r in rows:
-        classes[r.klass] += r.messages
-        failing = 0 if r.dmarc_pass else r.messages
-        is_domain = r.header_from == domain
-        for i, add in enumerate((r.messages, r.messages * r.dmarc_pass, r.messages * r.spf_aligned,
-                                 r.messages * r.dkim_aligned, failing * is_domain, failing * (not is_domain))):
-            sums[i] += add
+        n = r.messages
+        classes[r.klass] += n
+        messages += n
+        if r.dmarc_pass:
+            passed += n
+        elif r.header_from == domain:
+            failing_domain += n
+        else:
+            failing_other += n
+        if r.spf_aligned:
+            spf += n
+        if r.dkim_aligned:
+            dkim += n
     klass = max(classes, key=lambda k: (classes[k], _SEVERITY[k]))
-    return _Totals(*sums, classes=dict(classes), klass=klass)
+    return _Totals(messages, passed, spf, dkim, failing_domain, failing_other, dict(classes), klass)
 
 
-def _main_explanation(rows: list[SourceRow], klass: str, policy: PolicyFacts | None) -> str:
+def _main_explanation(rows: list[SourceRow], klass: str, explainer: "_Explainer") -> str:
     """The explanation carrying the most messages of the source's class (ties: the first in text order)."""
     texts: dict[str, int] = defaultdict(int)
     for r in rows:
         if r.klass == klass:
-            texts[explain(r, klass, policy)] += r.messages
+            texts[explainer(r)] += r.messages
     return min(texts, key=lambda text: (-texts[text], text))
+
+
+class _Explainer:
+    """explain() memoised on the fields it reads: thousands of sources share a few verdicts."""
+
+    def __init__(self, policy: PolicyFacts | None) -> None:
+        self.policy = policy
+        self.cache: dict[tuple, str] = {}
+
+    def __call__(self, r: SourceRow) -> str:
+        key = (r.klass, r.header_from, r.dkim_aligned, r.spf_aligned, r.dkim_domain, r.spf_domain,
+               r.dkim_result, r.spf_result, r.reasons)
+        text = self.cache.get(key)
+        if text is None:
+            text = self.cache[key] = explain(r, r.klass, self.policy)
+        return text
 
 
 def sender_name(ip: str, info: IpRow | None) -> str:
@@ -123,25 +146,30 @@ def build_sources(
     groups: dict[str, list[SourceRow]] = defaultdict(list)
     for row in rows:
         groups[key(row)].append(row)
-    sources = [_source(name, group, infos, domain, policy, matcher, view) for name, group in groups.items()]
+    explainer = _Explainer(policy)
+    sources = [_source(name, group, infos, domain, explainer, matcher, view) for name, group in groups.items()]
     return sorted(sources, key=lambda s: (-s.messages, s.sender, s.ip or ""))
 
 
-def _source(name, rows, infos, domain, policy, matcher, view) -> Source:
+def _source(name, rows, infos, domain, explainer, matcher, view) -> Source:
     t = _totals(rows, domain)
-    ips = tuple(sorted({r.ip for r in rows}))
-    text = _main_explanation(rows, t.klass, policy) + mix_note(t.classes, t.klass, t.messages)
-    if view == "sender" and len(ips) > 1:
+    ips = (name,) if view == "ip" else tuple(sorted({r.ip for r in rows}))
+    text = _main_explanation(rows, t.klass, explainer)
+    if len(t.classes) > 1:
+        text += mix_note(t.classes, t.klass, t.messages)
+    if len(ips) > 1:
         text += f" ({len(ips)} IPs)"
     facts = [infos.get(ip) for ip in ips]
-    approvals = [matcher.match(_facts(ip, info)) for ip, info in zip(ips, facts)]
-    approved_by = approvals[0] if all(approvals) else None
-    first = facts[0] if len(ips) == 1 else None
+    approved_by = None
+    if not matcher.empty:
+        approvals = [matcher.match(_facts(ip, info)) for ip, info in zip(ips, facts)]
+        approved_by = approvals[0] if all(approvals) else None
+    first = facts[0]
+    one = len(ips) == 1
     return Source(
-        ip=ips[0] if view == "ip" else None, ips=ips, sender=sender_name(ips[0], facts[0]) if view == "ip" else name,
-        reverse_dns=first.reverse_dns if first else None,
-        country=_common([f.country if f else None for f in facts]), asn=_common([f.asn if f else None for f in facts]),
-        as_name=_common([f.as_name if f else None for f in facts]),
+        ip=name if view == "ip" else None, ips=ips, sender=sender_name(name, first) if view == "ip" else name,
+        reverse_dns=first.reverse_dns if one and first else None,
+        country=_common(facts, "country"), asn=_common(facts, "asn"), as_name=_common(facts, "as_name"),
         messages=t.messages, dmarc_pass=t.dmarc_pass, spf_aligned=t.spf_aligned, dkim_aligned=t.dkim_aligned,
         klass=t.klass, classes=t.classes, explanation=text, approved_by=approved_by,
         failing_domain=t.failing_domain, failing_other=t.failing_other,
@@ -154,6 +182,7 @@ def _facts(ip: str, info: IpRow | None) -> SourceFacts:
     return SourceFacts(ip, info.sender, info.base_domain, info.reverse_dns)
 
 
-def _common(values: list):
+def _common(facts: list[IpRow | None], name: str):
     """The value all IPs share, or None when they differ."""
-    return values[0] if len(set(values)) == 1 else None
+    values = {getattr(f, name) if f else None for f in facts}
+    return values.pop() if len(values) == 1 else None

@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 
 from dmarcflow.analysis import queries
 from dmarcflow.analysis.approved import matcher_for, validate_all
-from dmarcflow.analysis.queries import PolicyFacts
+from dmarcflow.analysis.queries import IpRow, PolicyFacts, ReportFacts, SourceRow, Totals
 from dmarcflow.analysis.readiness import Readiness, assess
 from dmarcflow.analysis.sources import VIEWS, Source, build_sources
 from dmarcflow.analysis.window import check_order, window_of
@@ -94,13 +94,29 @@ def _summarise_one(store, domain, window, approved, view, top) -> DomainSummary 
     reports = queries.report_facts(conn, domain, window)
     if reports.reports == 0:
         return None
-    totals = queries.domain_totals(conn, domain, window)
     rows = queries.source_rows(conn, domain, window)
-    infos = queries.ip_rows(conn, domain, window)
+    infos = queries.ip_rows(conn, (r.ip for r in rows))
+    return assemble(domain, reports, queries.totals_of(rows), rows, infos, approved, view=view, top=top)
+
+
+def assemble(
+    domain: str,
+    reports: ReportFacts,
+    totals: Totals,
+    rows: list[SourceRow],
+    infos: Mapping[str, IpRow],
+    approved: Mapping[str, ApprovedSenders],
+    *,
+    view: str = "ip",
+    top: int = 10,
+) -> DomainSummary:
+    """A domain's summary from its query results; pure, so any backend that yields the rows can use it."""
     matcher = matcher_for(domain, approved)
     by_ip = build_sources(rows, infos, domain, reports.policy, matcher, "ip")
     shown = by_ip if view == "ip" else build_sources(rows, infos, domain, reports.policy, matcher, view)
-    classes = {k: sum(r.messages for r in rows if r.klass == k) for k in SOURCE_CLASSES}
+    classes = dict.fromkeys(SOURCE_CLASSES, 0)
+    for r in rows:
+        classes[r.klass] += r.messages
     return DomainSummary(
         domain=domain, messages=totals.messages, dmarc_pass=totals.dmarc_pass, spf_aligned=totals.spf_aligned,
         dkim_aligned=totals.dkim_aligned, dispositions=totals.dispositions, classes=classes,
@@ -132,7 +148,7 @@ def list_sources(
     conn = store.conn
     policy = queries.report_facts(conn, domain, window).policy
     rows = queries.source_rows(conn, domain, window)
-    infos = queries.ip_rows(conn, domain, window)
+    infos = queries.ip_rows(conn, (r.ip for r in rows))
     sources = build_sources(rows, infos, domain, policy, matcher_for(domain, approved), view)
     return [s for s in sources if klass is None or s.klass == klass]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dmarcflow.analysis import list_sources, summarise
+from dmarcflow.analysis import list_sources, queries, summarise
+from dmarcflow.analysis.window import Window
 from tests.support.analysis_data import expected_explanation, main_header_from, source_truth
 
 DOMAINS = ("example.com", "example.net", "example.org")
@@ -32,6 +33,15 @@ def test_totals_equal_the_stored_messages(mixed, open_store):
     for s in summaries:
         assert sum(src.messages for src in s.sources) == s.messages
         assert sum(src.dmarc_pass for src in s.sources) == s.dmarc_pass
+
+
+def test_totals_from_the_grouped_rows_equal_a_direct_scan(mixed, open_store):
+    dataset, path = mixed
+    store = open_store(path)
+    for domain in DOMAINS:
+        for window in (Window(), Window(20513, 20518)):
+            rows = queries.source_rows(store.conn, domain, window)
+            assert queries.totals_of(rows) == queries.domain_totals(store.conn, domain, window)
 
 
 def test_period_covers_the_reports(mixed, open_store):
@@ -100,3 +110,22 @@ def test_sender_view_groups_the_ip_view(mixed, open_store):
         services = {t.sender: t.klass for t in dataset.sources if t.domain == domain and t.sender in ("SendGrid", "Mailchimp", "Amazon SES")}
         names = {"SendGrid": "Twilio SendGrid", "Mailchimp": "Intuit Mailchimp", "Amazon SES": "Amazon SES"}
         assert {names[k]: v for k, v in services.items()} == {g.sender: g.klass for g in by_sender if g.sender in names.values()}
+
+
+@pytest.mark.parametrize("window", [Window(), Window(20513, 20519), Window(20520, 20526)])
+def test_both_access_paths_give_the_same_rows(mixed, open_store, monkeypatch, window):
+    """Long windows read the covering index, short ones the primary key: the rows must not differ."""
+    _, path = mixed
+    store = open_store(path)
+    results = []
+    for share in (0.0, 2.0):  # 0: always the covering index; 2: never
+        monkeypatch.setattr(queries, "_INDEX_SHARE", share)
+        hint, group = queries._access_path(store.conn, "example.com", window)
+        plan = " ".join(r[3] for r in store.conn.execute(
+            f"EXPLAIN QUERY PLAN SELECT {queries._GROUP}, SUM(messages) FROM daily_sources {hint} "
+            f"WHERE domain = 'example.com' AND day BETWEEN 0 AND 1 GROUP BY {group}"))
+        expected = ("SEARCH daily_sources USING COVERING INDEX daily_sources_by_source (domain=?)" if share == 0.0
+                    else "SEARCH daily_sources USING PRIMARY KEY (domain=? AND day>? AND day<?) USE TEMP B-TREE FOR GROUP BY")
+        assert plan == expected
+        results.append(sorted(queries.source_rows(store.conn, "example.com", window)))
+    assert results[0] == results[1] and results[0]
