@@ -149,3 +149,33 @@ def test_a_conflicting_second_version_does_not_count(db_path, open_store):
     assert [o.status for o in ingest_payloads(db_path, [first, second])] == ["ingested", "conflict"]
     s = _one(open_store(db_path), "example.com")
     assert (s.messages, s.reports, s.reporters) == (10, 1, 1)
+
+
+@pytest.mark.parametrize("p, tail", [
+    ("none", "may be lost under p=quarantine"),
+    ("reject", "p=reject applies to them unless receivers override"),
+])
+def test_readiness_with_forwarded_mail_failing(db_path, open_store, p, tail):
+    records = [
+        rec("198.51.100.1", 95, "example.com", **AUTHORISED),
+        rec("192.0.2.51", 5, "example.com", dkim=(("example.com", "fail"),), spf=("lists.example.org", "pass"),
+            reasons=("mailing_list",)),
+        rec("192.0.2.52", 7, "example.com", dkim=(("example.com", "pass"),), spf=("fwd.example.net", "fail"),
+            evaluated=("pass", "fail")),
+    ]
+    ingest_payloads(db_path, [feedback(records, domain="example.com", policy=f"<p>{p}</p>")])
+    r = _one(open_store(db_path), "example.com").readiness
+    assert (r.legitimate_messages, r.legitimate_failing, r.quarantine.share) == (107, 5, 0.046729)
+    assert r.recommendation == (
+        f"5 message(s) from legitimate sources (4.7% of legitimate mail) fail DMARC, most likely after forwarding: {tail}")
+
+
+def test_the_example_config_fragment_is_valid():
+    from pathlib import Path
+
+    from dmarcflow.analysis.approved import matcher_for
+    from dmarcflow.config import load_settings
+
+    settings = load_settings(Path(__file__).resolve().parents[2] / "config" / "approved.example.toml", env={})
+    matcher = matcher_for("example.com", settings.approved)
+    assert (len(matcher.services), len(matcher.networks), matcher.rdns_domains) == (2, 2, ("partner-mail.net",))
