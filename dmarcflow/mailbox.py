@@ -75,14 +75,14 @@ def check_settings(box: MailboxSettings) -> None:
         raise ConfigError(f"{where}: user is not set")
     if box.tls == "none" and not is_loopback(box.host):
         raise ConfigError(f"{where}: tls = \"none\" is only allowed for a loopback host, not {box.host!r}")
-    # password and password_file count as one source: DMARCFLOW_MAILBOX_PASSWORD_FILE sets both (the file's
-    # path and, by the _FILE convention, its content), and the file wins because it is read at each login.
-    sources = [bool(box.password or box.password_file), bool(box.oauth2_token),
-               bool(box.oauth2_token_file), bool(box.oauth2_token_command)]
+    # A secret and its _file key count as one source: DMARCFLOW_MAILBOX_PASSWORD_FILE sets both (the path,
+    # and by the _FILE convention the content); the file wins because it is read afresh at each login.
+    sources = [bool(box.password or box.password_file), bool(box.oauth2_token or box.oauth2_token_file),
+               bool(box.oauth2_token_command)]
     if sum(sources) == 0:
-        raise ConfigError(f"{where}: set one of password (or password_file), oauth2_token, oauth2_token_file, oauth2_token_command")
+        raise ConfigError(f"{where}: set one of password (or password_file), oauth2_token (or oauth2_token_file), oauth2_token_command")
     if sum(sources) > 1:
-        raise ConfigError(f"{where}: set only one of password (or password_file), oauth2_token, oauth2_token_file, oauth2_token_command")
+        raise ConfigError(f"{where}: set only one of password (or password_file), oauth2_token (or oauth2_token_file), oauth2_token_command")
     if box.archive_folder == box.folder or box.invalid_folder == box.folder:
         raise ConfigError(f"{where}: archive_folder and invalid_folder must differ from folder")
 
@@ -100,10 +100,10 @@ def read_secret_file(path: str, what: str) -> str:
 
 def oauth2_token(box: MailboxSettings) -> str:
     """The current access token, read anew at each login because tokens expire (about an hour)."""
-    if box.oauth2_token:
-        return box.oauth2_token
     if box.oauth2_token_file:
         return read_secret_file(box.oauth2_token_file, "oauth2 token")
+    if box.oauth2_token:
+        return box.oauth2_token
     return _token_from_command(box.oauth2_token_command)
 
 
@@ -213,9 +213,24 @@ class Mailbox:
         if not uids:
             return
         with self._errors(f"moving {len(uids)} message(s) to {folder!r}"):
-            if "MOVE" in self.capabilities:
-                self._client.move(list(uids), folder)
-                return
+            try:
+                self._move(uids, folder)
+            except IMAPClientError as exc:
+                if not _expunge_issued(exc):
+                    raise
+                # Another session (a second daemon) filed some of these already, and the server refused the
+                # whole command: file the others one by one; a message already gone needs nothing more.
+                for uid in uids:
+                    try:
+                        self._move([uid], folder)
+                    except IMAPClientError as single:
+                        if not _expunge_issued(single):
+                            raise
+
+    def _move(self, uids: Sequence[int], folder: str) -> None:
+        if "MOVE" in self.capabilities:
+            self._client.move(list(uids), folder)
+        else:
             self._client.copy(list(uids), folder)
             self._delete(uids)
 
@@ -307,6 +322,11 @@ def _describe(exc: object) -> str:
     if text.startswith("b'") or text.startswith('b"'):
         text = text[2:-1]
     return text or type(exc).__name__
+
+
+def _expunge_issued(exc: BaseException) -> bool:
+    """RFC 5530 EXPUNGEISSUED: some of the messages were expunged by another session."""
+    return "EXPUNGEISSUED" in str(exc).upper()
 
 
 def _close_quietly(client: IMAPClient) -> None:

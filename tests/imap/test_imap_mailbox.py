@@ -82,8 +82,8 @@ def test_password_file_is_read_at_login(server: DovecotServer, tmp_path: Path) -
     [
         ({"host": "imap.example.com", "tls": "none"}, "tls = \"none\" is only allowed for a loopback host, not 'imap.example.com'"),
         ({"host": ""}, "host is not set"),
-        ({"password": ""}, "set one of password (or password_file), oauth2_token, oauth2_token_file, oauth2_token_command"),
-        ({"oauth2_token_file": "/t"}, "set only one of password (or password_file), oauth2_token, oauth2_token_file, oauth2_token_command"),
+        ({"password": ""}, "set one of password (or password_file), oauth2_token (or oauth2_token_file), oauth2_token_command"),
+        ({"oauth2_token_file": "/t"}, "set only one of password (or password_file), oauth2_token (or oauth2_token_file), oauth2_token_command"),
         ({"archive_folder": "INBOX"}, "archive_folder and invalid_folder must differ from folder"),
     ],
 )
@@ -115,6 +115,21 @@ def test_xoauth2_with_token_file(oauth_server: DovecotServer, tmp_path: Path) ->
     with Mailbox.connect(settings) as box:
         box.ensure_folder("Archive")
     assert "Archive" in oauth_server.folder_counts()
+
+
+def test_xoauth2_token_file_from_the_environment(oauth_server: DovecotServer, tmp_path: Path) -> None:
+    """DMARCFLOW_MAILBOX_OAUTH2_TOKEN_FILE sets oauth2_token_file and, by the _FILE rule, oauth2_token too."""
+    from dmarcflow.config import load_settings
+
+    token = tmp_path / "token"
+    token.write_text("token-for-tests-7f3a\n")
+    env = {"DMARCFLOW_MAILBOX_HOST": oauth_server.host, "DMARCFLOW_MAILBOX_PORT": str(oauth_server.tls_port),
+           "DMARCFLOW_MAILBOX_USER": oauth_server.user, "DMARCFLOW_MAILBOX_CA_FILE": str(oauth_server.ca_file),
+           "DMARCFLOW_MAILBOX_OAUTH2_TOKEN_FILE": str(token)}
+    [box] = load_settings(None, env).mailboxes
+    check_settings(box)
+    with Mailbox.connect(box) as mailbox:
+        assert "MOVE" in mailbox.capabilities
 
 
 def test_xoauth2_with_token_command(oauth_server: DovecotServer) -> None:

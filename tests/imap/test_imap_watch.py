@@ -189,3 +189,22 @@ def test_sigterm_mid_pass_files_what_was_stored_and_leaves_the_rest(
     assert counts == {"INBOX": 12 - reports, "Archive": reports, "Invalid": 0}
     assert 0 < counts["INBOX"], f"the daemon finished everything before SIGTERM arrived: {counts}"
     assert watch.text().splitlines()[-1].endswith("dmarcflow watch: stopped (SIGTERM)")
+
+
+def test_two_daemons_on_one_mailbox_and_store_count_each_report_once(
+    shared_dovecot: DovecotServer, folders: Folders, db: Path, tmp_path: Path
+) -> None:
+    """Both daemons may read the same message; dedupe makes the second store a no-op and MOVE is atomic."""
+    mails = report_mails(10, seed=27, records=800)
+    for mail in mails:
+        shared_dovecot.append(folders.inbox, mail.raw)
+    config = write_config(tmp_path / "c.toml", db, [mailbox_table(shared_dovecot, batch_size=3, **folders.table())])
+    one = WatchProcess(config, tmp_path / "one.log")
+    two = WatchProcess(config, tmp_path / "two.log")
+    try:
+        filed(shared_dovecot, {"INBOX": 0, "Archive": 10, "Invalid": 0}, one, folders)
+    finally:
+        assert (one.stop(), two.stop()) == (0, 0)
+    assert stored_identities(db) == expected(mails)
+    archived = shared_dovecot.list_messages(folders.archive)
+    assert len(set(archived)) == 10
