@@ -196,3 +196,19 @@ def test_backoff_doubles_up_to_the_cap_with_jitter_in_the_upper_half() -> None:
     assert len(set(delays)) == 6  # jittered, not a fixed schedule
     backoff.reset()
     assert backoff.next_delay() <= 1.0
+
+
+def test_example_config_fragment_sets_every_mailbox_key() -> None:
+    """config/mailbox.example.toml documents every key, and loads."""
+    import tomllib
+    from dataclasses import fields
+
+    from dmarcflow.config import load_settings
+    from tests.support.imap_mail import REPO
+
+    path = REPO / "config" / "mailbox.example.toml"
+    with path.open("rb") as fh:
+        [table] = tomllib.load(fh)["mailboxes"]
+    assert sorted(table) == sorted(f.name for f in fields(MailboxSettings))
+    [box] = load_settings(path, {}).mailboxes
+    assert (box.host, box.tls, box.verify, box.folder) == ("imap.example.com", "implicit", True, "INBOX")
