@@ -49,14 +49,6 @@ class Message:
     raw: bytes
 
 
-@dataclass(frozen=True)
-class Oversized:
-    """A message bigger than the configured limit: filed as invalid without being downloaded."""
-
-    uid: int
-    size: int
-
-
 def is_loopback(host: str) -> bool:
     if host.lower() in LOOPBACK_NAMES:
         return True
