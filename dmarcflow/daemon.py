@@ -162,7 +162,7 @@ class MailboxWorker(threading.Thread):
             self.hooks.run()
             if result.stopped:
                 return
-            if result.pending:
+            if result.filed:
                 continue  # mail that arrived during the pass was announced before any IDLE began
             self._wait_for_mail(mailbox)
 

@@ -198,7 +198,11 @@ class Mailbox:
         """Raw messages in UID order, with BODY.PEEK[] so that nothing is marked \\Seen."""
         with self._errors("FETCH BODY.PEEK[]"):
             data = self._client.fetch(list(uids), ["BODY.PEEK[]"])
-        return [Message(uid, data[uid][b"BODY[]"]) for uid in uids if uid in data and b"BODY[]" in data[uid]]
+        missing = [uid for uid in uids if b"BODY[]" not in data.get(uid, {})]
+        if missing:
+            # Expunged by another session meanwhile, or unreadable on the server: left where they are.
+            log.warning("mailbox %s: no content returned for uid(s) %s", self.settings.name, missing)
+        return [Message(uid, data[uid][b"BODY[]"]) for uid in uids if uid not in missing]
 
     def move(self, uids: Sequence[int], folder: str) -> None:
         """MOVE where supported; else COPY, flag \\Deleted, and expunge exactly these UIDs (UIDPLUS)."""
