@@ -100,7 +100,7 @@ class MailboxWorker(threading.Thread):
         try:
             store = Store.open(self.settings.store.resolved_path())
         except StoreError as exc:
-            self._give_up(str(exc))
+            self._give_up(f"mailbox {self.box.name!r}: {exc}")
             return
         enricher = Enricher(self.settings.enrichment)
         try:
@@ -111,7 +111,7 @@ class MailboxWorker(threading.Thread):
 
     def _give_up(self, why: str) -> None:
         self.fatal = why
-        log.error("mailbox %s: %s", self.box.name, why)
+        log.error("giving up: %s", why)
         self.stop.set()
 
     def _loop(self, ingestor: Ingestor) -> None:
@@ -145,14 +145,15 @@ class MailboxWorker(threading.Thread):
         except MailboxError as exc:
             self._failed(str(exc))
         except (StoreError, sqlite3.Error) as exc:
-            self._failed(f"store: {exc}", store=True)
+            self._failed(f"mailbox {self.box.name!r}: store: {exc}", store=True)
         except Exception as exc:  # noqa: BLE001 - a daemon must outlive its own bugs; the traceback says where
             log.exception("mailbox %s: unexpected error", self.box.name)
-            self._failed(f"unexpected {type(exc).__name__}: {exc}")
+            self._failed(f"mailbox {self.box.name!r}: unexpected {type(exc).__name__}: {exc}")
         return "failed"
 
     def _failed(self, why: str, store: bool = False) -> None:
-        log.error("mailbox %s: %s", self.box.name, why)
+        """why names the mailbox already (every MailboxError does)."""
+        log.error("%s", why)
         self.state.failed(self.box.name, why, store=store)
 
     def _serve(self, mailbox: Mailbox, ingestor: Ingestor) -> None:

@@ -169,7 +169,8 @@ def test_wrong_password_exits_1_with_a_clear_message(shared_dovecot: DovecotServ
     watch = WatchProcess(config, tmp_path / "watch.log")
     code = watch.process.wait(30)
     assert code == 1
-    assert "mailbox reports: mailbox 'reports': login as 'user' at 127.0.0.1 refused: [AUTHENTICATIONFAILED]" in watch.text()
+    assert ("giving up: mailbox 'reports': login as 'user' at 127.0.0.1 refused: [AUTHENTICATIONFAILED] "
+            "Authentication failed.") in watch.text()
     assert "Traceback" not in watch.text() and "wrong-0xbeef" not in watch.text()
 
 
