@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Any
 
@@ -103,14 +105,56 @@ def iso(epoch_seconds: int) -> str:
     return datetime.fromtimestamp(epoch_seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _prune(value: Any) -> Any:
-    """Drop None and empty containers so that absent facts are absent fields, not nulls."""
-    if isinstance(value, dict):
-        pruned = {k: _prune(v) for k, v in value.items()}
-        return {k: v for k, v in pruned.items() if v is not None and v != {} and v != []}
-    if isinstance(value, list):
-        return [_prune(v) for v in value if v is not None]
-    return value
+def _compact(**fields: Any) -> dict[str, Any]:
+    """Absent facts are absent fields, not nulls (and empty objects and lists are left out)."""
+    return {k: v for k, v in fields.items() if v is not None and v != {} and v != []}
+
+
+# Most of a document repeats: a report's part is the same for all its records, an IP's facts for
+# all its records, and a report holds only a few distinct auth-result lists. Building each once
+# (bounded caches of immutable inputs) is what makes indexing fast; the dicts are shared and never
+# mutated, only serialised.
+
+
+@lru_cache(maxsize=4096)
+def _report_block(r: ReportPart) -> tuple[dict[str, Any], dict[str, Any], str, str]:
+    begin, end = iso(r.begin_ts), iso(r.end_ts)
+    report = _compact(
+        uid=report_uid(r), id=r.report_id, org_name=r.org_name, org_email=r.email,
+        extra_contact_info=r.extra_contact_info, begin=begin, end=end, status=r.status, schema=r.schema,
+        generator=r.generator, errors=json.loads(r.errors or "[]"), defaults_applied=json.loads(r.defaults_applied or "[]"),
+    )
+    policy = _compact(
+        domain=r.domain, p=r.p, sp=r.sp, np=r.np, pct=r.pct, adkim=r.adkim, aspf=r.aspf, fo=r.fo,
+        testing=r.testing, discovery_method=r.discovery_method,
+    )
+    return report, policy, begin, end
+
+
+@lru_cache(maxsize=65536)
+def _source_block(source_ip: str, ip: IpPart) -> dict[str, Any]:
+    return _compact(
+        ip=source_ip, domain=ip.reverse_dns, registered_domain=ip.base_domain,
+        geo=_compact(country_iso_code=ip.country),
+        **{"as": _compact(number=ip.asn, organization=_compact(name=ip.as_name))},
+    )
+
+
+@lru_cache(maxsize=8192)
+def _auth_results(text: str, scope_key: str) -> tuple[dict[str, Any], ...]:
+    """DKIM (selector) or SPF (scope) results as stored in JSON, without nulls."""
+    return tuple(
+        _compact(domain=d.get("domain"), **{scope_key: d.get(scope_key)}, result=d.get("result"),
+                 human_result=d.get("human_result"))
+        for d in json.loads(text or "[]")
+    )
+
+
+@lru_cache(maxsize=4096)
+def _reasons(text: str) -> tuple[tuple[dict[str, Any], ...], str]:
+    """(override reasons without nulls, their sorted types joined as one grouping key)."""
+    reasons = tuple(_compact(**r) for r in parse_reasons(text))
+    return reasons, ",".join(sorted({r["type"] for r in reasons if r.get("type")}))
 
 
 def parse_reasons(text: str) -> list[dict[str, Any]]:
@@ -125,72 +169,51 @@ def parse_reasons(text: str) -> list[dict[str, Any]]:
 
 
 def to_document(row: IndexRow) -> dict[str, Any]:
-    r, ip = row.report, row.ip
-    dkim, spf = json.loads(row.dkim), json.loads(row.spf)
-    begin, end = iso(r.begin_ts), iso(r.end_ts)
-    doc = {
+    report, policy, begin, end = _report_block(row.report)
+    dkim, spf = _auth_results(row.dkim, "selector"), _auth_results(row.spf, "scope")
+    event = _compact(
+        start=begin, end=end, kind="event", category=["email"], type=["info"], dataset=DATASET, module="dmarc",
+        ingested=row.ingested_at or None,
+        # Store-local order (the SQLite record id): the tie-break that makes "the latest
+        # report" unambiguous when two reports begin at the same second, as in SQLite.
+        sequence=row.record_id,
+    )
+    return {
         "@timestamp": begin,
         "ecs": {"version": ECS_VERSION},
-        "event": {
-            "start": begin, "end": end, "kind": "event", "category": ["email"], "type": ["info"],
-            "dataset": DATASET, "module": "dmarc", "ingested": row.ingested_at or None,
-            # Store-local order (the SQLite record id): the tie-break that makes "the latest
-            # report" unambiguous when two reports begin at the same second, as in SQLite.
-            "sequence": row.record_id,
-        },
-        "source": {
-            "ip": row.source_ip, "domain": ip.reverse_dns, "registered_domain": ip.base_domain,
-            "geo": {"country_iso_code": ip.country},
-            "as": {"number": ip.asn, "organization": {"name": ip.as_name}},
-        },
+        "event": event,
+        "source": _source_block(row.source_ip, row.ip),
         "related": {"ip": [row.source_ip], "hosts": _related_hosts(row, dkim, spf)},
-        "dmarc": _dmarc(row, dkim, spf),
+        "dmarc": _dmarc(row, report, policy, dkim, spf),
     }
-    return _prune(doc)
 
 
-def _related_hosts(row: IndexRow, dkim: list[dict], spf: list[dict]) -> list[str]:
+def _related_hosts(row: IndexRow, dkim: tuple[dict, ...], spf: tuple[dict, ...]) -> list[str]:
     names = [row.ip.reverse_dns, row.header_from, row.envelope_from]
     names += [d.get("domain") for d in dkim] + [s.get("domain") for s in spf]
     return sorted({n.lower() for n in names if n})
 
 
-def _dmarc(row: IndexRow, dkim: list[dict], spf: list[dict]) -> dict[str, Any]:
-    r = row.report
-    reasons = parse_reasons(row.reasons)
-    return {
-        "report": {
-            "uid": report_uid(r), "id": r.report_id, "org_name": r.org_name, "org_email": r.email, "extra_contact_info": r.extra_contact_info,
-            "begin": iso(r.begin_ts), "end": iso(r.end_ts), "status": r.status, "schema": r.schema,
-            "generator": r.generator, "errors": json.loads(r.errors or "[]"),
-            "defaults_applied": json.loads(r.defaults_applied or "[]"),
-        },
-        "policy_published": {
-            "domain": r.domain, "p": r.p, "sp": r.sp, "np": r.np, "pct": r.pct, "adkim": r.adkim, "aspf": r.aspf,
-            "fo": r.fo, "testing": r.testing, "discovery_method": r.discovery_method,
-        },
-        "policy_evaluated": {
-            "disposition": row.disposition, "dkim": row.dkim_eval, "spf": row.spf_eval,
-            "reasons": reasons,
-            # The sorted reason types as one key, to group records by their set of reasons.
-            "reasons_key": ",".join(sorted({x["type"] for x in reasons if x.get("type")})),
-        },
-        "pass": row.dmarc_pass,
-        "aligned": {"dkim": row.dkim_aligned, "spf": row.spf_aligned, "dkim_domain": row.dkim_domain, "spf_domain": row.spf_domain},
-        "identifiers": {"header_from": row.header_from, "envelope_from": row.envelope_from, "envelope_to": row.envelope_to},
-        "auth_results": {"dkim": [_pick(d, "domain", "selector", "result", "human_result") for d in dkim],
-                         "spf": [_pick(s, "domain", "scope", "result", "human_result") for s in spf]},
-        "auth_summary": {"dkim": shown_result(dkim, row.dkim_domain), "spf": shown_result(spf, row.spf_domain)},
-        "count": row.count,
-        "position": row.position,
-        "sender": row.ip.sender,
-        "sender_type": row.ip.sender_type,
-        "class": row.source_class,
-        "explanation": explain(row, dkim, spf),
-    }
+def _dmarc(row: IndexRow, report: dict, policy: dict, dkim: tuple[dict, ...], spf: tuple[dict, ...]) -> dict[str, Any]:
+    reasons, reasons_key = _reasons(row.reasons)
+    return _compact(
+        report=report,
+        policy_published=policy,
+        policy_evaluated=_compact(disposition=row.disposition, dkim=row.dkim_eval, spf=row.spf_eval,
+                                  reasons=list(reasons), reasons_key=reasons_key),
+        aligned=_compact(dkim=row.dkim_aligned, spf=row.spf_aligned, dkim_domain=row.dkim_domain,
+                         spf_domain=row.spf_domain),
+        identifiers=_compact(header_from=row.header_from, envelope_from=row.envelope_from,
+                             envelope_to=row.envelope_to),
+        auth_results=_compact(dkim=list(dkim), spf=list(spf)),
+        auth_summary={"dkim": shown_result(dkim, row.dkim_domain), "spf": shown_result(spf, row.spf_domain)},
+        count=row.count, position=row.position, sender=row.ip.sender, sender_type=row.ip.sender_type,
+        explanation=explain(row, dkim, spf, reasons),
+        **{"pass": row.dmarc_pass, "class": row.source_class},
+    )
 
 
-def shown_result(results: list[dict], aligned_domain: str | None) -> str:
+def shown_result(results: Sequence[dict], aligned_domain: str | None) -> str:
     """The one result a summary shows: the aligned domain's, else the first; '' without results."""
     for item in results:
         if item.get("domain") == aligned_domain:
@@ -198,23 +221,19 @@ def shown_result(results: list[dict], aligned_domain: str | None) -> str:
     return (results[0].get("result") or "") if results else ""
 
 
-def _pick(item: dict, *keys: str) -> dict[str, Any]:
-    return {k: item.get(k) for k in keys}
-
-
-def explain(row: IndexRow, dkim: list[dict], spf: list[dict]) -> str:
+def explain(row: IndexRow, dkim: Sequence[dict], spf: Sequence[dict], reasons: Sequence[dict] = ()) -> str:
     """One sentence a person can read in a table: why this record has its verdict."""
-    reasons = ", ".join(r["type"] for r in parse_reasons(row.reasons) if r.get("type"))
+    types = ", ".join(r["type"] for r in reasons if r.get("type"))
     parts = [f"DMARC {'pass' if row.dmarc_pass else 'fail'} for {row.header_from}"]
     parts.append(_auth_clause("DKIM", row.dkim_aligned, row.dkim_domain, dkim))
     parts.append(_auth_clause("SPF", row.spf_aligned, row.spf_domain, spf))
-    if reasons:
-        parts.append(f"override: {reasons}")
+    if types:
+        parts.append(f"override: {types}")
     parts.append(f"disposition {row.disposition}")
     return "; ".join(parts) + "."
 
 
-def _auth_clause(name: str, aligned: bool, aligned_domain: str | None, results: list[dict]) -> str:
+def _auth_clause(name: str, aligned: bool, aligned_domain: str | None, results: Sequence[dict]) -> str:
     if aligned:
         return f"{name} aligned ({aligned_domain})"
     passed = sorted({r.get("domain") or "?" for r in results if r.get("result") == "pass"})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,6 +19,11 @@ from typing import Any
 
 from elasticsearch import ApiError, ConnectionError, ConnectionTimeout, Elasticsearch, TransportError
 from elasticsearch.helpers import streaming_bulk
+
+try:
+    from elasticsearch.serializer import OrjsonSerializer
+except ImportError:  # orjson is optional
+    OrjsonSerializer = None  # type: ignore[assignment,misc]
 
 from dmarcflow.config import ElasticsearchSettings, Settings
 from dmarcflow.errors import ConfigError, IndexingError
@@ -50,6 +56,8 @@ def make_client(settings: ElasticsearchSettings) -> Elasticsearch:
         options["api_key"] = settings.api_key
     elif settings.username:
         options["basic_auth"] = (settings.username, settings.password)
+    if OrjsonSerializer is not None:  # several times faster at serialising bulk bodies
+        options["serializers"] = {"application/json": OrjsonSerializer()}
     return Elasticsearch(settings.url, **options)
 
 
@@ -131,6 +139,13 @@ class _Tally:
     failures: list[DocumentFailure] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Chunk:
+    last_record_id: int
+    by_id: dict[str, IndexRow]
+    future: Future | None  # None when every record of the chunk was past the retention
+
+
 class ClusterUnavailable(IndexingError):
     """The cluster did not answer (or answered 429/5xx) after every retry."""
 
@@ -164,52 +179,80 @@ class Syncer:
         )
 
     def _drain(self, tally: _Tally, max_records: int | None) -> None:
+        """Chunks in id order; while the cluster indexes one, the next is read and mapped.
+
+        The checkpoint still advances one chunk at a time, in order, after the chunk's answer.
+        """
         done = outbox.checkpoint(self.store, self.target)
         budget = max_records if max_records is not None else float("inf")
-        while budget > 0:
-            limit = int(min(self.settings.batch_size, budget))
-            rows = outbox.pending(self.store, self.target, done, limit, self.now())
-            if not rows:
-                return
-            refused = self._send(rows, tally)
-            with self.store.transaction():
-                outbox.park_failures(self.store, self.target, refused)
-                outbox.advance(self.store, self.target, rows[-1].record_id)
-            done, budget = rows[-1].record_id, budget - len(rows)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dmarcflow-bulk") as worker:
+            in_flight: _Chunk | None = None
+            while True:
+                rows = outbox.pending(self.store, self.target, done, int(min(self.settings.batch_size, budget)),
+                                      self.now()) if budget > 0 else []
+                chunk = self._submit(worker, rows, tally) if rows else None
+                if rows:
+                    done, budget = rows[-1].record_id, budget - len(rows)
+                try:
+                    if in_flight is not None:
+                        self._finish(in_flight, tally)
+                except ClusterUnavailable:
+                    if chunk is not None:
+                        chunk.future.cancel()
+                    raise
+                if chunk is None:
+                    return
+                in_flight = chunk
+
+    def _submit(self, worker: ThreadPoolExecutor, rows: list[IndexRow], tally: _Tally) -> _Chunk:
+        live = self._drop_expired(rows, tally)
+        by_id = {document_id(row): row for row in live}
+        actions = self._actions(by_id)  # mapped here, in the reading thread, while the worker sends
+        future = worker.submit(self._deliver, actions, by_id, rows[0].record_id) if actions else None
+        return _Chunk(rows[-1].record_id, by_id, future)
+
+    def _finish(self, chunk: _Chunk, tally: _Tally) -> None:
+        refused = self._tally(chunk.future.result(), chunk.by_id, tally) if chunk.future is not None else []
+        with self.store.transaction():
+            outbox.park_failures(self.store, self.target, refused)
+            outbox.advance(self.store, self.target, chunk.last_record_id)
 
     def _retry_parked(self, tally: _Tally) -> None:
         parked = [f.record_id for f in outbox.failures(self.store, self.target, self.settings.batch_size)]
         if not parked:
             return
         rows = outbox.rows_by_id(self.store, parked)
-        refused = self._send(rows, tally)
+        by_id = {document_id(row): row for row in self._drop_expired(rows, tally)}
+        results = self._deliver(self._actions(by_id), by_id, parked[0]) if by_id else []
+        refused = self._tally(results, by_id, tally)
         still = {f.record_id for f in refused}
         with self.store.transaction():
             # Records deleted from the store since (reprocess) have nothing left to send.
             outbox.clear_failures(self.store, self.target, [rid for rid in parked if rid not in still])
             outbox.park_failures(self.store, self.target, refused)
 
-    def _send(self, rows: list[IndexRow], tally: _Tally) -> list[outbox.Failure]:
-        """Send one chunk (retrying it whole on connection errors); returns the refused documents."""
-        live = self._drop_expired(rows, tally)
-        if not live:
-            return []
-        by_id = {document_id(row): row for row in live}
+    def _actions(self, by_id: dict[str, IndexRow]) -> list[dict[str, Any]]:
+        s = self.settings
+        return [
+            {"_op_type": "create", "_index": mapping.index_name(s.index_prefix, s.index_period, row.report.begin_ts),
+             "_id": doc_id, "_source": to_document(row)}
+            for doc_id, row in by_id.items()
+        ]
+
+    def _deliver(self, actions: list[dict], by_id: dict[str, IndexRow], first_record: int) -> list[tuple[bool, dict]]:
+        """Send one chunk, retrying it whole on connection errors and 429/5xx answers, with backoff."""
         for attempt in range(self.chunk_retries + 1):
             if attempt:
                 self.sleep(min(MAX_BACKOFF_S, self.initial_backoff * 2 ** (attempt - 1)))
             try:
-                results = list(self._bulk(live, by_id))
-                break
+                return list(self._bulk(actions))
             except (ConnectionError, ConnectionTimeout) as exc:
                 last = f"{self.settings.url} unreachable ({type(exc).__name__})"
             except ApiError as exc:
                 if exc.status_code not in _RETRYABLE_STATUS:
                     raise IndexingError(f"bulk request refused by {self.settings.url}: {_describe(exc)}") from None
                 last = f"{self.settings.url} answered {_describe(exc)}"
-        else:
-            raise ClusterUnavailable(f"{last}; records wait in the store and the next sync resumes from record {rows[0].record_id}")
-        return self._tally(results, by_id, tally)
+        raise ClusterUnavailable(f"{last}; records wait in the store and the next sync resumes from record {first_record}")
 
     def _drop_expired(self, rows: list[IndexRow], tally: _Tally) -> list[IndexRow]:
         s = self.settings
@@ -220,16 +263,10 @@ class Syncer:
         tally.skipped += sum(1 for name in names.values() if name in expired)
         return [row for row in rows if names[row.record_id] not in expired]
 
-    def _bulk(self, rows: list[IndexRow], by_id: dict[str, IndexRow]) -> Iterable[tuple[bool, dict]]:
-        s = self.settings
-        actions = (
-            {"_op_type": "create", "_index": mapping.index_name(s.index_prefix, s.index_period, row.report.begin_ts),
-             "_id": doc_id, "_source": to_document(row)}
-            for doc_id, row in by_id.items()
-        )
+    def _bulk(self, actions: list[dict]) -> Iterable[tuple[bool, dict]]:
         return streaming_bulk(
-            self.client, actions, chunk_size=max(1, len(rows)), raise_on_error=False, raise_on_exception=True,
-            max_retries=s.max_retries, initial_backoff=self.initial_backoff, max_backoff=MAX_BACKOFF_S,
+            self.client, actions, chunk_size=max(1, len(actions)), raise_on_error=False, raise_on_exception=True,
+            max_retries=self.settings.max_retries, initial_backoff=self.initial_backoff, max_backoff=MAX_BACKOFF_S,
         )
 
     def _tally(self, results: list[tuple[bool, dict]], by_id: dict[str, IndexRow], tally: _Tally) -> list[outbox.Failure]:

@@ -89,11 +89,11 @@ class _OutageAfter(elastic.Syncer):
         super().__init__(*args, **kwargs)
         self.engine, self.chunks = engine, chunks
 
-    def _send(self, rows: list[IndexRow], tally) -> list[outbox.Failure]:
+    def _deliver(self, actions: list[dict], by_id: dict[str, IndexRow], first_record: int):
         self.chunks -= 1
         if self.chunks == 0:
             self.engine.kill()
-        return super()._send(rows, tally)
+        return super()._deliver(actions, by_id, first_record)
 
 
 def test_engine_stopped_mid_sync_then_started_drains_the_backlog_exactly(
