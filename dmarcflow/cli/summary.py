@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime, timezone
 
 import click
 
@@ -129,7 +129,7 @@ def render_summary(s: DomainSummary, view: str) -> str:
 
 
 def _day(ts: int | None) -> str:
-    return "-" if ts is None else date.fromtimestamp(0).fromordinal(719163 + ts // 86400).isoformat()
+    return "-" if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc).date().isoformat()
 
 
 def _policy_line(s: DomainSummary) -> str:
