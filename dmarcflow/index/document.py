@@ -122,7 +122,8 @@ def _report_block(r: ReportPart) -> tuple[dict[str, Any], dict[str, Any], str, s
     report = _compact(
         uid=report_uid(r), id=r.report_id, org_name=r.org_name, org_email=r.email,
         extra_contact_info=r.extra_contact_info, begin=begin, end=end, status=r.status, schema=r.schema,
-        generator=r.generator, errors=json.loads(r.errors or "[]"), defaults_applied=json.loads(r.defaults_applied or "[]"),
+        generator=r.generator, errors=json.loads(r.errors or "[]"),
+        defaults_applied=json.loads(r.defaults_applied or "[]"),
     )
     policy = _compact(
         domain=r.domain, p=r.p, sp=r.sp, np=r.np, pct=r.pct, adkim=r.adkim, aspf=r.aspf, fo=r.fo,

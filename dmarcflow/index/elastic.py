@@ -252,14 +252,16 @@ class Syncer:
                 if exc.status_code not in _RETRYABLE_STATUS:
                     raise IndexingError(f"bulk request refused by {self.settings.url}: {_describe(exc)}") from None
                 last = f"{self.settings.url} answered {_describe(exc)}"
-        raise ClusterUnavailable(f"{last}; records wait in the store and the next sync resumes from record {first_record}")
+        raise ClusterUnavailable(
+            f"{last}; records wait in the store and the next sync resumes from record {first_record}")
 
     def _drop_expired(self, rows: list[IndexRow], tally: _Tally) -> list[IndexRow]:
         s = self.settings
         if s.retention_days <= 0:
             return rows
         names = {row.record_id: mapping.index_name(s.index_prefix, s.index_period, row.report.begin_ts) for row in rows}
-        expired = set(mapping.expired_indices(s.index_prefix, s.index_period, list(set(names.values())), s.retention_days, self.now()))
+        expired = set(mapping.expired_indices(
+            s.index_prefix, s.index_period, sorted(set(names.values())), s.retention_days, self.now()))
         tally.skipped += sum(1 for name in names.values() if name in expired)
         return [row for row in rows if names[row.record_id] not in expired]
 
@@ -269,7 +271,9 @@ class Syncer:
             max_retries=self.settings.max_retries, initial_backoff=self.initial_backoff, max_backoff=MAX_BACKOFF_S,
         )
 
-    def _tally(self, results: list[tuple[bool, dict]], by_id: dict[str, IndexRow], tally: _Tally) -> list[outbox.Failure]:
+    def _tally(
+        self, results: list[tuple[bool, dict]], by_id: dict[str, IndexRow], tally: _Tally,
+    ) -> list[outbox.Failure]:
         refused = []
         for ok, item in results:
             info = item.get("create", item)
@@ -280,7 +284,8 @@ class Syncer:
                 tally.existing += 1
             else:
                 row = by_id[info["_id"]]
-                text = _reason({"error": info.get("error")}) if isinstance(info.get("error"), dict) else str(info.get("error"))
+                error = info.get("error")
+                text = _reason({"error": error}) if isinstance(error, dict) else str(error)
                 tally.failures.append(DocumentFailure(row.record_id, info["_id"], int(info.get("status", 0)), text))
                 refused.append(outbox.Failure(row.record_id, int(info.get("status", 0)), text, 1))
         if refused:
@@ -295,13 +300,19 @@ def prune(client: Elasticsearch, settings: ElasticsearchSettings, now: datetime 
     """Delete our indices whose whole period is older than ``retention_days``; returns their names."""
     now = now or datetime.now(timezone.utc)
     try:
-        names = list(client.indices.get(index=mapping.index_pattern(settings.index_prefix), expand_wildcards="open,closed"))
-        expired = mapping.expired_indices(settings.index_prefix, settings.index_period, names, settings.retention_days, now)
+        names = _our_index_names(client, settings)
+        expired = mapping.expired_indices(
+            settings.index_prefix, settings.index_period, names, settings.retention_days, now)
         for name in expired:
             client.indices.delete(index=name)
     except (ApiError, TransportError) as exc:
         raise IndexingError(f"cannot apply the retention on {settings.url}: {_describe(exc)}") from None
     return expired
+
+
+def _our_index_names(client: Elasticsearch, settings: ElasticsearchSettings) -> list[str]:
+    pattern = mapping.index_pattern(settings.index_prefix)
+    return list(client.indices.get(index=pattern, expand_wildcards="open,closed"))
 
 
 def rebuild(client: Elasticsearch, store: Store, settings: ElasticsearchSettings) -> list[str]:
@@ -310,8 +321,8 @@ def rebuild(client: Elasticsearch, store: Store, settings: ElasticsearchSettings
     Needed after ``dmarcflow reprocess``, which rewrites records (new ids, maybe new content).
     """
     try:
-        names = list(client.indices.get(index=mapping.index_pattern(settings.index_prefix), expand_wildcards="open,closed"))
-        ours = [n for n in names if mapping.period_end(settings.index_prefix, settings.index_period, n) is not None]
+        ours = [n for n in _our_index_names(client, settings)
+                if mapping.period_end(settings.index_prefix, settings.index_period, n) is not None]
         for name in ours:
             client.indices.delete(index=name)
     except (ApiError, TransportError) as exc:
@@ -341,7 +352,8 @@ def after_pass_hook(settings: Settings) -> Callable[[], None] | None:
         if result.error:
             log.warning("index sync stopped: %s", result.error)
         elif result.created or result.failures:
-            log.info("indexed %d record(s), %d refused, %d waiting", result.created, len(result.failures), result.pending)
+            log.info("indexed %d record(s), %d refused, %d waiting",
+                     result.created, len(result.failures), result.pending)
         if result.error is None and es_settings.retention_days > 0:
             prune(client, es_settings)
 
