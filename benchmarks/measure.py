@@ -69,6 +69,14 @@ def _wait(proc: subprocess.Popen, timeout: float):
         time.sleep(0.02)
 
 
+def best_of(runs: list[dict[str, Any]], key: str = "seconds") -> dict[str, Any]:
+    """The fastest of repeated runs (the least disturbed by other load), with every time and the top RSS."""
+    best = dict(min(runs, key=lambda r: r[key]))
+    best["all_" + key] = [round(r[key], 3) for r in runs]
+    best["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+    return best
+
+
 def run_stage(name: str, params: dict[str, Any], timeout: float = 3600) -> tuple[dict[str, Any], Measured]:
     """Run ``python -m benchmarks.stage name`` and return its metrics and measurement."""
     argv = [sys.executable, "-m", "benchmarks.stage", name, json.dumps(params)]

@@ -38,6 +38,7 @@ class Run:
     workdir: Path
     seed: int = 1
     keep_summary_db: Path | None = None  # reuse or keep the 10M-record store here
+    repeat: int = 3  # runs of each side of a comparison, interleaved; the best of each counts
     metrics: dict[str, Any] = field(default_factory=dict)
     _reports: dict[int, Path] = field(default_factory=dict)
 

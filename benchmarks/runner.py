@@ -31,6 +31,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--json", dest="json_path", help="write figures, raw metrics and the machine here")
     ap.add_argument("--markdown", action="store_true", help="print the table as markdown too")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--repeat", type=int, help="runs of each side of a comparison, interleaved, best counts "
+                                              "(default 3, 1 with --quick)")
     ap.add_argument("--workdir", help="where generated inputs go (default: a temporary folder, removed)")
     ap.add_argument("--summary-db", help="reuse (or build and keep) the summary store at this path")
     for name in size_fields():
@@ -74,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     info = machine.describe()
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="dmarcflow-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    run = Run(sizes, workdir, args.seed, Path(args.summary_db) if args.summary_db else None)
+    repeat = args.repeat or (1 if args.quick else 3)
+    run = Run(sizes, workdir, args.seed, Path(args.summary_db) if args.summary_db else None, repeat)
     try:
         figures = run_stages(run, names)
     finally:
@@ -86,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(markdown_table(figures))
     if args.json_path:
-        out = {"machine": info, "sizes": sizes.__dict__, "quick": args.quick, "stages": names,
+        out = {"machine": info, "sizes": sizes.__dict__, "quick": args.quick, "repeat": repeat, "stages": names,
                "figures": [f.as_dict() for f in figures], "metrics": run.metrics}
         Path(args.json_path).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     return 1 if any(f.note.startswith("not available") and f.key in STAGE_NAMES for f in figures) else 0

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from benchmarks.figures import Figure, Target
-from benchmarks.measure import run_stage
+from benchmarks.measure import best_of, run_stage
 from benchmarks.run import Run, log
 
 TARGET_RATE = Target(">=", 30_000)
@@ -32,18 +32,23 @@ def child_ingest(params: dict[str, Any]) -> dict[str, Any]:
     return {"records": sum(o["records"] for o in outcomes), "reports": len(outcomes), "seconds": seconds}
 
 
-def ingest(run: Run, n_records: int, db_name: str) -> dict[str, Any]:
+def ingest(run: Run, n_records: int, db_name: str, repeat: int = 1) -> dict[str, Any]:
+    """Ingest the report into a new store, repeat times (best counts); the last store stays."""
     path = run.report(n_records)
     db = run.workdir / db_name
     log(f"ingesting the {n_records:,}-record report ({path.stat().st_size / 1e6:.0f} MB of XML)")
-    metrics, _ = run_stage("ingest", {"db": str(db), "paths": [str(path)]})
+    runs = []
+    for _ in range(repeat):
+        db.unlink(missing_ok=True)
+        runs.append(run_stage("ingest", {"db": str(db), "paths": [str(path)]})[0])
+    metrics = best_of(runs)
     metrics["xml_mb"] = path.stat().st_size / 1e6
     return metrics
 
 
 def measure(run: Run) -> list[Figure]:
-    small = ingest(run, run.sizes.ingest_small, "ingest-small.db")  # kept: the es stage syncs it
-    large = ingest(run, run.sizes.ingest_large, "ingest-large.db")
+    small = ingest(run, run.sizes.ingest_small, "ingest-small.db", run.repeat)
+    large = ingest(run, run.sizes.ingest_large, "ingest-large.db")  # once: about a minute
     run.forget_report(run.sizes.ingest_large)
     (run.workdir / "ingest-large.db").unlink(missing_ok=True)
     run.record("ingest", {"small": small, "large": large})
@@ -51,9 +56,10 @@ def measure(run: Run) -> list[Figure]:
     big = f"{large['records']:,} records, {large['xml_mb']:.0f} MB XML"
     return [
         Figure("ingest_records_per_s", f"ingest into SQLite, offline ({small['records']:,} records)", "records/s",
-               small["records"] / small["seconds"], target=TARGET_RATE, note="parsedmarc has no store"),
+               small["records"] / small["seconds"], target=TARGET_RATE,
+               note=f"best of {run.repeat}; parsedmarc has no store"),
         Figure("ingest_records_per_s_large", f"ingest into SQLite, offline ({large['records']:,} records)", "records/s",
-               large["records"] / large["seconds"], target=TARGET_RATE),
+               large["records"] / large["seconds"], target=TARGET_RATE, note="one run"),
         Figure("ingest_peak_rss_mb_small", f"ingest peak RSS ({small['records']:,} records)", "MB",
                small["peak_rss_mb"], note="whole process"),
         Figure("ingest_peak_rss_mb_large", f"ingest peak RSS ({big})", "MB", large["peak_rss_mb"],

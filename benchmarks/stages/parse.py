@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from benchmarks.figures import Figure, Target
-from benchmarks.measure import run_stage
+from benchmarks.measure import best_of, run_stage
 from benchmarks.run import Run
 
 TARGET_RATIO = Target(">=", 20, on_ratio=True)
@@ -33,8 +33,11 @@ def child_parsedmarc(params: dict[str, Any]) -> dict[str, Any]:
 
 def measure(run: Run) -> list[Figure]:
     path = run.report(run.sizes.parse_records)
-    ours, ours_m = run_stage("parse-dmarcflow", {"path": str(path)})
-    theirs, theirs_m = run_stage("parse-parsedmarc", {"path": str(path)})
+    ours_runs, theirs_runs = [], []
+    for _ in range(run.repeat):  # interleaved, so that a burst of other load hits both sides
+        ours_runs.append(run_stage("parse-dmarcflow", {"path": str(path)})[0])
+        theirs_runs.append(run_stage("parse-parsedmarc", {"path": str(path)})[0])
+    ours, theirs = best_of(ours_runs), best_of(theirs_runs)
     run.record("parse", {"dmarcflow": ours, "parsedmarc": theirs})
     if ours["records"] != theirs["records"]:
         raise RuntimeError(f"parsers disagree on the record count: {ours['records']} vs {theirs['records']}")
@@ -43,7 +46,8 @@ def measure(run: Run) -> list[Figure]:
     n = f"{ours['records']:,}-record report"
     return [
         Figure("parse_records_per_s", f"parse + normalise, offline ({n})", "records/s",
-               ours_rate, theirs_rate, ours_rate / theirs_rate, TARGET_RATIO),
+               ours_rate, theirs_rate, ours_rate / theirs_rate, TARGET_RATIO,
+               note=f"best of {run.repeat} interleaved runs each"),
         Figure("parse_peak_rss_mb", f"parse peak RSS ({n})", "MB", ours["peak_rss_mb"],
                theirs["peak_rss_mb"], theirs["peak_rss_mb"] / ours["peak_rss_mb"],
                note="whole process; ratio = parsedmarc / dmarcflow"),
