@@ -184,5 +184,7 @@ def _facts(ip: str, info: IpRow | None) -> SourceFacts:
 
 def _common(facts: list[IpRow | None], name: str):
     """The value all IPs share, or None when they differ."""
+    if len(facts) == 1:
+        return getattr(facts[0], name) if facts[0] else None
     values = {getattr(f, name) if f else None for f in facts}
     return values.pop() if len(values) == 1 else None
