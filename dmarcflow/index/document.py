@@ -110,6 +110,11 @@ def _compact(**fields: Any) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None and v != {} and v != []}
 
 
+def _drop_none(**fields: Any) -> dict[str, Any]:
+    """``_compact`` for the per-record hot path: the callers pass None, never empty containers."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
 # Most of a document repeats: a report's part is the same for all its records, an IP's facts for
 # all its records, and a report holds only a few distinct auth-result lists. Building each once
 # (bounded caches of immutable inputs) is what makes indexing fast; the dicts are shared and never
@@ -172,7 +177,7 @@ def parse_reasons(text: str) -> list[dict[str, Any]]:
 def to_document(row: IndexRow) -> dict[str, Any]:
     report, policy, begin, end = _report_block(row.report)
     dkim, spf = _auth_results(row.dkim, "selector"), _auth_results(row.spf, "scope")
-    event = _compact(
+    event = _drop_none(
         start=begin, end=end, kind="event", category=["email"], type=["info"], dataset=DATASET, module="dmarc",
         ingested=row.ingested_at or None,
         # Store-local order (the SQLite record id): the tie-break that makes "the latest
@@ -184,32 +189,36 @@ def to_document(row: IndexRow) -> dict[str, Any]:
         "ecs": {"version": ECS_VERSION},
         "event": event,
         "source": _source_block(row.source_ip, row.ip),
-        "related": {"ip": [row.source_ip], "hosts": _related_hosts(row, dkim, spf)},
+        "related": {"ip": [row.source_ip],
+                    "hosts": _related_hosts(row.ip.reverse_dns, row.header_from, row.envelope_from, row.dkim, row.spf)},
         "dmarc": _dmarc(row, report, policy, dkim, spf),
     }
 
 
-def _related_hosts(row: IndexRow, dkim: tuple[dict, ...], spf: tuple[dict, ...]) -> list[str]:
-    names = [row.ip.reverse_dns, row.header_from, row.envelope_from]
-    names += [d.get("domain") for d in dkim] + [s.get("domain") for s in spf]
+@lru_cache(maxsize=65536)
+def _related_hosts(reverse_dns: str | None, header_from: str, envelope_from: str | None, dkim: str, spf: str) -> list[str]:
+    names = [reverse_dns, header_from, envelope_from]
+    names += [d.get("domain") for d in _auth_results(dkim, "selector")]
+    names += [s.get("domain") for s in _auth_results(spf, "scope")]
     return sorted({n.lower() for n in names if n})
 
 
 def _dmarc(row: IndexRow, report: dict, policy: dict, dkim: tuple[dict, ...], spf: tuple[dict, ...]) -> dict[str, Any]:
     reasons, reasons_key = _reasons(row.reasons)
-    return _compact(
+    return _drop_none(
         report=report,
         policy_published=policy,
-        policy_evaluated=_compact(disposition=row.disposition, dkim=row.dkim_eval, spf=row.spf_eval,
-                                  reasons=list(reasons), reasons_key=reasons_key),
-        aligned=_compact(dkim=row.dkim_aligned, spf=row.spf_aligned, dkim_domain=row.dkim_domain,
-                         spf_domain=row.spf_domain),
-        identifiers=_compact(header_from=row.header_from, envelope_from=row.envelope_from,
-                             envelope_to=row.envelope_to),
-        auth_results=_compact(dkim=list(dkim), spf=list(spf)),
+        policy_evaluated=_drop_none(disposition=row.disposition, dkim=row.dkim_eval, spf=row.spf_eval,
+                                    reasons=list(reasons) or None, reasons_key=reasons_key),
+        aligned=_drop_none(dkim=row.dkim_aligned, spf=row.spf_aligned, dkim_domain=row.dkim_domain,
+                           spf_domain=row.spf_domain),
+        identifiers=_drop_none(header_from=row.header_from, envelope_from=row.envelope_from,
+                               envelope_to=row.envelope_to),
+        auth_results=_drop_none(dkim=list(dkim) or None, spf=list(spf) or None) or None,
         auth_summary={"dkim": shown_result(dkim, row.dkim_domain), "spf": shown_result(spf, row.spf_domain)},
         count=row.count, position=row.position, sender=row.ip.sender, sender_type=row.ip.sender_type,
-        explanation=explain(row, dkim, spf, reasons),
+        explanation=_explanation(row.dmarc_pass, row.header_from, row.dkim_aligned, row.dkim_domain, row.dkim,
+                                 row.spf_aligned, row.spf_domain, row.spf, row.reasons, row.disposition),
         **{"pass": row.dmarc_pass, "class": row.source_class},
     )
 
@@ -222,7 +231,26 @@ def shown_result(results: Sequence[dict], aligned_domain: str | None) -> str:
     return (results[0].get("result") or "") if results else ""
 
 
-def explain(row: IndexRow, dkim: Sequence[dict], spf: Sequence[dict], reasons: Sequence[dict] = ()) -> str:
+@lru_cache(maxsize=65536)
+def _explanation(dmarc_pass: bool, header_from: str, dkim_aligned: bool, dkim_domain: str | None, dkim: str,
+                 spf_aligned: bool, spf_domain: str | None, spf: str, reasons: str, disposition: str) -> str:
+    """``explain`` keyed by exactly what it reads: records repeat a few verdicts many times."""
+    row = _VerdictRow(dmarc_pass, header_from, dkim_aligned, dkim_domain, spf_aligned, spf_domain, disposition)
+    return explain(row, _auth_results(dkim, "selector"), _auth_results(spf, "scope"), _reasons(reasons)[0])
+
+
+@dataclass(frozen=True)
+class _VerdictRow:
+    dmarc_pass: bool
+    header_from: str
+    dkim_aligned: bool
+    dkim_domain: str | None
+    spf_aligned: bool
+    spf_domain: str | None
+    disposition: str
+
+
+def explain(row: IndexRow | _VerdictRow, dkim: Sequence[dict], spf: Sequence[dict], reasons: Sequence[dict] = ()) -> str:
     """One sentence a person can read in a table: why this record has its verdict."""
     types = ", ".join(r["type"] for r in reasons if r.get("type"))
     parts = [f"DMARC {'pass' if row.dmarc_pass else 'fail'} for {row.header_from}"]

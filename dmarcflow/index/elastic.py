@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -157,12 +158,15 @@ class Syncer:
         self, client: Elasticsearch, store: Store, settings: ElasticsearchSettings, *,
         initial_backoff: float = 1.0, sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], datetime] = lambda: datetime.now(timezone.utc), chunk_retries: int | None = None,
+        concurrency: int = 2,
     ) -> None:
         self.client, self.store, self.settings = client, store, settings
         self.target = target_of(settings)
         self.initial_backoff, self.sleep, self.now = initial_backoff, sleep, now
         # Whole-chunk retries on connection errors; the daemon passes 0: its next pass is the retry.
         self.chunk_retries = settings.max_retries if chunk_retries is None else chunk_retries
+        # Bulk requests in flight at once: two keep a node busy while the next chunk is mapped.
+        self.concurrency = max(1, concurrency)
 
     def run_once(self, max_records: int | None = None) -> SyncResult:
         """Retry parked failures, then send pending records until none are left (or max_records)."""
@@ -179,30 +183,30 @@ class Syncer:
         )
 
     def _drain(self, tally: _Tally, max_records: int | None) -> None:
-        """Chunks in id order; while the cluster indexes one, the next is read and mapped.
+        """Chunks in id order; up to ``concurrency`` bulk requests in flight while the next is mapped.
 
-        The checkpoint still advances one chunk at a time, in order, after the chunk's answer.
+        The checkpoint still advances one chunk at a time, in id order, after each chunk's answer.
         """
         done = outbox.checkpoint(self.store, self.target)
         budget = max_records if max_records is not None else float("inf")
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dmarcflow-bulk") as worker:
-            in_flight: _Chunk | None = None
-            while True:
-                rows = outbox.pending(self.store, self.target, done, int(min(self.settings.batch_size, budget)),
-                                      self.now()) if budget > 0 else []
-                chunk = self._submit(worker, rows, tally) if rows else None
-                if rows:
-                    done, budget = rows[-1].record_id, budget - len(rows)
-                try:
-                    if in_flight is not None:
-                        self._finish(in_flight, tally)
-                except ClusterUnavailable:
-                    if chunk is not None:
+        in_flight: deque[_Chunk] = deque()
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="dmarcflow-bulk") as worker:
+            try:
+                while True:
+                    size = int(min(self.settings.batch_size, budget))
+                    rows = outbox.pending(self.store, self.target, done, size, self.now()) if size > 0 else []
+                    if rows:
+                        in_flight.append(self._submit(worker, rows, tally))
+                        done, budget = rows[-1].record_id, budget - len(rows)
+                    if in_flight and (not rows or len(in_flight) > self.concurrency):
+                        self._finish(in_flight.popleft(), tally)
+                    elif not rows:
+                        return
+            except ClusterUnavailable:
+                for chunk in in_flight:
+                    if chunk.future is not None:
                         chunk.future.cancel()
-                    raise
-                if chunk is None:
-                    return
-                in_flight = chunk
+                raise
 
     def _submit(self, worker: ThreadPoolExecutor, rows: list[IndexRow], tally: _Tally) -> _Chunk:
         live = self._drop_expired(rows, tally)

@@ -10,7 +10,7 @@ never skips a record that commits later.
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
@@ -23,17 +23,19 @@ from dmarcflow.store.sqlite import now_iso
 # IP has no facts yet, unless its report is older than this (enrichment failed: index anyway).
 ENRICHMENT_GRACE = timedelta(minutes=5)
 
-_REPORT_COLUMNS = (
-    "p.org_name, p.report_id, p.domain, p.begin_ts, p.end_ts, p.email, p.extra_contact_info, p.generator, p.errors, "
-    "p.schema, p.records_hash, p.status, p.adkim, p.aspf, p.p, p.sp, p.np, p.pct, p.fo, p.testing, p.discovery_method"
-)
-_ROW_SQL = (
+_RECORD_SQL = (
     "SELECT r.id, r.position, r.source_ip, r.count, r.disposition, r.dkim_eval, r.spf_eval, r.header_from, "
     "r.envelope_from, r.envelope_to, r.reasons, r.dkim, r.spf, r.dmarc_pass, r.dkim_aligned, r.spf_aligned, "
-    f"r.dkim_domain, r.spf_domain, r.class, {_REPORT_COLUMNS}, "
-    "i.ip IS NOT NULL, i.reverse_dns, i.base_domain, i.country, i.asn, i.as_name, i.sender, i.sender_type, p.ingested_at, "
-    "p.defaults_applied "
-    "FROM records r JOIN reports p ON p.id = r.report LEFT JOIN ip_info i ON i.ip = r.source_ip "
+    "r.dkim_domain, r.spf_domain, r.class, r.report FROM records r "
+)
+# ReportPart fields, then the two columns IndexRow takes from the report.
+_REPORT_SQL = (
+    "SELECT id, org_name, report_id, domain, begin_ts, end_ts, email, extra_contact_info, generator, errors, schema, "
+    "records_hash, status, adkim, aspf, p, sp, np, pct, fo, testing, discovery_method, defaults_applied, ingested_at "
+    "FROM reports WHERE id IN ({marks})"
+)
+_IP_SQL = (
+    "SELECT ip, reverse_dns, base_domain, country, asn, as_name, sender, sender_type FROM ip_info WHERE ip IN ({marks})"
 )
 
 
@@ -86,12 +88,14 @@ def reset(store: Store, target: str) -> None:
 def pending(store: Store, target: str, after: int, limit: int, now: datetime | None = None) -> list[IndexRow]:
     """Up to ``limit`` records after ``after``, in id order, stopping before one still being enriched."""
     now = now or datetime.now(timezone.utc)
-    rows = store.conn.execute(_ROW_SQL + "WHERE r.id > ? ORDER BY r.id LIMIT ?", (after, limit)).fetchall()
+    records = store.conn.execute(_RECORD_SQL + "WHERE r.id > ? ORDER BY r.id LIMIT ?", (after, limit)).fetchall()
+    reports, ips = _reports(store, records), _ips(store, records)
     out = []
-    for row in rows:
-        if not row[40] and not _enrichment_overdue(row[48], now):
+    for record in records:
+        report, ingested_at = reports[record[19]]
+        if record[2] not in ips and not _enrichment_overdue(ingested_at, now):
             break
-        out.append(_index_row(row))
+        out.append(_index_row(record, report, ingested_at, ips.get(record[2], IpPart())))
     return out
 
 
@@ -102,16 +106,37 @@ def _enrichment_overdue(ingested_at: str, now: datetime) -> bool:
 
 def rows_by_id(store: Store, record_ids: list[int]) -> list[IndexRow]:
     marks = ",".join("?" * len(record_ids))
-    rows = store.conn.execute(_ROW_SQL + f"WHERE r.id IN ({marks}) ORDER BY r.id", record_ids).fetchall()
-    return [_index_row(row) for row in rows]
+    records = store.conn.execute(_RECORD_SQL + f"WHERE r.id IN ({marks}) ORDER BY r.id", record_ids).fetchall()
+    reports, ips = _reports(store, records), _ips(store, records)
+    return [_index_row(r, *reports[r[19]], ips.get(r[2], IpPart())) for r in records]
 
 
-def _index_row(row: sqlite3.Row | tuple) -> IndexRow:
+def _reports(store: Store, records: list[tuple]) -> dict[int, tuple[ReportPart, str]]:
+    """Each report of the chunk read once (a chunk's records mostly share one or a few reports)."""
+    out = {}
+    for ids in _batches(sorted({r[19] for r in records})):
+        for row in store.conn.execute(_REPORT_SQL.format(marks=",".join("?" * len(ids))), ids):
+            out[row[0]] = (ReportPart(*row[1:23]), row[23])
+    return out
+
+
+def _ips(store: Store, records: list[tuple]) -> dict[str, IpPart]:
+    out = {}
+    for ips in _batches(sorted({r[2] for r in records})):
+        for row in store.conn.execute(_IP_SQL.format(marks=",".join("?" * len(ips))), ips):
+            out[row[0]] = IpPart(*row[1:])
+    return out
+
+
+def _batches(values: list, size: int = 500) -> Iterator[list]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _index_row(record: tuple, report: ReportPart, ingested_at: str, ip: IpPart) -> IndexRow:
     return IndexRow(
-        *row[:13], bool(row[13]), bool(row[14]), bool(row[15]), *row[16:19],
-        report=ReportPart(*row[19:40], defaults_applied=row[49]),
-        ip=IpPart(*row[41:48]),
-        ingested_at=row[48],
+        *record[:13], bool(record[13]), bool(record[14]), bool(record[15]), *record[16:19],
+        report=report, ip=ip, ingested_at=ingested_at,
     )
 
 

@@ -38,9 +38,9 @@ def _ingest(workdir: Path, records: int) -> Path:
     return db
 
 
-def _timed_pass(client, store: Store, settings: ElasticsearchSettings) -> tuple[elastic.SyncResult, float]:
+def _timed_pass(client, store: Store, settings: ElasticsearchSettings, concurrency: int) -> tuple[elastic.SyncResult, float]:
     started = time.perf_counter()
-    result = elastic.Syncer(client, store, settings).run_once()
+    result = elastic.Syncer(client, store, settings, concurrency=concurrency).run_once()
     return result, time.perf_counter() - started
 
 
@@ -48,25 +48,29 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tests.es.bench_sync")
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--batch-size", type=int, default=2000)
+    ap.add_argument("--concurrency", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3, help="fresh indices each round; the first warms the JVM up")
     ap.add_argument("--workdir", type=Path)
     args = ap.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="dmarcflow-bench-"))
     db = _ingest(workdir, args.records)
     with SearchEngine() as engine, Store.open(db) as store:
-        settings = ElasticsearchSettings(url=engine.url, replicas=0, batch_size=args.batch_size)
-        client = elastic.make_client(settings)
-        elastic.setup(client, settings)
-        created, first = _timed_pass(client, store, settings)
-        outbox.reset(store, elastic.target_of(settings))
-        existing, second = _timed_pass(client, store, settings)
-        client.indices.refresh(index="dmarcflow-*")
-        count = client.count(index="dmarcflow-*")["count"]
+        rounds = []
+        for n in range(args.rounds):
+            settings = ElasticsearchSettings(url=engine.url, replicas=0, batch_size=args.batch_size,
+                                             index_prefix=f"bench{n}")
+            client = elastic.make_client(settings)
+            elastic.setup(client, settings)
+            created, first = _timed_pass(client, store, settings, args.concurrency)
+            outbox.reset(store, elastic.target_of(settings))
+            existing, second = _timed_pass(client, store, settings, args.concurrency)
+            client.indices.refresh(index=f"bench{n}-*")
+            assert client.count(index=f"bench{n}-*")["count"] == created.created == existing.existing == args.records
+            rounds.append({"create_docs_per_s": round(created.created / first), "create_s": round(first, 2),
+                           "resend_409_docs_per_s": round(existing.existing / second)})
         print(json.dumps({
-            "engine": f"{engine.engine_name} {engine.version}", "records": args.records,
-            "batch_size": args.batch_size, "created": created.created, "create_seconds": round(first, 2),
-            "create_docs_per_s": round(created.created / first), "resend_existing": existing.existing,
-            "resend_seconds": round(second, 2), "resend_docs_per_s": round(existing.existing / second),
-            "indexed": count, "engine_rss_mb": engine.rss_bytes() // 2**20,
+            "engine": f"{engine.engine_name} {engine.version}", "records": args.records, "batch_size": args.batch_size,
+            "concurrency": args.concurrency, "rounds": rounds, "engine_rss_mb": engine.rss_bytes() // 2**20,
         }))
     return 0
 

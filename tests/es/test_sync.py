@@ -100,7 +100,9 @@ def test_engine_stopped_mid_sync_then_started_drains_the_backlog_exactly(
         es_engine, es_client, es_settings, seeded_store) -> None:
     elastic.setup(es_client, es_settings)
     settings = replace(es_settings, batch_size=100)
-    outage = _OutageAfter(es_client, seeded_store, settings, engine=es_engine, chunks=3, initial_backoff=0.01)
+    # One request in flight, so that exactly the first two chunks are acknowledged before the outage.
+    outage = _OutageAfter(es_client, seeded_store, settings, engine=es_engine, chunks=3, initial_backoff=0.01,
+                          concurrency=1)
     try:
         stopped = outage.run_once()
         assert stopped.error is not None and "unreachable" in stopped.error
@@ -111,6 +113,27 @@ def test_engine_stopped_mid_sync_then_started_drains_the_backlog_exactly(
             es_engine.start()
     resumed = _sync(es_client, seeded_store, settings)
     assert (resumed.created, resumed.existing, resumed.pending, resumed.error) == (TOTAL_RECORDS - 200, 0, 0, None)
+    assert _indexed(es_client, settings) == tuple(_stored(seeded_store))
+
+
+def test_outage_with_concurrent_requests_loses_nothing_and_duplicates_nothing(
+        es_engine, es_client, es_settings, seeded_store) -> None:
+    """Two requests in flight when the node dies: whatever was acknowledged, the counts end exact."""
+    elastic.setup(es_client, es_settings)
+    settings = replace(es_settings, batch_size=50)
+    outage = _OutageAfter(es_client, seeded_store, settings, engine=es_engine, chunks=5, initial_backoff=0.01,
+                          concurrency=2)
+    try:
+        stopped = outage.run_once()
+    finally:
+        if not es_engine.is_running():
+            es_engine.start()
+    assert stopped.error is not None
+    assert stopped.checkpoint == stopped.created == TOTAL_RECORDS - stopped.pending
+    resumed = _sync(es_client, seeded_store, settings)
+    # Chunks the node indexed after an earlier chunk failed come back as 409s, not as copies.
+    assert resumed.created + resumed.existing == stopped.pending
+    assert (resumed.pending, resumed.error) == (0, None)
     assert _indexed(es_client, settings) == tuple(_stored(seeded_store))
 
 
