@@ -13,7 +13,12 @@ from publicsuffixlist import PublicSuffixList
 from dmarcflow.errors import ParseError
 from dmarcflow.models import Alignment, DkimResult, OverrideReason, SpfResult
 
-_PSL = PublicSuffixList()
+
+@lru_cache(maxsize=1)
+def _psl() -> PublicSuffixList:
+    """Loaded on first use: reading the list costs ~50 ms that commands without reports should not pay."""
+    return PublicSuffixList()
+
 
 DISPOSITIONS = {"none", "quarantine", "reject", "pass"}  # "pass": RFC 9990
 POLICIES = {"none", "quarantine", "reject"}
@@ -77,7 +82,7 @@ def choice(value: str | None, allowed: set[str], name: str, default: str | None 
 @lru_cache(maxsize=65536)
 def organisational_domain(name: str) -> str:
     """The registrable domain by the Public Suffix List (the name itself if none)."""
-    return _PSL.privatesuffix(name) or name
+    return _psl().privatesuffix(name) or name
 
 
 def aligned(auth_domain: str | None, from_domain: str, mode: str) -> bool:
