@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from dmarcflow.cli.app import EXIT_FAILED, AppContext, main
-from dmarcflow.cli.output import format_option, to_json, to_table
+from dmarcflow.cli.output import format_option, to_csv, to_json, to_table
 from dmarcflow.config import ElasticsearchSettings
 from dmarcflow.daemon import register_after_pass
 from dmarcflow.index import elastic, kibana, outbox
@@ -74,6 +74,10 @@ def _print_sync(result: elastic.SyncResult, pruned: list[str], fmt: str) -> None
     if fmt == "json":
         click.echo(to_json(data))
         return
+    if fmt == "csv":
+        columns = [k for k in data if k not in ("pruned", "failures")]
+        click.echo(to_csv(columns, [[data[k] for k in columns]]), nl=False)
+        return
     click.echo(f"{result.target}: {result.created} created, {result.existing} already indexed, "
                f"{len(result.failures)} refused, {result.skipped} past retention; "
                f"{result.pending} record(s) waiting, {result.parked} parked")
@@ -100,11 +104,15 @@ def es_status(app: AppContext, fmt: str) -> None:
     if fmt == "json":
         click.echo(to_json({**asdict(backlog), "failures": [asdict(f) for f in parked]}))
         return
-    click.echo(to_table(("target", "checkpoint", "last_record", "pending", "parked"),
-                        [(backlog.target, backlog.checkpoint, backlog.last_record_id, backlog.pending, backlog.failed)],
-                        max_width=120))
+    columns = ("target", "checkpoint", "last_record", "pending", "parked")
+    rows = [(backlog.target, backlog.checkpoint, backlog.last_record_id, backlog.pending, backlog.failed)]
+    if fmt == "csv":
+        click.echo(to_csv(columns, rows), nl=False)
+        return
+    click.echo(to_table(columns, rows, max_width=120))
     for failure in parked:
-        click.echo(f"  record {failure.record_id}: HTTP {failure.status} after {failure.attempts} attempt(s): {failure.error}")
+        click.echo(f"  record {failure.record_id}: HTTP {failure.status} after {failure.attempts} attempt(s): "
+                   f"{failure.error}")
 
 
 def _safe_url(url: str) -> str:

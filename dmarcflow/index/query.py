@@ -68,7 +68,9 @@ class IndexQuery:
             if after is not None:
                 agg["after"] = after
             body = {"query": query, "aggs": {"c": {"composite": agg, **({"aggs": sub} if sub else {})}}}
-            result = self.search(body)["aggregations"]["c"]
+            result = self.search(body).get("aggregations", {}).get("c")
+            if result is None:  # no index matches the pattern yet
+                return
             yield from result["buckets"]
             after = result.get("after_key")
             if not result["buckets"] or after is None:

@@ -42,6 +42,11 @@ def test_summary_from_index_equals_summary_from_sqlite(synced, es_client, es_set
         assert from_index and all(d["messages"] > 0 for d in from_index)
 
 
+def test_summary_from_an_empty_cluster_is_empty(es_client, es_settings) -> None:
+    assert summarise_from_index(es_client, es_settings) == []
+    assert summarise_from_index(es_client, es_settings, ["example.com"]) == []
+
+
 def test_conflicting_versions_are_indexed_but_not_counted(synced, es_client, es_settings) -> None:
     index = f"{es_settings.index_prefix}-*"
     conflict = es_client.count(index=index, query={"term": {"dmarc.report.status": "conflict"}})["count"]
@@ -78,6 +83,8 @@ def test_cli_setup_sync_status(cli, tmp_path, es_settings, seeded_store) -> None
                           "0 record(s) waiting, 0 parked\n"
     after = cli("--config", config, "--db", db, "es", "status")
     assert after.output.splitlines()[2].split() == [target, "624", "624", "0", "0"]
+    csv = cli("--config", config, "--db", db, "es", "status", "--format", "csv")
+    assert csv.output == f"target,checkpoint,last_record,pending,parked\n{target},624,624,0,0\n"
 
 
 def test_cli_sync_against_a_dead_cluster_fails_and_keeps_the_backlog(cli, tmp_path, seeded_store) -> None:
