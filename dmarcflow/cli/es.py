@@ -12,6 +12,7 @@ from dmarcflow.cli.output import format_option, to_csv, to_json, to_table
 from dmarcflow.config import ElasticsearchSettings
 from dmarcflow.daemon import register_after_pass
 from dmarcflow.index import elastic, kibana, outbox
+from dmarcflow.index.urls import redact
 
 # `dmarcflow watch` syncs the index after every mailbox pass when [elasticsearch] url is set.
 register_after_pass(elastic.after_pass_hook)
@@ -38,7 +39,7 @@ def es_setup(app: AppContext, fmt: str) -> None:
         click.echo(to_json(asdict(result)))
     else:
         click.echo(f"index template {result.index_template} ({', '.join(result.component_templates)}) "
-                   f"installed for {result.index_pattern} on {_safe_url(settings.url)}")
+                   f"installed for {result.index_pattern} on {redact(settings.url)}")
 
 
 @es.command("sync")
@@ -113,10 +114,6 @@ def es_status(app: AppContext, fmt: str) -> None:
     for failure in parked:
         click.echo(f"  record {failure.record_id}: HTTP {failure.status} after {failure.attempts} attempt(s): "
                    f"{failure.error}")
-
-
-def _safe_url(url: str) -> str:
-    return outbox.target_name(url, "").rstrip("/")
 
 
 # ----------------------------------------------------------------------------- kibana

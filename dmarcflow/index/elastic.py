@@ -30,6 +30,7 @@ from dmarcflow.config import ElasticsearchSettings, Settings
 from dmarcflow.errors import ConfigError, IndexingError
 from dmarcflow.index import mapping, outbox
 from dmarcflow.index.document import IndexRow, document_id, to_document
+from dmarcflow.index.urls import redact
 from dmarcflow.store import Store
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def setup(client: Elasticsearch, settings: ElasticsearchSettings) -> SetupResult
         client.cluster.put_component_template(name=settings_name, **bodies["settings"])
         client.indices.put_index_template(name=template, **mapping.index_template(prefix))
     except (ApiError, TransportError) as exc:
-        raise IndexingError(f"cannot install the index templates on {settings.url}: {_describe(exc)}") from None
+        raise IndexingError(f"cannot install the index templates on {redact(settings.url)}: {_describe(exc)}") from None
     return SetupResult(template, (mappings_name, settings_name), mapping.index_pattern(prefix))
 
 
@@ -251,11 +252,11 @@ class Syncer:
             try:
                 return list(self._bulk(actions))
             except (ConnectionError, ConnectionTimeout) as exc:
-                last = f"{self.settings.url} unreachable ({type(exc).__name__})"
+                last = f"{redact(self.settings.url)} unreachable ({type(exc).__name__})"
             except ApiError as exc:
                 if exc.status_code not in _RETRYABLE_STATUS:
-                    raise IndexingError(f"bulk request refused by {self.settings.url}: {_describe(exc)}") from None
-                last = f"{self.settings.url} answered {_describe(exc)}"
+                    raise IndexingError(f"bulk request refused by {redact(self.settings.url)}: {_describe(exc)}") from None
+                last = f"{redact(self.settings.url)} answered {_describe(exc)}"
         raise ClusterUnavailable(
             f"{last}; records wait in the store and the next sync resumes from record {first_record}")
 
@@ -293,7 +294,7 @@ class Syncer:
                 tally.failures.append(DocumentFailure(row.record_id, info["_id"], int(info.get("status", 0)), text))
                 refused.append(outbox.Failure(row.record_id, int(info.get("status", 0)), text, 1))
         if refused:
-            log.warning("%d document(s) refused by %s; parked for the next pass", len(refused), self.settings.url)
+            log.warning("%d document(s) refused by %s; parked for the next pass", len(refused), redact(self.settings.url))
         return refused
 
 
@@ -310,7 +311,7 @@ def prune(client: Elasticsearch, settings: ElasticsearchSettings, now: datetime 
         for name in expired:
             client.indices.delete(index=name)
     except (ApiError, TransportError) as exc:
-        raise IndexingError(f"cannot apply the retention on {settings.url}: {_describe(exc)}") from None
+        raise IndexingError(f"cannot apply the retention on {redact(settings.url)}: {_describe(exc)}") from None
     return expired
 
 
@@ -330,7 +331,7 @@ def rebuild(client: Elasticsearch, store: Store, settings: ElasticsearchSettings
         for name in ours:
             client.indices.delete(index=name)
     except (ApiError, TransportError) as exc:
-        raise IndexingError(f"cannot delete the indices on {settings.url}: {_describe(exc)}") from None
+        raise IndexingError(f"cannot delete the indices on {redact(settings.url)}: {_describe(exc)}") from None
     outbox.reset(store, target_of(settings))
     return sorted(ours)
 

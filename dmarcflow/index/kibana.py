@@ -16,9 +16,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
-
 from dmarcflow.errors import IndexingError
+from dmarcflow.index.urls import redact
 
 DATA_VIEW_ID = "dmarcflow-data-view"
 DEFAULT_PREFIX = "dmarcflow"
@@ -103,10 +102,7 @@ class ImportResult:
 
 
 def safe_url(url: str) -> str:
-    """The URL without any user:password it may carry, for messages."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"
+    return redact(url)
 
 
 def import_objects(target: KibanaTarget, objects: list[dict[str, Any]]) -> ImportResult:

@@ -27,6 +27,7 @@ from dmarcflow.analysis.summary import DomainSummary, normalise_domain
 from dmarcflow.analysis.window import Window, check_order, window_of
 from dmarcflow.config import ApprovedSenders, ElasticsearchSettings
 from dmarcflow.errors import IndexingError
+from dmarcflow.index.urls import redact
 from dmarcflow.index.mapping import index_pattern
 from dmarcflow.models import SOURCE_CLASSES
 
@@ -51,7 +52,7 @@ class IndexQuery:
     def __init__(self, client: Elasticsearch, settings: ElasticsearchSettings) -> None:
         self.client = client
         self.index = index_pattern(settings.index_prefix)
-        self.url = settings.url
+        self.url = redact(settings.url)
 
     def search(self, body: dict[str, Any]) -> dict[str, Any]:
         try:

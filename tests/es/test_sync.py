@@ -204,3 +204,11 @@ def test_daemon_hook_syncs_after_a_pass_and_is_off_without_url(es_client, es_set
     hook()
     assert outbox.backlog(seeded_store, elastic.target_of(es_settings)).pending == 0
     assert _indexed(es_client, es_settings) == tuple(_stored(seeded_store))
+
+
+def test_credentials_in_the_url_never_reach_messages(seeded_store) -> None:
+    settings = ElasticsearchSettings(url="http://elastic:s3cret@127.0.0.1:9", index_prefix="down", max_retries=0)
+    with elastic.make_client(settings) as client:
+        result = elastic.Syncer(client, seeded_store, settings, sleep=lambda s: None).run_once()
+    assert result.error.startswith("http://127.0.0.1:9 unreachable (ConnectionError)")
+    assert result.target == "127.0.0.1:9/down"
