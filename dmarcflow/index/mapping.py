@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 TEMPLATE_VERSION = 1
@@ -138,6 +139,7 @@ def index_template(prefix: str) -> dict[str, Any]:
     }
 
 
+@lru_cache(maxsize=4096)
 def index_name(prefix: str, period: str, epoch_seconds: int) -> str:
     moment = datetime.fromtimestamp(epoch_seconds, timezone.utc)
     return f"{prefix}-{moment.strftime(PERIOD_FORMATS[period])}"

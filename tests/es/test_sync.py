@@ -212,3 +212,18 @@ def test_credentials_in_the_url_never_reach_messages(seeded_store) -> None:
         result = elastic.Syncer(client, seeded_store, settings, sleep=lambda s: None).run_once()
     assert result.error.startswith("http://127.0.0.1:9 unreachable (ConnectionError)")
     assert result.target == "127.0.0.1:9/down"
+
+
+def test_two_daemons_with_their_own_stores_feed_one_cluster_without_duplicates(
+        es_client, es_settings, seeded_store, dataset, tmp_path) -> None:
+    from tests.es.conftest import ingest_dataset
+
+    elastic.setup(es_client, es_settings)
+    other = tmp_path / "second-daemon.sqlite"
+    ingest_dataset(other, dataset)
+    with Store.open(other) as second:
+        first_pass = _sync(es_client, seeded_store, es_settings)
+        second_pass = _sync(es_client, second, es_settings)
+    assert (first_pass.created, first_pass.existing) == (TOTAL_RECORDS, 0)
+    assert (second_pass.created, second_pass.existing) == (0, TOTAL_RECORDS)
+    assert _indexed(es_client, es_settings) == tuple(_stored(seeded_store))
