@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sqlite3
 from importlib import metadata
 
 
@@ -43,11 +44,16 @@ def describe() -> dict[str, object]:
         "ram_gb": _ram_gb(),
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
-        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
-        "versions": {d: _version(d) for d in ("lxml", "parsedmarc", "elasticsearch", "imapclient")},
+        "load_avg_at_start": load_average(),
+        "sqlite": sqlite3.sqlite_version,
+        "versions": {d: _version(d) for d in ("lxml", "parsedmarc", "elasticsearch", "imapclient", "orjson")},
     }
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def one_line(info: dict[str, object]) -> str:
     return (f"{info['nproc']} cores, {info['cpu']}, {info['ram_gb']} GB RAM, {info['os']}, "
-            f"Python {info['python']}, load average at start {info['load_avg_at_start']}")
+            f"Python {info['python']}, SQLite {info['sqlite']}, load average at start {info['load_avg_at_start']}")

@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(f"dmarcflow benchmarks, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {machine.one_line(info)}")
+    info["load_avg_at_end"] = machine.load_average()
+    print(f"dmarcflow benchmarks, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {machine.one_line(info)}, at end {info['load_avg_at_end']}")
     print(text_table(figures))
     if args.markdown:
         print()
