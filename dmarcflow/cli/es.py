@@ -10,6 +10,7 @@ import click
 from dmarcflow.cli.app import EXIT_FAILED, AppContext, main
 from dmarcflow.cli.output import format_option, to_csv, to_json, to_table
 from dmarcflow.config import ElasticsearchSettings
+from dmarcflow.errors import ConfigError
 from dmarcflow.daemon import register_after_pass
 from dmarcflow.index import elastic, kibana, outbox
 from dmarcflow.index.urls import redact
@@ -91,19 +92,30 @@ def _print_sync(result: elastic.SyncResult, pruned: list[str], fmt: str) -> None
 
 
 @es.command("status")
+@click.option("--cluster", is_flag=True, help="Also ask the cluster: template installed, indices, documents.")
 @format_option()
 @click.pass_obj
-def es_status(app: AppContext, fmt: str) -> None:
-    """The backlog: records not yet acknowledged by the index, and parked refusals (no cluster needed)."""
+def es_status(app: AppContext, cluster: bool, fmt: str) -> None:
+    """The backlog: records not yet acknowledged by the index, and parked refusals (from the store alone)."""
     settings = _es_settings(app)
     if not settings.url:
-        raise click.UsageError("[elasticsearch] url is not set: indexing is off")
+        raise ConfigError("[elasticsearch] url is not set: indexing is off")
     target = elastic.target_of(settings)
     with app.open_store() as store:
         backlog = outbox.backlog(store, target)
         parked = outbox.failures(store, target, limit=20)
+    view = None
+    if cluster:
+        with elastic.make_client(settings) as client:
+            view = elastic.cluster_view(client, settings)
+    _print_status(backlog, parked, view, fmt)
+
+
+def _print_status(backlog: outbox.Backlog, parked: list[outbox.Failure], view: elastic.ClusterView | None,
+                  fmt: str) -> None:
     if fmt == "json":
-        click.echo(to_json({**asdict(backlog), "failures": [asdict(f) for f in parked]}))
+        data = {**asdict(backlog), "failures": [asdict(f) for f in parked]}
+        click.echo(to_json({**data, "cluster": asdict(view)} if view else data))
         return
     columns = ("target", "checkpoint", "last_record", "pending", "parked")
     rows = [(backlog.target, backlog.checkpoint, backlog.last_record_id, backlog.pending, backlog.failed)]
@@ -114,6 +126,9 @@ def es_status(app: AppContext, fmt: str) -> None:
     for failure in parked:
         click.echo(f"  record {failure.record_id}: HTTP {failure.status} after {failure.attempts} attempt(s): "
                    f"{failure.error}")
+    if view is not None:
+        click.echo(f"cluster: template {'installed' if view.template_installed else 'MISSING (run `dmarcflow es setup`)'}; "
+                   f"{view.documents} searchable document(s) in {len(view.indices)} index(es)")
 
 
 # ----------------------------------------------------------------------------- kibana

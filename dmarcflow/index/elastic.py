@@ -298,6 +298,30 @@ class Syncer:
         return refused
 
 
+# ---------------------------------------------------------------------------- status
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    template_installed: bool
+    indices: tuple[str, ...]
+    # Searchable documents (records and conflicting versions alike, as in the records table);
+    # new ones become searchable within the template's refresh interval.
+    documents: int
+
+
+def cluster_view(client: Elasticsearch, settings: ElasticsearchSettings) -> ClusterView:
+    """What the cluster holds for this prefix, to compare with the store's backlog."""
+    pattern = mapping.index_pattern(settings.index_prefix)
+    try:
+        installed = bool(client.indices.exists_index_template(name=settings.index_prefix))
+        names = tuple(sorted(_our_index_names(client, settings)))
+        count = client.count(index=pattern, ignore_unavailable=True, allow_no_indices=True)["count"] if names else 0
+    except (ApiError, TransportError) as exc:
+        raise IndexingError(f"cannot read the state of {redact(settings.url)}: {_describe(exc)}") from None
+    return ClusterView(installed, names, int(count))
+
+
 # ------------------------------------------------------------------------- retention
 
 

@@ -64,7 +64,7 @@ def _config(tmp_path: Path, settings: ElasticsearchSettings) -> Path:
     return path
 
 
-def test_cli_setup_sync_status(cli, tmp_path, es_settings, seeded_store) -> None:
+def test_cli_setup_sync_status(cli, tmp_path, es_client, es_settings, seeded_store) -> None:
     config, db = _config(tmp_path, es_settings), seeded_store.path
     target = elastic.target_of(es_settings)
     setup = cli("--config", config, "--db", db, "es", "setup", "--format", "json")
@@ -83,6 +83,12 @@ def test_cli_setup_sync_status(cli, tmp_path, es_settings, seeded_store) -> None
                           "0 record(s) waiting, 0 parked\n"
     after = cli("--config", config, "--db", db, "es", "status")
     assert after.output.splitlines()[2].split() == [target, "624", "624", "0", "0"]
+    es_client.indices.refresh(index=f"{es_settings.index_prefix}-*")  # else within the 10 s refresh interval
+    view = json.loads(cli("--config", config, "--db", db, "es", "status", "--cluster", "--format", "json").output)
+    assert view["cluster"] == {"template_installed": True, "documents": 624, "indices": [
+        f"{es_settings.index_prefix}-2026.03", f"{es_settings.index_prefix}-2026.04"]}
+    text = cli("--config", config, "--db", db, "es", "status", "--cluster").output
+    assert text.splitlines()[-1] == "cluster: template installed; 624 searchable document(s) in 2 index(es)"
     csv = cli("--config", config, "--db", db, "es", "status", "--format", "csv")
     assert csv.output == f"target,checkpoint,last_record,pending,parked\n{target},624,624,0,0\n"
 
@@ -95,7 +101,8 @@ def test_cli_sync_against_a_dead_cluster_fails_and_keeps_the_backlog(cli, tmp_pa
     assert "624 record(s) waiting" in result.output
 
 
-def test_cli_without_url_is_a_usage_error(cli, tmp_path, seeded_store) -> None:
-    result = cli("--db", seeded_store.path, "es", "sync")
+@pytest.mark.parametrize("command", ["setup", "sync", "status"])
+def test_cli_without_url_is_a_configuration_error(cli, seeded_store, command: str) -> None:
+    result = cli("--db", seeded_store.path, "es", command)
     assert result.exit_code == 2
     assert result.output == "Error: configuration: [elasticsearch] url is not set: indexing is off\n"
