@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from elasticsearch import ApiError, ConnectionError, ConnectionTimeout, Elasticsearch, TransportError
 from elasticsearch.helpers import streaming_bulk
@@ -35,6 +35,7 @@ from dmarcflow.store import Store
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
 CONFLICT = 409
 MAX_BACKOFF_S = 60.0
 # Whole-request failures worth waiting out: unreachable, overloaded, or not ready yet.
@@ -87,8 +88,21 @@ def setup(client: Elasticsearch, settings: ElasticsearchSettings) -> SetupResult
         client.cluster.put_component_template(name=settings_name, **bodies["settings"])
         client.indices.put_index_template(name=template, **mapping.index_template(prefix))
     except (ApiError, TransportError) as exc:
-        raise IndexingError(f"cannot install the index templates on {redact(settings.url)}: {_describe(exc)}") from None
+        raise IndexingError(f"cannot install the index templates on {redact(settings.url)} (run `dmarcflow es setup` "
+                            f"as a user with manage_index_templates): {_describe(exc)}") from None
     return SetupResult(template, (mappings_name, settings_name), mapping.index_pattern(prefix))
+
+
+def ensure_template(client: Elasticsearch, settings: ElasticsearchSettings) -> bool:
+    """Install the templates if the index template is missing; True if it had to.
+
+    Transport errors and API errors of the existence check propagate (the caller retries them).
+    """
+    if client.indices.exists_index_template(name=settings.index_prefix):
+        return False
+    log.warning("index template %s missing on %s: installing it", settings.index_prefix, redact(settings.url))
+    setup(client, settings)
+    return True
 
 
 def _describe(exc: Exception) -> str:
@@ -168,11 +182,13 @@ class Syncer:
         self.chunk_retries = settings.max_retries if chunk_retries is None else chunk_retries
         # Bulk requests in flight at once: two keep a node busy while the next chunk is mapped.
         self.concurrency = max(1, concurrency)
+        self._template_seen = False
 
     def run_once(self, max_records: int | None = None) -> SyncResult:
         """Retry parked failures, then send pending records until none are left (or max_records)."""
         tally, error = _Tally(), None
         try:
+            self._ensure_template()
             self._retry_parked(tally)
             self._drain(tally, max_records)
         except ClusterUnavailable as exc:
@@ -182,6 +198,13 @@ class Syncer:
             self.target, tally.sent, tally.created, tally.existing, tally.skipped, tuple(tally.failures),
             backlog.checkpoint, backlog.pending, backlog.failed, error,
         )
+
+    def _ensure_template(self) -> None:
+        """Never let a write create an index without the template (it would be mapped dynamically)."""
+        if not self._template_seen:
+            resume = outbox.checkpoint(self.store, self.target) + 1
+            self._retrying(lambda: ensure_template(self.client, self.settings), resume)
+            self._template_seen = True
 
     def _drain(self, tally: _Tally, max_records: int | None) -> None:
         """Chunks in id order; up to ``concurrency`` bulk requests in flight while the next is mapped.
@@ -246,19 +269,22 @@ class Syncer:
 
     def _deliver(self, actions: list[dict], by_id: dict[str, IndexRow], first_record: int) -> list[tuple[bool, dict]]:
         """Send one chunk, retrying it whole on connection errors and 429/5xx answers, with backoff."""
+        return self._retrying(lambda: list(self._bulk(actions)), first_record)
+
+    def _retrying(self, call: Callable[[], _T], resume_from: int) -> _T:
         for attempt in range(self.chunk_retries + 1):
             if attempt:
                 self.sleep(min(MAX_BACKOFF_S, self.initial_backoff * 2 ** (attempt - 1)))
             try:
-                return list(self._bulk(actions))
+                return call()
             except (ConnectionError, ConnectionTimeout) as exc:
                 last = f"{redact(self.settings.url)} unreachable ({type(exc).__name__})"
             except ApiError as exc:
                 if exc.status_code not in _RETRYABLE_STATUS:
-                    raise IndexingError(f"bulk request refused by {redact(self.settings.url)}: {_describe(exc)}") from None
+                    raise IndexingError(f"request refused by {redact(self.settings.url)}: {_describe(exc)}") from None
                 last = f"{redact(self.settings.url)} answered {_describe(exc)}"
         raise ClusterUnavailable(
-            f"{last}; records wait in the store and the next sync resumes from record {first_record}")
+            f"{last}; records wait in the store and the next sync resumes from record {resume_from}")
 
     def _drop_expired(self, rows: list[IndexRow], tally: _Tally) -> list[IndexRow]:
         s = self.settings

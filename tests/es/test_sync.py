@@ -227,3 +227,13 @@ def test_two_daemons_with_their_own_stores_feed_one_cluster_without_duplicates(
     assert (first_pass.created, first_pass.existing) == (TOTAL_RECORDS, 0)
     assert (second_pass.created, second_pass.existing) == (0, TOTAL_RECORDS)
     assert _indexed(es_client, es_settings) == tuple(_stored(seeded_store))
+
+
+def test_sync_without_setup_installs_the_template_first(es_client, es_settings, seeded_store) -> None:
+    """A write must never create an index without the template: it would be mapped dynamically."""
+    assert not es_client.indices.exists_index_template(name=es_settings.index_prefix)
+    assert _sync(es_client, seeded_store, es_settings).created == TOTAL_RECORDS
+    assert es_client.indices.exists_index_template(name=es_settings.index_prefix)
+    index = f"{es_settings.index_prefix}-2026.04"
+    props = es_client.indices.get_mapping(index=index).body[index]["mappings"]
+    assert (props["dynamic"], props["properties"]["source"]["properties"]["ip"]["type"]) == ("strict", "ip")
