@@ -37,16 +37,24 @@ JOIN_TIMEOUT = 120.0  # a worker finishing a very large message may need a while
 
 AfterPass = Callable[[], None]
 HookFactory = Callable[[Settings], "AfterPass | None"]
-_hook_factories: list[HookFactory] = []
 
 
-def register_after_pass(factory: HookFactory) -> None:
-    """Let another feature run after every pass (e.g. the Elasticsearch sync).
+def index_sync_hook(settings: Settings) -> AfterPass | None:
+    """A search-index sync after every pass, when [elasticsearch] url is set.
 
-    The factory is called with the settings at start and after each reload and returns a callable, or
-    None when the feature is not configured. Hooks run in a worker thread, one at a time.
+    Imported here, not at module level, so that a daemon without a cluster never loads the client.
     """
-    _hook_factories.append(factory)
+    if not settings.elasticsearch.url:
+        return None
+    from dmarcflow.index.elastic import after_pass_hook
+
+    return after_pass_hook(settings)
+
+
+# Features that run after every pass. Each factory is called with the settings at start and after
+# each reload and returns a callable, or None when the feature is not configured. Hooks run in a
+# worker thread, one at a time.
+HOOK_FACTORIES: tuple[HookFactory, ...] = (index_sync_hook,)
 
 
 @dataclass
@@ -219,7 +227,7 @@ class Daemon:
             settings = self._reloaded(settings)
 
     def _start(self, settings: Settings, stop: threading.Event) -> list[MailboxWorker]:
-        hooks = Hooks(self.extra_hooks + [h for f in _hook_factories if (h := f(settings)) is not None])
+        hooks = Hooks(self.extra_hooks + [h for f in HOOK_FACTORIES if (h := f(settings)) is not None])
         longest = max(box.poll_interval for box in settings.mailboxes)
         self.state.watch([box.name for box in settings.mailboxes], longest)
         workers = [MailboxWorker(box, settings, self.state, hooks, stop) for box in settings.mailboxes]

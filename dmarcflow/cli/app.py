@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from dataclasses import dataclass, field, replace
@@ -38,8 +39,32 @@ class AppContext:
         return Store.open(self.settings.store.resolved_path())
 
 
+# Command name -> the module that defines it. Modules load only when their command runs, so that
+# `dmarcflow summary` does not pay for importing the IMAP, DNS and Elasticsearch clients.
+COMMAND_MODULES = {
+    "ingest": "dmarcflow.cli.ingest",
+    "reports": "dmarcflow.cli.ingest",
+    "rejected": "dmarcflow.cli.ingest",
+    "reprocess": "dmarcflow.cli.ingest",
+    "summary": "dmarcflow.cli.summary",
+    "senders": "dmarcflow.cli.summary",
+    "fetch": "dmarcflow.cli.mailbox",
+    "watch": "dmarcflow.cli.mailbox",
+    "es": "dmarcflow.cli.es",
+    "kibana": "dmarcflow.cli.es",
+}
+
+
 class _Group(click.Group):
-    """Turns library errors into one clear line and the documented exit code."""
+    """Loads commands lazily; turns library errors into one clear line and the documented exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(COMMAND_MODULES))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in COMMAND_MODULES:
+            importlib.import_module(COMMAND_MODULES[name])  # its decorators register it on `main`
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context):
         try:

@@ -11,12 +11,8 @@ from dmarcflow.cli.app import EXIT_FAILED, AppContext, main
 from dmarcflow.cli.output import format_option, to_csv, to_json, to_table
 from dmarcflow.config import ElasticsearchSettings
 from dmarcflow.errors import ConfigError
-from dmarcflow.daemon import register_after_pass
 from dmarcflow.index import elastic, kibana, outbox
 from dmarcflow.index.urls import redact
-
-# `dmarcflow watch` syncs the index after every mailbox pass when [elasticsearch] url is set.
-register_after_pass(elastic.after_pass_hook)
 
 
 def _es_settings(app: AppContext) -> ElasticsearchSettings:

@@ -49,18 +49,23 @@ def read_window(since: str | None, until: str | None) -> tuple[date | None, date
 @view_option
 @click.option("--top", type=click.IntRange(min=0), default=10, show_default=True,
               help="How many top sources to list per domain (0: all).")
+@click.option("--backend", type=click.Choice(("sqlite", "elasticsearch")), default="sqlite", show_default=True,
+              help="Answer from the SQLite store or from the search index ([elasticsearch] url).")
 @format_option()
 @click.pass_obj
 def summary(app: AppContext, domains: tuple[str, ...], since: str | None, until: str | None,
-            view: str, top: int, fmt: str) -> None:
+            view: str, top: int, backend: str, fmt: str) -> None:
     """Per policy domain: volumes, alignment, dispositions, sources, unauthorised senders, readiness.
 
     With no DOMAIN, every domain with reports in the period. Exit code 0 even
     when there is no data (a message says so on stderr).
     """
     first, last = read_window(since, until)
-    with app.open_store() as store:
-        result = summarise(store, domains, first, last, app.settings.approved, view=view, top=top)
+    if backend == "elasticsearch":
+        result = _summarise_from_index(app, domains, first, last, view, top)
+    else:
+        with app.open_store() as store:
+            result = summarise(store, domains, first, last, app.settings.approved, view=view, top=top)
     _report_missing(domains, result)
     if fmt == "json":
         click.echo(to_json({"domains": [s.as_dict() for s in result]}))
@@ -68,6 +73,18 @@ def summary(app: AppContext, domains: tuple[str, ...], since: str | None, until:
         click.echo(to_csv(SUMMARY_CSV, [_summary_csv_row(s) for s in result]), nl=False)
     elif result:
         click.echo("\n\n".join(render_summary(s, view) for s in result))
+
+
+def _summarise_from_index(app: AppContext, domains, first, last, view: str, top: int) -> list[DomainSummary]:
+    from dmarcflow.errors import ConfigError
+    from dmarcflow.index.elastic import make_client
+    from dmarcflow.index.query import summarise_from_index
+
+    es = app.settings.elasticsearch
+    if not es.url:
+        raise ConfigError("--backend elasticsearch needs [elasticsearch] url (or DMARCFLOW_ELASTICSEARCH_URL)")
+    with make_client(es) as client:
+        return summarise_from_index(client, es, domains, first, last, app.settings.approved, view=view, top=top)
 
 
 @main.command()

@@ -106,3 +106,20 @@ def test_cli_without_url_is_a_configuration_error(cli, seeded_store, command: st
     result = cli("--db", seeded_store.path, "es", command)
     assert result.exit_code == 2
     assert result.output == "Error: configuration: [elasticsearch] url is not set: indexing is off\n"
+
+
+def test_cli_summary_backend_elasticsearch_prints_the_sqlite_json(cli, tmp_path, synced, es_settings) -> None:
+    config, db = _config(tmp_path, es_settings), synced.path
+    from_sqlite = cli("--config", config, "--db", db, "summary", "--top", "0", "--format", "json")
+    from_index = cli("--config", config, "--db", db, "summary", "--top", "0", "--backend", "elasticsearch",
+                     "--format", "json")
+    assert (from_sqlite.exit_code, from_index.exit_code) == (0, 0)
+    assert json.loads(from_index.stdout) == json.loads(from_sqlite.stdout)
+    assert len(json.loads(from_index.stdout)["domains"]) == 3
+
+
+def test_cli_summary_backend_elasticsearch_without_url_is_a_configuration_error(cli, seeded_store) -> None:
+    result = cli("--db", seeded_store.path, "summary", "--backend", "elasticsearch")
+    assert result.exit_code == 2
+    assert result.stderr == "Error: configuration: --backend elasticsearch needs [elasticsearch] url " \
+                            "(or DMARCFLOW_ELASTICSEARCH_URL)\n"
