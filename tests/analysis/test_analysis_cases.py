@@ -170,12 +170,12 @@ def test_readiness_with_forwarded_mail_failing(db_path, open_store, p, tail):
         f"5 message(s) from legitimate sources (4.7% of legitimate mail) fail DMARC, most likely after forwarding: {tail}")
 
 
-def test_the_example_config_fragment_is_valid():
+def test_the_example_config_approved_list_is_valid():
     from pathlib import Path
 
     from dmarcflow.analysis.approved import matcher_for
     from dmarcflow.config import load_settings
 
-    settings = load_settings(Path(__file__).resolve().parents[2] / "config" / "approved.example.toml", env={})
+    settings = load_settings(Path(__file__).resolve().parents[2] / "config" / "dmarcflow.example.toml", env={})
     matcher = matcher_for("example.com", settings.approved)
     assert (len(matcher.services), len(matcher.networks), matcher.rdns_domains) == (2, 2, ("partner-mail.net",))

@@ -80,3 +80,20 @@ def test_missing_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_settings(tmp_path / "nope.toml", env={})
     assert str(info.value) == f"config file not found: {tmp_path / 'nope.toml'}"
+
+
+def test_the_example_config_documents_every_key_and_loads():
+    import tomllib
+    from dataclasses import fields
+
+    from dmarcflow import config as c
+    from tests.conftest import REPO
+
+    path = REPO / "config" / "dmarcflow.example.toml"
+    data = tomllib.loads(path.read_text())
+    for section, cls in (("store", c.StoreSettings), ("limits", c.Limits), ("enrichment", c.EnrichmentSettings),
+                         ("elasticsearch", c.ElasticsearchSettings)):
+        assert sorted(data[section]) == sorted(f.name for f in fields(cls)), section
+        assert getattr(load_settings(path, env={}), section) == cls(), section  # the example shows the defaults
+    assert sorted(data["mailboxes"][0]) == sorted(f.name for f in fields(c.MailboxSettings))
+    assert sorted(data["approved"]["example.com"]) == sorted(f.name for f in fields(c.ApprovedSenders))

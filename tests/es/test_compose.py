@@ -46,8 +46,8 @@ def test_env_example_names_every_variable_the_compose_file_uses() -> None:
     assert used == defined == {"ELASTIC_PASSWORD", "KIBANA_PASSWORD", "KIBANA_ENCRYPTION_KEY"}
 
 
-def test_example_fragment_loads_with_the_defaults(tmp_path) -> None:
-    assert load_settings(REPO / "config" / "elasticsearch.example.toml", env={}).elasticsearch == ElasticsearchSettings()
+def test_example_config_elasticsearch_section_is_the_defaults(tmp_path) -> None:
+    assert load_settings(REPO / "config" / "dmarcflow.example.toml", env={}).elasticsearch == ElasticsearchSettings()
 
 
 def test_compose_environment_configures_the_client() -> None:

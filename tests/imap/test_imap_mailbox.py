@@ -198,15 +198,15 @@ def test_backoff_doubles_up_to_the_cap_with_jitter_in_the_upper_half() -> None:
     assert backoff.next_delay() <= 1.0
 
 
-def test_example_config_fragment_sets_every_mailbox_key() -> None:
-    """config/mailbox.example.toml documents every key, and loads."""
+def test_example_config_sets_every_mailbox_key() -> None:
+    """config/dmarcflow.example.toml documents every mailbox key, and loads."""
     import tomllib
     from dataclasses import fields
 
     from dmarcflow.config import load_settings
     from tests.support.imap_mail import REPO
 
-    path = REPO / "config" / "mailbox.example.toml"
+    path = REPO / "config" / "dmarcflow.example.toml"
     with path.open("rb") as fh:
         [table] = tomllib.load(fh)["mailboxes"]
     assert sorted(table) == sorted(f.name for f in fields(MailboxSettings))
