@@ -5,10 +5,25 @@ Public API::
     summarise(store, domains, since, until, approved, *, view="ip", top=10) -> list[DomainSummary]
     list_sources(store, domain, since, until, approved, klass=None, view="ip") -> list[Source]
     parse_since(text, now=None) / parse_day(text, option) -> day numbers (see window.py)
+
+For another backend (the search index answers ``summary`` too)::
+
+    summarise(backend, ...) with a SummaryBackend: .domains_with_data(window) -> list[str] and
+        .results(domain, window) -> DomainResults | None (the four query results, or no report)
+    assemble(domain, reports, totals, rows, infos, approved, *, view, top) -> DomainSummary
+    policy_facts(published, defaulted) -> PolicyFacts (published keyed by POLICY_FIELDS)
 """
 
+from dmarcflow.analysis.queries import POLICY_FIELDS, IpRow, PolicyFacts, ReportFacts, SourceRow, Totals, policy_facts
 from dmarcflow.analysis.readiness import Readiness, Scenario
 from dmarcflow.analysis.sources import VIEWS, Source
-from dmarcflow.analysis.summary import DomainSummary, has_data, list_sources, summarise
+from dmarcflow.analysis.summary import (
+    DomainResults, DomainSummary, SummaryBackend, assemble, has_data, list_sources, summarise,
+)
+from dmarcflow.analysis.window import Window
 
-__all__ = ["DomainSummary", "Readiness", "Scenario", "Source", "VIEWS", "has_data", "list_sources", "summarise"]
+__all__ = [
+    "POLICY_FIELDS", "VIEWS", "DomainResults", "DomainSummary", "IpRow", "PolicyFacts", "Readiness", "ReportFacts",
+    "Scenario", "Source", "SourceRow", "SummaryBackend", "Totals", "Window", "assemble", "has_data",
+    "list_sources", "policy_facts", "summarise",
+]

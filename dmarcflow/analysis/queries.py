@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from dmarcflow.analysis.window import Window
 
@@ -88,6 +88,8 @@ class IpRow:
     sender_type: str | None
 
 
+# The published-policy fields, named as both the reports columns and the index's policy_published keys.
+POLICY_FIELDS = ("p", "sp", "np", "pct", "adkim", "aspf")
 _IN_WINDOW = "domain = ? AND day BETWEEN ? AND ?"
 _REPORTS_IN_WINDOW = "domain = ? AND status = 'active' AND begin_ts >= ? AND begin_ts < ?"
 
@@ -115,18 +117,24 @@ def report_facts(conn: sqlite3.Connection, domain: str, window: Window) -> Repor
         _report_args(domain, window),
     ).fetchone()
     row = conn.execute(
-        "SELECT p, sp, np, pct, adkim, aspf, defaults_applied FROM reports "
+        f"SELECT {', '.join(POLICY_FIELDS)}, defaults_applied FROM reports "
         f"WHERE {_REPORTS_IN_WINDOW} ORDER BY begin_ts DESC, id DESC LIMIT 1",
         _report_args(domain, window),
     ).fetchone()
-    return ReportFacts(count, reporters, begin, end, _policy(row) if row else None)
+    policy = policy_facts(dict(zip(POLICY_FIELDS, row)), json.loads(row[6] or "[]")) if row else None
+    return ReportFacts(count, reporters, begin, end, policy)
 
 
-def _policy(row: tuple) -> PolicyFacts:
-    defaulted = set(json.loads(row[6] or "[]"))
-    sp = None if "sp" in defaulted else row[1]
-    np = None if "np" in defaulted else row[2]
-    return PolicyFacts(row[0], sp, np, row[3], row[4] or "r", row[5] or "r")
+def policy_facts(published: Mapping[str, Any], defaulted: Iterable[str]) -> PolicyFacts:
+    """The policy a report published, from its ``POLICY_FIELDS`` and the tags the parser defaulted.
+
+    Public so that every backend applies this one rule: a defaulted sp/np was not published (None).
+    """
+    omitted = set(defaulted)
+    sp = None if "sp" in omitted else published.get("sp")
+    np = None if "np" in omitted else published.get("np")
+    return PolicyFacts(published.get("p"), sp, np, published.get("pct"),
+                       published.get("adkim") or "r", published.get("aspf") or "r")
 
 
 def domain_totals(conn: sqlite3.Connection, domain: str, window: Window) -> Totals:

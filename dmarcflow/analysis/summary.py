@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from typing import Protocol
 
 from dmarcflow.analysis import queries
 from dmarcflow.analysis.approved import matcher_for, validate_all
 from dmarcflow.analysis.queries import IpRow, PolicyFacts, ReportFacts, SourceRow, Totals
 from dmarcflow.analysis.readiness import Readiness, assess
 from dmarcflow.analysis.sources import VIEWS, Source, build_sources
-from dmarcflow.analysis.window import check_order, window_of
+from dmarcflow.analysis.window import Window, check_order, window_of
 from dmarcflow.config import ApprovedSenders
 from dmarcflow.models import SOURCE_CLASSES
 from dmarcflow.store import Store
@@ -61,8 +63,44 @@ class DomainSummary:
         }
 
 
+@dataclass(frozen=True)
+class DomainResults:
+    """What a backend's queries found for one domain in the window: the input of ``assemble``."""
+
+    reports: ReportFacts
+    totals: Totals
+    rows: list[SourceRow]
+    infos: Mapping[str, IpRow]
+
+
+class SummaryBackend(Protocol):
+    """Where ``summarise`` reads from: the store by default, or another backend (the search index)."""
+
+    def domains_with_data(self, window: Window) -> list[str]:
+        """Policy domains with at least one active report beginning in the window."""
+
+    def results(self, domain: str, window: Window) -> DomainResults | None:
+        """The domain's query results in the window; None when it has no active report there."""
+
+
+@dataclass(frozen=True)
+class _StoreBackend:
+    conn: sqlite3.Connection
+
+    def domains_with_data(self, window: Window) -> list[str]:
+        return queries.domains_with_data(self.conn, window)
+
+    def results(self, domain: str, window: Window) -> DomainResults | None:
+        reports = queries.report_facts(self.conn, domain, window)
+        if reports.reports == 0:
+            return None
+        rows = queries.source_rows(self.conn, domain, window)
+        infos = queries.ip_rows(self.conn, (r.ip for r in rows))
+        return DomainResults(reports, queries.totals_of(rows), rows, infos)
+
+
 def summarise(
-    store: Store,
+    store: Store | SummaryBackend,
     domains: Iterable[str] = (),
     since: date | None = None,
     until: date | None = None,
@@ -75,28 +113,21 @@ def summarise(
 
     Named domains without any report in the window are left out: the caller
     says so. ``top`` limits ``sources`` (0: all); ``unauthorised`` is never cut.
+    ``store`` may also be another ``SummaryBackend``: the rules here then apply to its results.
     """
     approved = approved or {}
     validate_all(approved)
     check_order(since, until)
     window = window_of(since, until)
-    names = [normalise_domain(d) for d in domains] or queries.domains_with_data(store.conn, window)
+    backend = _StoreBackend(store.conn) if isinstance(store, Store) else store
+    names = [normalise_domain(d) for d in domains] or backend.domains_with_data(window)
     result = []
     for name in dict.fromkeys(names):
-        summary = _summarise_one(store, name, window, approved, view, top)
-        if summary is not None:
-            result.append(summary)
+        found = backend.results(name, window)
+        if found is not None:
+            result.append(assemble(name, found.reports, found.totals, found.rows, found.infos, approved,
+                                   view=view, top=top))
     return result
-
-
-def _summarise_one(store, domain, window, approved, view, top) -> DomainSummary | None:
-    conn = store.conn
-    reports = queries.report_facts(conn, domain, window)
-    if reports.reports == 0:
-        return None
-    rows = queries.source_rows(conn, domain, window)
-    infos = queries.ip_rows(conn, (r.ip for r in rows))
-    return assemble(domain, reports, queries.totals_of(rows), rows, infos, approved, view=view, top=top)
 
 
 def assemble(

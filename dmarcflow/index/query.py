@@ -1,9 +1,10 @@
 """Summaries answered from the index: ``dmarcflow summary --backend elasticsearch``.
 
 The SQLite analysis (``dmarcflow.analysis``) reads four facts per domain from the store: report
-facts, totals, source rows and IP facts. Here the same four dataclasses come from aggregations,
-and the same pure functions (``build_sources``, ``assess``) turn them into ``DomainSummary``,
-so both backends print the same JSON. Only active reports count, as in SQLite.
+facts, totals, source rows and IP facts. Here the same four come from aggregations, gathered into
+a ``DomainResults`` by ``IndexBackend`` and handed to the analysis's own ``summarise`` (whose
+``assemble`` builds each ``DomainSummary``), so both backends print the same JSON. Only active
+reports count, as in SQLite.
 
 Composite aggregations page through every bucket, so counts are exact (no ``terms`` top-N cut,
 no approximate cardinality).
@@ -11,25 +12,20 @@ no approximate cardinality).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from dmarcflow.analysis.approved import matcher_for, validate_all
-from dmarcflow.analysis import queries
-from dmarcflow.analysis.queries import IpRow, PolicyFacts, ReportFacts, SourceRow, Totals
-from dmarcflow.analysis.readiness import assess
-from dmarcflow.analysis.sources import build_sources
-from dmarcflow.analysis.summary import DomainSummary, normalise_domain
-from dmarcflow.analysis.window import Window, check_order, window_of
+from dmarcflow.analysis import (
+    DomainResults, DomainSummary, IpRow, ReportFacts, SourceRow, Totals, Window, policy_facts, summarise,
+)
 from dmarcflow.config import ApprovedSenders, ElasticsearchSettings
 from dmarcflow.errors import IndexingError
 from dmarcflow.index.urls import redact
 from dmarcflow.index.mapping import index_pattern
-from dmarcflow.models import SOURCE_CLASSES
 
 PAGE = 1000
 DOMAIN = "dmarc.policy_published.domain"
@@ -113,15 +109,9 @@ def report_facts(q: IndexQuery, domain: str, window: Window) -> ReportFacts:
     }}
     aggs = q.search(body)["aggregations"]
     latest = aggs["latest"]["hits"]["hits"][0]["_source"]["dmarc"]
-    policy = _policy(latest["policy_published"], latest.get("report", {}).get("defaults_applied", []))
+    policy = policy_facts(latest["policy_published"], latest.get("report", {}).get("defaults_applied", []))
     return ReportFacts(len(reports), len(reporters), int(aggs["begin"]["value"]) // 1000,
                        int(aggs["end"]["value"]) // 1000, policy)
-
-
-def _policy(published: dict[str, Any], defaulted: list[str]) -> PolicyFacts:
-    """The SQLite analysis's own rule, fed with the same columns (one rule, two backends)."""
-    row = tuple(published.get(k) for k in ("p", "sp", "np", "pct", "adkim", "aspf")) + (json.dumps(defaulted),)
-    return queries._policy(row)
 
 
 def domain_totals(q: IndexQuery, domain: str, window: Window) -> Totals:
@@ -188,33 +178,22 @@ def summarise_from_index(
     top: int = 10,
 ) -> list[DomainSummary]:
     """Same contract as ``dmarcflow.analysis.summarise``, answered from the index."""
-    approved = approved or {}
-    validate_all(approved)
-    check_order(since, until)
-    window = window_of(since, until)
-    q = IndexQuery(client, settings)
-    names = [normalise_domain(d) for d in domains] or domains_with_data(q, window)
-    result = [_summarise_one(q, name, window, approved, view, top) for name in dict.fromkeys(names)]
-    return [s for s in result if s is not None]
+    backend = IndexBackend(IndexQuery(client, settings))
+    return summarise(backend, domains, since, until, approved, view=view, top=top)
 
 
-def _summarise_one(q: IndexQuery, domain: str, window: Window, approved, view: str, top: int) -> DomainSummary | None:
-    reports = report_facts(q, domain, window)
-    if reports.reports == 0:
-        return None
-    totals = domain_totals(q, domain, window)
-    rows = source_rows(q, domain, window)
-    infos = ip_rows(q, domain, window)
-    matcher = matcher_for(domain, approved)
-    by_ip = build_sources(rows, infos, domain, reports.policy, matcher, "ip")
-    shown = by_ip if view == "ip" else build_sources(rows, infos, domain, reports.policy, matcher, view)
-    classes = {k: sum(r.messages for r in rows if r.klass == k) for k in SOURCE_CLASSES}
-    return DomainSummary(
-        domain=domain, messages=totals.messages, dmarc_pass=totals.dmarc_pass, spf_aligned=totals.spf_aligned,
-        dkim_aligned=totals.dkim_aligned, dispositions=totals.dispositions, classes=classes,
-        reports=reports.reports, reporters=reports.reporters, begin_ts=reports.begin_ts, end_ts=reports.end_ts,
-        policy=reports.policy, source_count=len(shown),
-        sources=tuple(shown[:top] if top > 0 else shown),
-        unauthorised=tuple(s for s in shown if s.klass == "unauthorised"),
-        readiness=assess(by_ip, reports.policy),
-    )
+@dataclass(frozen=True)
+class IndexBackend:
+    """The index as a ``SummaryBackend``: the four query results in the shapes the SQLite queries give."""
+
+    q: IndexQuery
+
+    def domains_with_data(self, window: Window) -> list[str]:
+        return domains_with_data(self.q, window)
+
+    def results(self, domain: str, window: Window) -> DomainResults | None:
+        reports = report_facts(self.q, domain, window)
+        if reports.reports == 0:
+            return None
+        return DomainResults(reports, domain_totals(self.q, domain, window), source_rows(self.q, domain, window),
+                             ip_rows(self.q, domain, window))
