@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Protocol
 
 from dmarcflow.analysis import queries
@@ -16,13 +16,12 @@ from dmarcflow.analysis.sources import VIEWS, Source, build_sources
 from dmarcflow.analysis.window import Window, check_order, window_of
 from dmarcflow.config import ApprovedSenders
 from dmarcflow.models import SOURCE_CLASSES
+from dmarcflow import utc
 from dmarcflow.store import Store
 
 
 def iso(ts: int | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if ts is None else utc.iso(ts)
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from datetime import datetime, timezone
 from typing import Any
+
+from dmarcflow.utc import iso
 
 ECS_VERSION = "8.11.0"
 DATASET = "dmarc.aggregate"
@@ -101,8 +102,6 @@ def document_id(row: IndexRow) -> str:
     return hashlib.sha256(f"{report_uid(row.report)}:{row.position}".encode()).hexdigest()
 
 
-def iso(epoch_seconds: int) -> str:
-    return datetime.fromtimestamp(epoch_seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _compact(**fields: Any) -> dict[str, Any]:

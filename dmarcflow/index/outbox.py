@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from dmarcflow.index.document import IndexRow, IpPart, ReportPart
 from dmarcflow.store import Store
-from dmarcflow.store.sqlite import now_iso
+from dmarcflow.utc import now_iso, parse_iso
 
 # Ingest enriches a report's IPs just after committing it. A pass stops before a record whose
 # IP has no facts yet, unless its report is older than this (enrichment failed: index anyway).
@@ -100,7 +100,7 @@ def pending(store: Store, target: str, after: int, limit: int, now: datetime | N
 
 
 def _enrichment_overdue(ingested_at: str, now: datetime) -> bool:
-    stamp = datetime.strptime(ingested_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    stamp = parse_iso(ingested_at)
     return now - stamp > ENRICHMENT_GRACE
 
 

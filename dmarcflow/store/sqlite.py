@@ -13,12 +13,12 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 from dmarcflow.errors import StoreError
 from dmarcflow.models import Record, Report
 from dmarcflow.store.schema import migrate
+from dmarcflow.utc import now_iso
 
 _BATCH = 5000
 _BUSY_TIMEOUT_MS = 300_000  # a concurrent writer may be storing a very large report
@@ -39,10 +39,6 @@ class Existing:
     pk: int
     records_hash: str
     status: str
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def fingerprint(row: tuple) -> bytes:
