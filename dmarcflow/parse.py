@@ -243,7 +243,7 @@ def _records(header: _Header, events: Iterator[tuple[str, etree._Element]]) -> I
     _free(header.first_record)
     try:
         for event, el in events:
-            if event == "end" and _local(el.tag) == "record":
+            if event == "end" and (_LOCAL_NAMES.get(el.tag) or _local(el.tag)) == "record":
                 yield _build_record(el, policy)
                 _free(el)
     except etree.XMLSyntaxError as exc:
@@ -260,7 +260,8 @@ def _free(el: etree._Element) -> None:
 
 
 def _build_record(el: etree._Element, policy: PolicyPublished) -> Record:
-    """One pass over the record's children; a hot path, hence the flat loops."""
+    """One pass over the record's children; a hot path, hence the flat loops and the inlined name cache."""
+    cached = _LOCAL_NAMES.get
     row: dict[str, str | None] = {}
     pe: dict[str, str | None] = {}
     ident: dict[str, str | None] = {}
@@ -268,17 +269,17 @@ def _build_record(el: etree._Element, policy: PolicyPublished) -> Record:
     dkim: tuple[DkimResult, ...] = ()
     spf: tuple[SpfResult, ...] = ()
     for part in el:
-        name = _local(part.tag)
+        name = cached(part.tag) or _local(part.tag)
         if name == "row":
             for c in part:
-                cname = _local(c.tag)
+                cname = cached(c.tag) or _local(c.tag)
                 if cname == "policy_evaluated":
                     _policy_evaluated(c, pe, reasons)
                 else:
                     row.setdefault(cname, c.text)
         elif name == "identifiers":
             for c in part:
-                ident.setdefault(_local(c.tag), c.text)
+                ident.setdefault(cached(c.tag) or _local(c.tag), c.text)
         elif name == "auth_results":
             dkim, spf = _auth_results(part)
     return _make_record(row, pe, ident, tuple(reasons), dkim, spf, policy)

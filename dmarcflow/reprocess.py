@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import zlib
 from dataclasses import dataclass
 
 from dmarcflow.parse import parse_report
@@ -23,14 +21,15 @@ def reprocess(store: Store) -> ReprocessResult:
     reports = records = messages = skipped = 0
     with store.transaction() as conn:
         conn.execute("DELETE FROM daily_sources")
-        rows = conn.execute("SELECT id, status, raw_xml FROM reports ORDER BY id").fetchall()
-        for pk, status, raw in rows:
-            if raw is None:
+        for pk, status in conn.execute("SELECT id, status FROM reports ORDER BY id").fetchall():
+            stream = store.open_raw_xml(pk)
+            if stream is None:
                 skipped += 1
                 continue
-            parsed = parse_report(io.BytesIO(zlib.decompress(raw)))
-            conn.execute("DELETE FROM records WHERE report = ?", (pk,))
-            stored = store.rewrite_records(pk, parsed.report, parsed.records, rollup=(status == "active"))
+            with stream:
+                parsed = parse_report(stream)
+                conn.execute("DELETE FROM records WHERE report = ?", (pk,))
+                stored = store.rewrite_records(pk, parsed.report, parsed.records, rollup=(status == "active"))
             reports += 1
             records += stored.records
             messages += stored.messages

@@ -7,6 +7,7 @@ identity, so two processes ingesting the same report cannot both store it.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import sqlite3
 import zlib
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from dmarcflow.errors import StoreError
 from dmarcflow.models import Record, Report
@@ -43,7 +45,7 @@ class Existing:
 
 def fingerprint(row: tuple) -> bytes:
     """Stable bytes for a record row (without report id and position), for duplicate-versus-conflict."""
-    return "\x1f".join(map(str, row[2:])).encode() + b"\x1e"
+    return repr(row[2:]).encode()
 
 
 def hash_records(records: Iterable[Record]) -> tuple[str, int, int]:
@@ -165,7 +167,7 @@ class Store:
         status: str,
         conflict_of: int | None,
         source: str,
-        raw_xml: Callable[[], bytes],
+        raw_xml: Callable[[], IO[bytes]],
     ) -> tuple[StoredReport, set[str]]:
         """Insert a report and stream its records; call inside transaction().
 
@@ -180,11 +182,28 @@ class Store:
         writer.finish()
         digest = writer.hasher.hexdigest()
         self.conn.execute(
-            "UPDATE reports SET records_hash=?, record_count=?, message_count=?, raw_xml=? WHERE id=?",
-            (digest, writer.count, writer.messages, raw_xml(), pk),
+            "UPDATE reports SET records_hash=?, record_count=?, message_count=? WHERE id=?",
+            (digest, writer.count, writer.messages, pk),
         )
+        self._put_raw_xml(pk, raw_xml())
         outcome = "ingested" if status == "active" else "conflict"
         return StoredReport(outcome, pk, writer.count, writer.messages), writer.ips
+
+    def _put_raw_xml(self, pk: int, stream: IO[bytes]) -> None:
+        """Copy the compressed XML into the row in chunks (incremental blob I/O, no whole copy in memory)."""
+        size = stream.seek(0, 2)
+        stream.seek(0)
+        self.conn.execute("UPDATE reports SET raw_xml = zeroblob(?) WHERE id = ?", (size, pk))
+        with self.conn.blobopen("reports", "raw_xml", pk) as blob:
+            while chunk := stream.read(1 << 20):
+                blob.write(chunk)
+
+    def open_raw_xml(self, pk: int) -> IO[bytes] | None:
+        """The kept XML of a report, decompressed as it is read; None if none was kept."""
+        row = self.conn.execute("SELECT raw_xml IS NOT NULL FROM reports WHERE id = ?", (pk,)).fetchone()
+        if not row or not row[0]:
+            return None
+        return io.BufferedReader(_Inflating(self.conn.blobopen("reports", "raw_xml", pk, readonly=True)), 1 << 16)
 
     def rewrite_records(self, pk: int, report: Report, records: Iterable[Record], rollup: bool) -> StoredReport:
         """Replace a stored report's records (its rows must be deleted first)."""
@@ -305,3 +324,32 @@ class _RecordWriter:
             "messages = messages + excluded.messages, records = records + excluded.records",
             [(self.domain, self.day, *dims, m, n) for dims, (m, n) in self.sums.items()],
         )
+
+
+class _Inflating(io.RawIOBase):
+    """Reads a zlib-compressed blob as the bytes it holds, a chunk at a time."""
+
+    def __init__(self, blob) -> None:
+        self._blob = blob
+        self._zip = zlib.decompressobj()
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        while not self._pending:
+            chunk = self._blob.read(1 << 16)
+            if not chunk:
+                self._pending = self._zip.flush()
+                break
+            self._pending = self._zip.decompress(chunk)
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def close(self) -> None:
+        self._blob.close()
+        super().close()
+
