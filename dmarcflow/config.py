@@ -13,7 +13,7 @@ import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -281,8 +281,3 @@ def _approved(raw: Any) -> dict[str, ApprovedSenders]:
                 raise ConfigError(f"[approved.\"{dom}\"] networks: {net!r} is not an IP network (use CIDR, e.g. 192.0.2.0/24)") from None
         out[dom.lower().rstrip(".")] = entry
     return out
-
-
-def with_overrides(settings: Settings, **sections: Any) -> Settings:
-    """A copy with whole sections replaced (used by command-line options)."""
-    return replace(settings, **sections)

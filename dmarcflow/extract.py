@@ -169,11 +169,11 @@ def _read_all(opener: Opener, limits: Limits, name: str) -> bytes:
     with opener() as stream:
         data = stream.read(limits.max_message_bytes + 1)
     if len(data) > limits.max_message_bytes:
-        raise_too_large(name, limits.max_message_bytes)
+        _raise_too_large(name, limits.max_message_bytes)
     return data
 
 
-def raise_too_large(name: str, limit: int) -> None:
+def _raise_too_large(name: str, limit: int) -> None:
     raise ExtractError("too_large", f"{name} is larger than {limit} bytes")
 
 
