@@ -158,40 +158,40 @@ class Ingestor:
     def _store_payload(self, input_name: str, payload: Payload) -> PayloadOutcome:
         try:
             with self.store.transaction():
-                stored = self._store_in_transaction(input_name, payload)
+                stored, ips = self._store_in_transaction(input_name, payload)
         except InputError as exc:
             return PayloadOutcome(payload.name, "rejected", exc.reason, exc.message)
+        self._enrich(ips)  # after the commit: reverse DNS must not hold the store's write lock
         return PayloadOutcome(payload.name, stored.status, None, None, stored.records, stored.messages)
 
-    def _store_in_transaction(self, input_name: str, payload: Payload) -> StoredReport:
+    def _store_in_transaction(self, input_name: str, payload: Payload) -> tuple[StoredReport, set[str]]:
+        """The report's outcome and the source IPs it stored (to enrich once committed)."""
         with payload.open() as stream, closing(_CompressingReader(stream)) as tee:
             parsed = parse_report(tee)
             existing = self.store.find_identity(parsed.report)
             if existing:
                 digest, count, messages = hash_records(parsed.records)
                 if any(e.records_hash == digest for e in existing):
-                    return StoredReport("duplicate", None, count, messages)
+                    return StoredReport("duplicate", None, count, messages), set()
                 return self._write(input_name, payload, conflict_of=existing[0].pk)
-            stored, ips = self.store.write_report(
+            return self.store.write_report(
                 parsed.report, parsed.records, status="active", conflict_of=None, source=input_name, raw_xml=tee.compressed
             )
-        self._enrich(ips)
-        return stored
 
-    def _write(self, input_name: str, payload: Payload, conflict_of: int) -> StoredReport:
+    def _write(self, input_name: str, payload: Payload, conflict_of: int) -> tuple[StoredReport, set[str]]:
         """Store a second version of a known report, flagged as a conflict."""
         with payload.open() as stream, closing(_CompressingReader(stream)) as tee:
             parsed = parse_report(tee)
-            stored, ips = self.store.write_report(
+            return self.store.write_report(
                 parsed.report, parsed.records, status="conflict", conflict_of=conflict_of, source=input_name, raw_xml=tee.compressed
             )
-        self._enrich(ips)
-        return stored
 
     def _enrich(self, ips: set[str]) -> None:
         missing = sorted(ips - self.store.known_ips(ips, need_rdns=not self.enricher.offline))
         if missing:
-            self.store.save_ip_facts(self.enricher.facts_many(missing))
+            facts = self.enricher.facts_many(missing)
+            with self.store.transaction():
+                self.store.save_ip_facts(facts)
 
 
 def _read_capped(path: str) -> bytes | None:
