@@ -137,7 +137,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
     """Read the TOML file (explicit, DMARCFLOW_CONFIG, or the default if present), then the environment."""
     env = os.environ if env is None else env
     chosen = path or env.get(ENV_PREFIX + "CONFIG")
-    if chosen is None and default_config_path().exists():
+    if chosen is None and _present(default_config_path()):
         chosen = default_config_path()
     data = _read_toml(Path(chosen)) if chosen else {}
     unknown = set(data) - set(_SECTIONS) - {"mailbox", "mailboxes", "approved"}
@@ -150,6 +150,15 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
         approved=_approved(data.get("approved", {})),
         source=str(chosen or ""),
     )
+
+
+def _present(path: Path) -> bool:
+    """Whether the optional default file is there; a folder this user cannot enter counts as no file."""
+    try:
+        path.stat()
+    except OSError:
+        return False
+    return True
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -51,7 +51,7 @@ def es_sync(app: AppContext, max_records: int | None, rebuild: bool, fmt: str) -
     retried on the next pass; `dmarcflow es status` lists them).
     """
     settings = _es_settings(app)
-    with elastic.make_client(settings) as client, app.open_store() as store:
+    with elastic.make_client(settings) as client, app.open_store(create=False) as store:
         if rebuild:
             deleted = elastic.rebuild(client, store, settings)
             click.echo(f"deleted {len(deleted)} index(es); the checkpoint is reset", err=True)
@@ -97,7 +97,7 @@ def es_status(app: AppContext, cluster: bool, fmt: str) -> None:
     if not settings.url:
         raise ConfigError("[elasticsearch] url is not set: indexing is off")
     target = elastic.target_of(settings)
-    with app.open_store() as store:
+    with app.open_store_readonly() as store:
         backlog = outbox.backlog(store, target)
         parked = outbox.failures(store, target, limit=20)
     view = None
