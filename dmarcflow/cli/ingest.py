@@ -50,7 +50,8 @@ def outcomes_even_on_store_failure(outcomes: list[InputOutcome], fmt: str) -> It
     try:
         yield
     except StoreError:
-        print_outcomes(outcomes, fmt)
+        if outcomes or fmt != "table":  # a program still gets valid JSON or CSV
+            print_outcomes(outcomes, fmt)
         raise
 
 

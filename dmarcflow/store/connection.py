@@ -8,6 +8,7 @@ is the whole store and is opened ``immutable``. Every SQLite failure is turned i
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import stat
 import time
@@ -32,9 +33,11 @@ _PLAIN = {
 }
 
 
-def describe(exc: sqlite3.Error) -> str:
+def describe(exc: sqlite3.Error, path: Path | None = None) -> str:
     """One line in plain words for an SQLite failure, with SQLite's own text kept in it."""
     name = getattr(exc, "sqlite_errorname", "") or ""
+    if name.startswith("SQLITE_READONLY") and path is not None and _on_read_only_mount(path):
+        return f"the filesystem holding the store is mounted read-only ({exc})"
     if name in _PLAIN:
         return _PLAIN[name]
     if name.startswith("SQLITE_IOERR"):
@@ -46,6 +49,13 @@ def describe(exc: sqlite3.Error) -> str:
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
         return _PLAIN["SQLITE_BUSY"]
     return str(exc)
+
+
+def _on_read_only_mount(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path if path.exists() else path.parent).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def open_writer(path: Path, *, create: bool) -> sqlite3.Connection:
@@ -66,7 +76,7 @@ def open_writer(path: Path, *, create: bool) -> sqlite3.Connection:
     except sqlite3.Error as exc:
         if conn is not None:
             conn.close()
-        raise StoreError(f"cannot open the store at {path}: {describe(exc)}") from None
+        raise StoreError(f"cannot open the store at {path}: {describe(exc, path)}") from None
     except StoreError:
         if conn is not None:
             conn.close()

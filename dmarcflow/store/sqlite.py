@@ -148,12 +148,12 @@ class Store:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot start a write transaction on {self.path}: {describe(exc)}") from None
+            raise StoreError(self._write_failure(exc)) from None
         try:
             yield self.conn
         except sqlite3.Error as exc:
             self._rollback()
-            raise StoreError(f"cannot write to the store at {self.path}: {describe(exc)}") from exc
+            raise StoreError(self._write_failure(exc)) from exc
         except BaseException:
             self._rollback()
             raise
@@ -161,7 +161,10 @@ class Store:
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback()
-            raise StoreError(f"cannot commit to the store at {self.path}: {describe(exc)}") from exc
+            raise StoreError(self._write_failure(exc)) from exc
+
+    def _write_failure(self, exc: sqlite3.Error) -> str:
+        return f"cannot write to the store at {self.path}: {describe(exc, self.path)}"
 
     def _rollback(self) -> None:
         """Undo what is left: after disk full or an I/O error SQLite may have rolled back already."""
