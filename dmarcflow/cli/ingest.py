@@ -29,11 +29,11 @@ def open_ingestor(app: AppContext, offline: bool):
     if offline:
         settings = replace(settings, enrichment=replace(settings.enrichment, offline=True))
         app.replace_settings(settings)
-    store = app.open_store()
+    enricher = Enricher(settings.enrichment)  # a bad ip_db is a config error before any store is made
     try:
-        enricher = Enricher(settings.enrichment)
+        store = app.open_store()
     except BaseException:
-        store.close()
+        enricher.close()
         raise
     try:
         ingestor = Ingestor(store, enricher, settings.limits)
