@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from dmarcflow.errors import IndexingError
 from dmarcflow.index.urls import redact
@@ -102,6 +102,18 @@ class KibanaTarget:
 @dataclass(frozen=True)
 class ImportResult:
     imported: int
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be Kibana's base URL, or None when it can."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:
+        return f"not a valid URL ({exc})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http:// or https:// URL with a host name, e.g. http://localhost:5601"
+    return None
 
 
 def safe_url(url: str) -> str:
