@@ -174,7 +174,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
 
-def _build(cls: type, values: Mapping[str, Any], section: str, env: Mapping[str, str], env_section: str | None = None):
+def _build(cls: type, values: Mapping[str, Any], section: str, env: Mapping[str, str], env_section: str | None = None) -> Any:
     if not isinstance(values, Mapping):
         raise ConfigError(f"[{section}] must be a table")
     hints = get_type_hints(cls)
@@ -184,7 +184,7 @@ def _build(cls: type, values: Mapping[str, Any], section: str, env: Mapping[str,
         raise ConfigError(f"[{section}] unknown key(s): {', '.join(sorted(unknown))}")
     kwargs = {k: _coerce(v, hints[k], f"{section}.{k}") for k, v in values.items()}
     prefix = f"{ENV_PREFIX}{(env_section or section).upper()}_"
-    from_env = set()
+    from_env: set[str] = set()
     for name in names:
         raw = _env_value(env, prefix + name.upper(), name)
         if raw is not None:

@@ -24,7 +24,7 @@ OUTCOME_COLUMNS = ("path", "status", "reason", "reports", "records", "messages")
 
 
 @contextmanager
-def open_ingestor(app: AppContext, offline: bool):
+def open_ingestor(app: AppContext, offline: bool) -> Iterator[Ingestor]:
     settings = app.settings
     if offline:
         settings = replace(settings, enrichment=replace(settings.enrichment, offline=True))

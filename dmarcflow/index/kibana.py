@@ -163,7 +163,8 @@ def _send(request: urllib.request.Request, target: KibanaTarget) -> dict[str, An
     where = safe_url(target.url)
     try:
         with urllib.request.build_opener(*handlers).open(request, timeout=target.timeout) as response:
-            return json.loads(response.read() or b"{}")
+            answer: dict[str, Any] = json.loads(response.read() or b"{}")
+            return answer
     except urllib.error.HTTPError as exc:
         raise KibanaError(_refusal(where, exc)) from None
     except (urllib.error.URLError, OSError) as exc:

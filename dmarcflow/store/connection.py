@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from dmarcflow.errors import StoreError, StoreNotFoundError
-from dmarcflow.store.schema import migrate, version_of
+from dmarcflow.store.schema import MIGRATIONS, migrate, version_of
 
 BUSY_TIMEOUT_MS = 300_000  # a concurrent writer may be storing a very large report
 _WAL_RETRY_SECONDS = BUSY_TIMEOUT_MS / 1000
@@ -84,8 +84,37 @@ def open_writer(path: Path, *, create: bool) -> sqlite3.Connection:
     return conn
 
 
-def open_reader(path: Path) -> tuple[sqlite3.Connection, int]:
-    """A read-only connection and the store's schema version; never creates a file."""
+def open_reader(path: Path) -> sqlite3.Connection:
+    """A read-only connection to a store with the newest schema; never creates a file.
+
+    A store with an older schema is migrated first when this user can write it (migrations are the
+    one write a reader makes), else it is an error that says so.
+    """
+    conn, version = _read_only(path)
+    if version == len(MIGRATIONS):
+        return conn
+    conn.close()
+    if version == 0:
+        raise StoreError(f"{path} is not a dmarcflow store (it has no schema): check --db, DMARCFLOW_DB or [store] path")
+    if version < len(MIGRATIONS):
+        try:
+            open_writer(path, create=False).close()
+        except StoreError as exc:
+            raise StoreError(
+                f"the store at {path} has schema version {version} and this dmarcflow needs {len(MIGRATIONS)}, "
+                f"but cannot upgrade it ({exc}): run a writing command (ingest, fetch, watch) once as a user "
+                "who can write the store"
+            ) from None
+    conn, version = _read_only(path)
+    if version != len(MIGRATIONS):
+        conn.close()
+        raise StoreError(f"the store at {path} has schema version {version}; this dmarcflow knows "
+                         f"{len(MIGRATIONS)}: upgrade dmarcflow")
+    return conn
+
+
+def _read_only(path: Path) -> tuple[sqlite3.Connection, int]:
+    """A read-only connection and the store's schema version."""
     _check_path(path, must_exist=True)
     try:
         conn = _connect(path, "ro")
@@ -99,7 +128,7 @@ def open_reader(path: Path) -> tuple[sqlite3.Connection, int]:
         conn = _connect(path, "ro", immutable=True)
         return conn, version_of(conn)
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot read the store at {path}: {describe(exc)}") from None
+        raise StoreError(f"cannot read the store at {path}: {describe(exc, path)}") from None
 
 
 def _check_path(path: Path, *, must_exist: bool) -> None:

@@ -145,3 +145,8 @@ def raw_of(conn: sqlite3.Connection, rejected_id: int) -> bytes | None:
         "SELECT d.data FROM rejected r JOIN raw_inputs d ON d.sha256 = r.raw_sha256 WHERE r.id = ?", (rejected_id,)
     ).fetchone()
     return zlib.decompress(row[0]) if row else None
+
+
+def raw_by_sha256(conn: sqlite3.Connection, sha256: str) -> bytes | None:
+    row = conn.execute("SELECT data FROM raw_inputs WHERE sha256 = ?", (sha256,)).fetchone()
+    return zlib.decompress(row[0]) if row else None

@@ -22,7 +22,6 @@ from dmarcflow.models import Record, Report
 from dmarcflow.store import ipfacts, rejected
 from dmarcflow.store.connection import describe, open_reader, open_writer
 from dmarcflow.store.rejected import RawInput, RejectedRow
-from dmarcflow.store.schema import MIGRATIONS
 from dmarcflow.utc import now_iso
 
 _BATCH = 5000
@@ -102,34 +101,9 @@ class Store:
 
     @classmethod
     def open_readonly(cls, path: str | Path) -> "Store":
-        """Open without writing and never create: for commands that only read.
-
-        A store with an older schema is migrated first when this user can write it (migrations are the
-        one write a reader makes), else it is an error that says so.
-        """
+        """Open without writing and never create: for commands that only read (see ``connection.open_reader``)."""
         path = Path(path)
-        conn, version = open_reader(path)
-        if version == len(MIGRATIONS):
-            return cls(conn, path, readonly=True)
-        conn.close()
-        if version == 0:
-            raise StoreError(f"{path} is not a dmarcflow store (it has no schema): check --db, DMARCFLOW_DB or [store] path")
-        if version < len(MIGRATIONS):
-            try:
-                open_writer(path, create=False).close()
-            except StoreError as exc:
-                raise StoreError(
-                    f"the store at {path} has schema version {version} and this dmarcflow needs {len(MIGRATIONS)}, "
-                    f"but cannot upgrade it ({exc}): run a writing command (ingest, fetch, watch) once as a user "
-                    "who can write the store"
-                ) from None
-        conn, version = open_reader(path)
-        if version != len(MIGRATIONS):
-            conn.close()
-            raise StoreError(
-                f"the store at {path} has schema version {version}; this dmarcflow knows {len(MIGRATIONS)}: upgrade dmarcflow"
-            )
-        return cls(conn, path, readonly=True)
+        return cls(open_reader(path), path, readonly=True)
 
     def close(self) -> None:
         self.conn.close()
@@ -292,8 +266,7 @@ class Store:
         return rejected.raw_of(self.conn, rejected_id)
 
     def raw_input(self, sha256: str) -> bytes | None:
-        row = self.conn.execute("SELECT data FROM raw_inputs WHERE sha256=?", (sha256,)).fetchone()
-        return zlib.decompress(row[0]) if row else None
+        return rejected.raw_by_sha256(self.conn, sha256)
 
 
 def _dims(record: Record) -> tuple:
