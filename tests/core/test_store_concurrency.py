@@ -171,7 +171,9 @@ def test_kill_9_at_random_points_then_a_rerun_completes_everything(tmp_path):
     finally:
         server.stop()
     assert final.returncode == 0, final.stderr.decode()[-800:]
-    assert {row["status"] for row in json.loads(final.stdout)} <= {"ingested", "duplicate"}
+    outcomes = json.loads(final.stdout)
+    assert sorted(row["path"] for row in outcomes) == files
+    assert {row["status"] for row in outcomes} <= {"ingested", "duplicate"}
     ips = 23 * 20 + 30
     assert _state(db) == {
         "reports": REPORTS, "identities": REPORTS, "records": REPORTS * IPS_PER_REPORT, "ips": ips,
