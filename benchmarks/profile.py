@@ -54,7 +54,7 @@ def _summary(db: Path):
     from dmarcflow.analysis import summarise
     from dmarcflow.store.sqlite import Store
 
-    store = Store.open(str(db))
+    store = Store.open_readonly(str(db))  # as `dmarcflow summary` opens it
     return lambda: summarise(store, ["example.com"])
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import ipaddress
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from dmarcflow.config_checks import Where, check_elasticsearch, check_enrichment, check_limits, check_mailbox
 from dmarcflow.errors import ConfigError
 
 ENV_PREFIX = "DMARCFLOW_"
@@ -137,7 +138,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
     """Read the TOML file (explicit, DMARCFLOW_CONFIG, or the default if present), then the environment."""
     env = os.environ if env is None else env
     chosen = path or env.get(ENV_PREFIX + "CONFIG")
-    if chosen is None and default_config_path().exists():
+    if chosen is None and _present(default_config_path()):
         chosen = default_config_path()
     data = _read_toml(Path(chosen)) if chosen else {}
     unknown = set(data) - set(_SECTIONS) - {"mailbox", "mailboxes", "approved"}
@@ -152,6 +153,15 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
     )
 
 
+def _present(path: Path) -> bool:
+    """Whether the optional default file is there; a folder this user cannot enter counts as no file."""
+    try:
+        path.stat()
+    except OSError:
+        return False
+    return True
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as fh:
@@ -164,7 +174,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
 
-def _build(cls: type, values: Mapping[str, Any], section: str, env: Mapping[str, str], env_section: str | None = None):
+def _build(cls: type, values: Mapping[str, Any], section: str, env: Mapping[str, str], env_section: str | None = None) -> Any:
     if not isinstance(values, Mapping):
         raise ConfigError(f"[{section}] must be a table")
     hints = get_type_hints(cls)
@@ -174,12 +184,16 @@ def _build(cls: type, values: Mapping[str, Any], section: str, env: Mapping[str,
         raise ConfigError(f"[{section}] unknown key(s): {', '.join(sorted(unknown))}")
     kwargs = {k: _coerce(v, hints[k], f"{section}.{k}") for k, v in values.items()}
     prefix = f"{ENV_PREFIX}{(env_section or section).upper()}_"
+    from_env: set[str] = set()
     for name in names:
         raw = _env_value(env, prefix + name.upper(), name)
         if raw is not None:
             kwargs[name] = _coerce_text(raw, hints[name], prefix + name.upper())
+            from_env.add(name)
     obj = cls(**kwargs)
-    _validate(obj, section)
+    check = _CHECKS.get(cls)
+    if check is not None:
+        check(obj, Where(section, prefix, frozenset(from_env)))
     return obj
 
 
@@ -237,16 +251,12 @@ def _type_name(hint: Any) -> str:
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(hint, "a list of strings")
 
 
-def _validate(obj: Any, section: str) -> None:
-    if isinstance(obj, MailboxSettings):
-        if obj.tls not in ("implicit", "starttls", "none"):
-            raise ConfigError(f"[{section}] tls must be implicit, starttls or none, not {obj.tls!r}")
-        if obj.batch_size < 1 or obj.poll_interval <= 0:
-            raise ConfigError(f"[{section}] batch_size must be >= 1 and poll_interval > 0")
-    if isinstance(obj, ElasticsearchSettings) and obj.index_period not in ("day", "month", "year"):
-        raise ConfigError(f"[{section}] index_period must be day, month or year, not {obj.index_period!r}")
-    if isinstance(obj, Limits) and min(obj.max_total_bytes, obj.max_ratio, obj.max_members, obj.max_depth, obj.max_message_bytes) < 1:
-        raise ConfigError(f"[{section}] every limit must be a positive integer")
+_CHECKS: dict[type, Callable[[Any, Where], None]] = {
+    Limits: check_limits,
+    EnrichmentSettings: check_enrichment,
+    ElasticsearchSettings: check_elasticsearch,
+    MailboxSettings: check_mailbox,
+}
 
 
 def _mailboxes(data: Mapping[str, Any], env: Mapping[str, str]) -> tuple[MailboxSettings, ...]:

@@ -112,7 +112,12 @@ class MailboxWorker(threading.Thread):
             return
         enricher = Enricher(self.settings.enrichment)
         try:
-            self._loop(Ingestor(store, enricher, self.settings.limits))
+            ingestor = Ingestor(store, enricher, self.settings.limits)
+            try:
+                ingestor.complete_enrichment()  # what an interrupted run left without its IP facts
+            except StoreError as exc:
+                log.warning("mailbox %s: IP facts left by an earlier run not filled in yet: %s", self.box.name, exc)
+            self._loop(ingestor)
         finally:
             enricher.close()
             store.close()

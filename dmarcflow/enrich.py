@@ -21,6 +21,7 @@ import dns.reversename
 import maxminddb
 
 from dmarcflow.config import EnrichmentSettings
+from dmarcflow.errors import ConfigError
 from dmarcflow.normalise import organisational_domain
 
 
@@ -107,10 +108,20 @@ class ReverseDns:
             return dict(zip(ips, pool.map(self.lookup, ips)))
 
 
+def _open_ip_db(configured: str) -> maxminddb.Reader:
+    path = str(Path(configured).expanduser()) if configured else str(default_ip_db())
+    try:
+        return maxminddb.open_database(path)
+    except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:
+        where = f"[enrichment] ip_db = \"{configured}\"" if configured else f"the bundled IP database {path}"
+        raise ConfigError(f"{where}: not a readable MMDB database ({exc}); give an IPinfo, MaxMind or DB-IP .mmdb "
+                          "file, or leave ip_db empty") from None
+
+
 class Enricher:
     def __init__(self, settings: EnrichmentSettings, services: dict[str, Service] | None = None) -> None:
         self.settings = settings
-        self._db = maxminddb.open_database(str(settings.ip_db or default_ip_db()))
+        self._db = _open_ip_db(settings.ip_db)
         self._services = services if services is not None else load_service_map()
         self._rdns = None if settings.offline else ReverseDns(settings)
 

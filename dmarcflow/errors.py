@@ -23,6 +23,10 @@ class StoreError(DmarcflowError):
     """The SQLite store could not be opened, migrated or written."""
 
 
+class StoreNotFoundError(StoreError):
+    """No store at the given path, for a command that must not create one (a usage error: exit 2)."""
+
+
 class IndexingError(DmarcflowError):
     """The search index could not be set up or written."""
 

@@ -17,6 +17,7 @@ from dmarcflow.config import MailboxSettings
 from dmarcflow.errors import StoreError
 from dmarcflow.ingest import InputOutcome, Ingestor
 from dmarcflow.mailbox import Mailbox, Message, plan_batches
+from dmarcflow.store import RawInput
 
 log = logging.getLogger(__name__)
 
@@ -71,24 +72,28 @@ def run_pass(
     uids = box.pending()
     sizes = box.sizes(uids)
     filed: list[Filed] = []
+
+    def report(item: Filed) -> None:
+        filed.append(item)
+        if on_filed is not None:
+            on_filed(item)
+
     stopped = False
     for batch in plan_batches(sizes, uids, box.settings.batch_size):
         if should_stop():
             stopped = True
             break
-        done, stopped = _process_batch(box, ingestor, batch, sizes, should_stop)
-        filed.extend(done)
-        for item in done:
-            if on_filed is not None:
-                on_filed(item)
+        stopped = _process_batch(box, ingestor, batch, sizes, should_stop, report)
         if stopped:
             break
     return PassResult(box.settings.name, tuple(filed), len(uids), stopped)
 
 
 def _process_batch(
-    box: Mailbox, ingestor: Ingestor, batch: Sequence[int], sizes: dict[int, int], should_stop: Callable[[], bool]
-) -> tuple[list[Filed], bool]:
+    box: Mailbox, ingestor: Ingestor, batch: Sequence[int], sizes: dict[int, int], should_stop: Callable[[], bool],
+    report: Callable[[Filed], None],
+) -> bool:
+    """Ingest and file one batch; True when a stop request ended it early."""
     limit = ingestor.limits.max_message_bytes
     small = [uid for uid in batch if sizes.get(uid, 0) <= limit]
     done: list[Filed] = []
@@ -103,9 +108,12 @@ def _process_batch(
                 break
             done.append(_classify(box.settings, message.uid, ingest_message(ingestor, box.settings, message)))
     finally:
-        # Also after a store failure: what was committed before it is filed now, not read again.
+        # Also after a store failure: what was committed before it is filed now, not read again,
+        # and reported (reached only when filing worked), so the failure does not hide it.
         _file(box, done)
-    return done, stopped
+        for item in done:
+            report(item)
+    return stopped
 
 
 def ingest_message(ingestor: Ingestor, box: MailboxSettings, message: Message) -> InputOutcome:
@@ -127,23 +135,16 @@ def ingest_message(ingestor: Ingestor, box: MailboxSettings, message: Message) -
 
 
 def _known_rejection(ingestor: Ingestor, raw: bytes) -> tuple[str, str] | None:
-    sha = hashlib.sha256(raw).hexdigest()
-    row = ingestor.store.conn.execute(
-        "SELECT reason, message FROM rejected WHERE raw_sha256 = ? ORDER BY id LIMIT 1", (sha,)
-    ).fetchone()
-    return None if row is None else (row[0], row[1])
+    return ingestor.store.rejection_of(hashlib.sha256(raw).hexdigest())
 
 
 def _reject_oversized(ingestor: Ingestor, box: MailboxSettings, uid: int, size: int, limit: int) -> InputOutcome:
-    """Too big to download safely: recorded (without its bytes) and filed as invalid."""
+    """Too big to download safely: recorded (with its size, without its bytes) and filed as invalid."""
     name = input_name(box, uid)
     text = f"message of {size} bytes exceeds limits.max_message_bytes ({limit}); not downloaded"
-    seen = ingestor.store.conn.execute(
-        "SELECT 1 FROM rejected WHERE input = ? AND reason = 'too_large' AND raw_sha256 IS NULL", (name,)
-    ).fetchone()
-    if seen is None:
+    if not ingestor.store.has_unread_rejection(name, "too_large"):
         with ingestor.store.transaction():
-            ingestor.store.save_rejected(name, name, "too_large", text, None)
+            ingestor.store.save_rejected(name, name, "too_large", text, RawInput.not_downloaded(size, ""))
     return InputOutcome(name, "rejected", "too_large", text, 0, 0, 0)
 
 

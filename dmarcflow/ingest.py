@@ -7,6 +7,7 @@ Rejected inputs are kept (raw bytes in the store) with a reason code.
 from __future__ import annotations
 
 
+import logging
 import mailbox
 import os
 import tempfile
@@ -14,17 +15,19 @@ import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO
 
 from dmarcflow.config import Limits
 from dmarcflow.enrich import Enricher
-from dmarcflow.errors import InputError
+from dmarcflow.errors import InputError, StoreError
 from dmarcflow.extract import Payload, Rejection, detect, payloads_from_bytes, payloads_from_file
 from dmarcflow.parse import parse_report
+from dmarcflow.store import RawInput
 from dmarcflow.store.sqlite import Store, StoredReport, hash_records
 
-_KEEP_RAW_MAX = 256 << 20  # larger rejected files stay where they are, on disk
+log = logging.getLogger(__name__)
+
+_ENRICH_BATCH = 1000  # IPs looked up and committed at a time, so an interrupted run keeps what it did
 _STATUS_RANK = {"rejected": 3, "conflict": 2, "ingested": 1, "duplicate": 0}
 
 
@@ -113,7 +116,7 @@ class Ingestor:
         self.limits = limits
 
     def ingest_bytes(self, name: str, data: bytes) -> InputOutcome:
-        return self._ingest(name, payloads_from_bytes(name, data, self.limits), lambda: data)
+        return self._ingest(name, payloads_from_bytes(name, data, self.limits), lambda: RawInput.of_bytes(data))
 
     def ingest_file(self, path: str) -> Iterator[InputOutcome]:
         """One outcome per file, or per message for an mbox."""
@@ -122,7 +125,7 @@ class Ingestor:
         if kind == "mbox":
             yield from self._ingest_mbox(path)
             return
-        yield self._ingest(path, payloads_from_file(path, self.limits), lambda: _read_capped(path))
+        yield self._ingest(path, payloads_from_file(path, self.limits), lambda: RawInput.of_file(path))
 
     def _ingest_mbox(self, path: str) -> Iterator[InputOutcome]:
         box = mailbox.mbox(path, create=False)
@@ -149,7 +152,7 @@ class Ingestor:
             self._keep_rejected(name, outcomes, raw())
         return result
 
-    def _keep_rejected(self, name: str, outcomes: list[PayloadOutcome], data: bytes | None) -> None:
+    def _keep_rejected(self, name: str, outcomes: list[PayloadOutcome], data: RawInput | None) -> None:
         with self.store.transaction():
             for o in outcomes:
                 if o.status == "rejected":
@@ -161,7 +164,7 @@ class Ingestor:
                 stored, ips = self._store_in_transaction(input_name, payload)
         except InputError as exc:
             return PayloadOutcome(payload.name, "rejected", exc.reason, exc.message)
-        self._enrich(ips)  # after the commit: reverse DNS must not hold the store's write lock
+        self._enrich_after_commit()  # reverse DNS must not hold the store's write lock
         return PayloadOutcome(payload.name, stored.status, None, None, stored.records, stored.messages)
 
     def _store_in_transaction(self, input_name: str, payload: Payload) -> tuple[StoredReport, set[str]]:
@@ -175,7 +178,8 @@ class Ingestor:
                     return StoredReport("duplicate", None, count, messages), set()
                 return self._write(input_name, payload, conflict_of=existing[0].pk)
             return self.store.write_report(
-                parsed.report, parsed.records, status="active", conflict_of=None, source=input_name, raw_xml=tee.compressed
+                parsed.report, parsed.records, status="active", conflict_of=None, source=input_name, raw_xml=tee.compressed,
+                refresh_rdns=not self.enricher.offline,
             )
 
     def _write(self, input_name: str, payload: Payload, conflict_of: int) -> tuple[StoredReport, set[str]]:
@@ -183,21 +187,31 @@ class Ingestor:
         with payload.open() as stream, closing(_CompressingReader(stream)) as tee:
             parsed = parse_report(tee)
             return self.store.write_report(
-                parsed.report, parsed.records, status="conflict", conflict_of=conflict_of, source=input_name, raw_xml=tee.compressed
+                parsed.report, parsed.records, status="conflict", conflict_of=conflict_of, source=input_name, raw_xml=tee.compressed,
+                refresh_rdns=not self.enricher.offline,
             )
 
-    def _enrich(self, ips: set[str]) -> None:
-        missing = sorted(ips - self.store.known_ips(ips, need_rdns=not self.enricher.offline))
-        if missing:
-            facts = self.enricher.facts_many(missing)
+    def complete_enrichment(self) -> int:
+        """Fill in the facts of every source IP still waiting for them: this run's, or what a crash left.
+
+        The store marks a report's IPs in the report's transaction (see ``store.ipfacts``); each batch of
+        facts is committed on its own, so a run that is interrupted keeps what it did. Returns the count.
+        """
+        need_rdns = not self.enricher.offline
+        after, done = "", 0
+        while batch := self.store.pending_ips(after, _ENRICH_BATCH, need_rdns):
+            facts = self.enricher.facts_many(batch)
             with self.store.transaction():
                 self.store.save_ip_facts(facts)
+            after, done = batch[-1], done + len(batch)
+        return done
 
-
-def _read_capped(path: str) -> bytes | None:
-    if os.path.getsize(path) > _KEEP_RAW_MAX:
-        return None
-    return Path(path).read_bytes()
+    def _enrich_after_commit(self) -> None:
+        try:
+            self.complete_enrichment()
+        except StoreError as exc:
+            # The report is stored and its IPs stay marked: the next payload or run fills them in.
+            log.warning("IP facts not saved yet: %s", exc)
 
 
 def list_inputs(paths: Iterable[str]) -> list[str]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from dmarcflow.store import Store
+from dmarcflow.store import RejectedRow, Store
 from dmarcflow.utc import iso
 
-
+__all__ = ["RejectedRow", "ReportRow", "list_rejected", "list_reports", "rejected_raw"]
 
 
 @dataclass(frozen=True)
@@ -29,20 +29,6 @@ class ReportRow:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class RejectedRow:
-    id: int
-    input: str
-    payload: str
-    reason: str
-    message: str
-    raw_sha256: str | None
-    rejected_at: str
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
 def list_reports(store: Store, domain: str | None = None) -> list[ReportRow]:
     sql = (
         "SELECT id, org_name, report_id, domain, begin_ts, end_ts, schema, record_count, message_count, status, "
@@ -57,14 +43,8 @@ def list_reports(store: Store, domain: str | None = None) -> list[ReportRow]:
 
 
 def list_rejected(store: Store) -> list[RejectedRow]:
-    rows = store.conn.execute(
-        "SELECT id, input, payload, reason, message, raw_sha256, rejected_at FROM rejected ORDER BY id"
-    ).fetchall()
-    return [RejectedRow(*r) for r in rows]
+    return store.rejected_inputs()
 
 
 def rejected_raw(store: Store, rejected_id: int) -> bytes | None:
-    row = store.conn.execute("SELECT raw_sha256 FROM rejected WHERE id = ?", (rejected_id,)).fetchone()
-    if row is None or row[0] is None:
-        return None
-    return store.raw_input(row[0])
+    return store.rejected_raw(rejected_id)

@@ -73,7 +73,7 @@ def child_summary(params: dict[str, Any]) -> dict[str, Any]:
     from dmarcflow.analysis import summarise
     from dmarcflow.store.sqlite import Store
 
-    store = Store.open(params["db"])
+    store = Store.open_readonly(params["db"])  # as `dmarcflow summary` opens it
     times = []
     for _ in range(3):
         started = time.perf_counter()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sqlite3
 import sys
 from dataclasses import dataclass, field, replace
 
@@ -11,8 +12,9 @@ import click
 
 from dmarcflow import __version__
 from dmarcflow.config import Settings, StoreSettings, load_settings
-from dmarcflow.errors import ConfigError, DmarcflowError
+from dmarcflow.errors import ConfigError, DmarcflowError, StoreNotFoundError
 from dmarcflow.store import Store
+from dmarcflow.store.connection import describe
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -35,8 +37,13 @@ class AppContext:
     def replace_settings(self, settings: Settings) -> None:
         self._settings = settings
 
-    def open_store(self) -> Store:
-        return Store.open(self.settings.store.resolved_path())
+    def open_store(self, *, create: bool = True) -> Store:
+        """For the commands that write: ingest, fetch and watch create the store, the others need one."""
+        return Store.open(self.settings.store.resolved_path(), create=create)
+
+    def open_store_readonly(self) -> Store:
+        """For the commands that only read: never creates a store, works without write permission."""
+        return Store.open_readonly(self.settings.store.resolved_path())
 
 
 # Command name -> the module that defines it. Modules load only when their command runs, so that
@@ -72,9 +79,23 @@ class _Group(click.Group):
         except ConfigError as exc:
             click.echo(f"Error: configuration: {exc}", err=True)
             ctx.exit(EXIT_USAGE)
+        except StoreNotFoundError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(EXIT_USAGE)
         except DmarcflowError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(EXIT_FAILED)
+        except sqlite3.Error as exc:  # a read that failed outside the store's own error handling
+            click.echo(f"Error: the store at {_store_path(ctx)}: {describe(exc)}", err=True)
+            ctx.exit(EXIT_FAILED)
+
+
+def _store_path(ctx: click.Context) -> str:
+    app = ctx.obj
+    try:
+        return str(app.settings.store.resolved_path()) if isinstance(app, AppContext) else "?"
+    except ConfigError:
+        return "?"
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -51,7 +51,7 @@ def es_sync(app: AppContext, max_records: int | None, rebuild: bool, fmt: str) -
     retried on the next pass; `dmarcflow es status` lists them).
     """
     settings = _es_settings(app)
-    with elastic.make_client(settings) as client, app.open_store() as store:
+    with elastic.make_client(settings) as client, app.open_store(create=False) as store:
         if rebuild:
             deleted = elastic.rebuild(client, store, settings)
             click.echo(f"deleted {len(deleted)} index(es); the checkpoint is reset", err=True)
@@ -97,7 +97,7 @@ def es_status(app: AppContext, cluster: bool, fmt: str) -> None:
     if not settings.url:
         raise ConfigError("[elasticsearch] url is not set: indexing is off")
     target = elastic.target_of(settings)
-    with app.open_store() as store:
+    with app.open_store_readonly() as store:
         backlog = outbox.backlog(store, target)
         parked = outbox.failures(store, target, limit=20)
     view = None
@@ -141,6 +141,13 @@ def _objects_options(f):
                         help="An NDJSON file of saved objects instead of the bundled ones.")(f)
 
 
+def _kibana_url(value: str) -> str:
+    problem = kibana.url_problem(value)
+    if problem is not None:
+        raise click.BadParameter(f"{value!r}: {problem}")
+    return value
+
+
 def _load(app: AppContext, objects_path: str | None, index_prefix: str | None) -> list[dict]:
     prefix = index_prefix or _es_settings(app).index_prefix
     source = Path(objects_path) if objects_path else kibana.bundled_path()
@@ -148,7 +155,8 @@ def _load(app: AppContext, objects_path: str | None, index_prefix: str | None) -
 
 
 @kibana_group.command("import")
-@click.option("--url", required=True, envvar="DMARCFLOW_KIBANA_URL", help="Kibana base URL, e.g. http://localhost:5601.")
+@click.option("--url", required=True, envvar="DMARCFLOW_KIBANA_URL", callback=lambda ctx, param, value: _kibana_url(value),
+              help="Kibana base URL, e.g. http://localhost:5601.")
 @click.option("--username", envvar="DMARCFLOW_KIBANA_USERNAME", help="Basic auth user.")
 @click.option("--password", envvar="DMARCFLOW_KIBANA_PASSWORD", help="Basic auth password (better: the environment).")
 @click.option("--api-key", envvar="DMARCFLOW_KIBANA_API_KEY", help="An API key (base64 id:key), instead of a user.")
@@ -178,5 +186,12 @@ def kibana_export(app: AppContext, out_path: str, objects_path: str | None, inde
     if out_path == "-":
         click.echo(text, nl=False)
     else:
-        Path(out_path).write_text(text, encoding="utf-8")
+        target = Path(out_path)
+        if not target.parent.is_dir():
+            raise click.BadParameter(f"the folder {target.parent} does not exist: create it or choose another file",
+                                     param_hint="--out")
+        try:
+            target.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {target}: {exc.strerror}") from None
         click.echo(f"wrote {text.count(chr(10))} saved object(s) to {out_path}", err=True)

@@ -4,34 +4,55 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 
 import click
 
 from dmarcflow.cli.app import EXIT_FAILED, AppContext, main
 from dmarcflow.cli.output import format_option, to_csv, to_json, to_table
 from dmarcflow.enrich import Enricher
+from dmarcflow.errors import StoreError
 from dmarcflow.ingest import InputOutcome, Ingestor, list_inputs
 from dmarcflow.listing import list_rejected, list_reports, rejected_raw
 from dmarcflow.reprocess import reprocess
+from dmarcflow.store import Store
 
 OUTCOME_COLUMNS = ("path", "status", "reason", "reports", "records", "messages")
 
 
 @contextmanager
-def open_ingestor(app: AppContext, offline: bool):
+def open_ingestor(app: AppContext, offline: bool) -> Iterator[Ingestor]:
     settings = app.settings
     if offline:
         settings = replace(settings, enrichment=replace(settings.enrichment, offline=True))
         app.replace_settings(settings)
-    store = app.open_store()
-    enricher = Enricher(settings.enrichment)
+    enricher = Enricher(settings.enrichment)  # a bad ip_db is a config error before any store is made
     try:
-        yield Ingestor(store, enricher, settings.limits)
+        store = app.open_store()
+    except BaseException:
+        enricher.close()
+        raise
+    try:
+        ingestor = Ingestor(store, enricher, settings.limits)
+        ingestor.complete_enrichment()  # what an interrupted run left without its IP facts
+        yield ingestor
     finally:
         enricher.close()
         store.close()
+
+
+@contextmanager
+def outcomes_even_on_store_failure(outcomes: list[InputOutcome], fmt: str) -> Iterator[None]:
+    """When the store fails part-way (disk full, I/O error), the outcomes so far are still printed, then the error."""
+    try:
+        yield
+    except StoreError:
+        if outcomes or fmt != "table":  # a program still gets valid JSON or CSV
+            print_outcomes(outcomes, fmt)
+        raise
 
 
 def print_outcomes(outcomes: list[InputOutcome], fmt: str) -> None:
@@ -74,7 +95,7 @@ def ingest(app: AppContext, paths: tuple[str, ...], offline: bool, fmt: str) -> 
     """
     files = list_inputs(paths)
     outcomes: list[InputOutcome] = []
-    with open_ingestor(app, offline) as ingestor:
+    with open_ingestor(app, offline) as ingestor, outcomes_even_on_store_failure(outcomes, fmt):
         with _progress(files) as bar:
             for path in bar:
                 outcomes.extend(ingestor.ingest_file(path))
@@ -97,7 +118,7 @@ def _progress(files: list[str]):
 @click.pass_obj
 def reports(app: AppContext, domain: str | None, fmt: str) -> None:
     """List stored reports."""
-    with app.open_store() as store:
+    with app.open_store_readonly() as store:
         rows = list_reports(store, domain)
     columns = ("id", "org_name", "domain", "begin", "records", "messages", "status")
     if fmt == "json":
@@ -116,13 +137,15 @@ def reports(app: AppContext, domain: str | None, fmt: str) -> None:
 @format_option()
 @click.pass_obj
 def rejected(app: AppContext, save_id: int | None, output: str | None, fmt: str) -> None:
-    """List rejected inputs with their reasons (their raw bytes are kept)."""
-    with app.open_store() as store:
-        if save_id is not None:
-            _save_raw(store, save_id, output)
-            return
+    """List rejected inputs with their reasons (their raw bytes are kept; the same bytes again count as seen again)."""
+    if save_id is not None:
+        target = _output_file(output)
+        with app.open_store_readonly() as store:
+            _save_raw(store, save_id, target)
+        return
+    with app.open_store_readonly() as store:
         rows = list_rejected(store)
-    columns = ("id", "input", "reason", "message")
+    columns = ("id", "input", "reason", "seen_count", "message")
     if fmt == "json":
         click.echo(to_json([r.as_dict() for r in rows]))
     elif fmt == "csv":
@@ -133,14 +156,25 @@ def rejected(app: AppContext, save_id: int | None, output: str | None, fmt: str)
         click.echo(to_table(columns, [[getattr(r, c) for c in columns] for r in rows], max_width=120))
 
 
-def _save_raw(store, save_id: int, output: str | None) -> None:
+def _output_file(output: str | None) -> Path:
+    """Checked before the store is read: --output must name a file in a folder that exists."""
     if not output:
         raise click.UsageError("--save needs --output FILE")
+    target = Path(output)
+    if not target.parent.is_dir():
+        raise click.BadParameter(f"the folder {target.parent} does not exist: create it or choose another file",
+                                 param_hint="--output")
+    return target
+
+
+def _save_raw(store: Store, save_id: int, output: Path) -> None:
     data = rejected_raw(store, save_id)
     if data is None:
         raise click.ClickException(f"no raw bytes kept for rejected input {save_id} (unknown id, or the file was too large to keep)")
-    with open(output, "wb") as fh:
-        fh.write(data)
+    try:
+        output.write_bytes(data)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
     click.echo(f"wrote {len(data)} bytes to {output}", err=True)
 
 
@@ -148,7 +182,7 @@ def _save_raw(store, save_id: int, output: str | None) -> None:
 @click.pass_obj
 def reprocess_cmd(app: AppContext) -> None:
     """Re-parse every stored report from its kept raw XML (after an upgrade)."""
-    with app.open_store() as store:
+    with app.open_store(create=False) as store:
         result = reprocess(store)
     click.echo(
         f"reprocessed {result.reports} report(s): {result.records} records, {result.messages} messages"

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import click
 
 from dmarcflow.cli.app import EXIT_FAILED, AppContext, main
-from dmarcflow.cli.ingest import exit_code_for, open_ingestor, print_outcomes
+from dmarcflow.cli.ingest import exit_code_for, open_ingestor, outcomes_even_on_store_failure, print_outcomes
 from dmarcflow.cli.output import format_option
 from dmarcflow.config import ENV_PREFIX, MailboxSettings, Settings, StoreSettings, load_settings
 from dmarcflow.daemon import Daemon, load_checked
@@ -53,13 +53,14 @@ def fetch(app: AppContext, names: tuple[str, ...], offline: bool, fmt: str, **op
     boxes = select_mailboxes(app.settings, names, options)
     outcomes: list[InputOutcome] = []
     failures: list[str] = []
-    with open_ingestor(app, offline) as ingestor, _stop_on_signals() as stopping:
+    with open_ingestor(app, offline) as ingestor, outcomes_even_on_store_failure(outcomes, fmt), \
+            _stop_on_signals() as stopping:
         for box in boxes:
             if stopping():
                 break
             try:
                 with Mailbox.connect(box) as mailbox:
-                    outcomes.extend(run_pass(mailbox, ingestor, stopping).outcomes)
+                    run_pass(mailbox, ingestor, stopping, on_filed=lambda item: outcomes.append(item.outcome))
             except MailboxError as exc:
                 failures.append(str(exc))
     print_outcomes(outcomes, fmt)

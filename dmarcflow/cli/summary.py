@@ -64,7 +64,7 @@ def summary(app: AppContext, domains: tuple[str, ...], since: str | None, until:
     if backend == "elasticsearch":
         result = _summarise_from_index(app, domains, first, last, view, top)
     else:
-        with app.open_store() as store:
+        with app.open_store_readonly() as store:
             result = summarise(store, domains, first, last, app.settings.approved, view=view, top=top)
     _report_missing(domains, result)
     if fmt == "json":
@@ -98,7 +98,7 @@ def senders(app: AppContext, domain: str, klass: str | None, since: str | None, 
             view: str, fmt: str) -> None:
     """Every source that sent mail as DOMAIN, with its class and the reason for it."""
     first, last = read_window(since, until)
-    with app.open_store() as store:
+    with app.open_store_readonly() as store:
         found = has_data(store, domain, first, last)
         sources = list_sources(store, domain, first, last, app.settings.approved, klass, view)
     name = domain.strip().lower().rstrip(".")

@@ -14,8 +14,11 @@ import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
+from email.message import Message
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+from urllib.parse import urljoin, urlsplit
+
 from dmarcflow.errors import IndexingError
 from dmarcflow.index.urls import redact
 
@@ -101,6 +104,18 @@ class ImportResult:
     imported: int
 
 
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be Kibana's base URL, or None when it can."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:
+        return f"not a valid URL ({exc})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http:// or https:// URL with a host name, e.g. http://localhost:5601"
+    return None
+
+
 def safe_url(url: str) -> str:
     return redact(url)
 
@@ -130,25 +145,43 @@ def _multipart(boundary: str, filename: str, payload: bytes) -> bytes:
     return head + payload + f"\r\n--{boundary}--\r\n".encode()
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is reported, never followed: the credentials go to the --url host and nowhere else."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
+                         headers: Message, newurl: str) -> None:
+        return None
+
+
 def _send(request: urllib.request.Request, target: KibanaTarget) -> dict[str, Any]:
-    context = None
+    handlers: list[urllib.request.BaseHandler] = [_NoRedirect()]
     if request.full_url.startswith("https:"):
         context = ssl.create_default_context(cafile=target.ca_file or None)
         if not target.verify:
             context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        handlers.append(urllib.request.HTTPSHandler(context=context))
     where = safe_url(target.url)
     try:
-        with urllib.request.urlopen(request, timeout=target.timeout, context=context) as response:
-            return json.loads(response.read() or b"{}")
+        with urllib.request.build_opener(*handlers).open(request, timeout=target.timeout) as response:
+            answer: dict[str, Any] = json.loads(response.read() or b"{}")
+            return answer
     except urllib.error.HTTPError as exc:
-        detail = exc.read()[:300].decode("utf-8", "replace")
-        hint = " (check --username/--password or --api-key)" if exc.code in (401, 403) else ""
-        raise KibanaError(f"Kibana at {where} answered HTTP {exc.code}{hint}: {detail}") from None
+        raise KibanaError(_refusal(where, exc)) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise KibanaError(f"cannot reach Kibana at {where}: {reason}") from None
     except ValueError:
         raise KibanaError(f"Kibana at {where} answered something that is not JSON") from None
+
+
+def _refusal(where: str, exc: urllib.error.HTTPError) -> str:
+    if 300 <= exc.code < 400:
+        location = safe_url(urljoin(exc.geturl(), exc.headers.get("Location", "")))
+        return (f"Kibana at {where} answered HTTP {exc.code}, a redirect to {location}: not followed, so that "
+                "the credentials are sent nowhere else; give --url the address Kibana itself answers on")
+    detail = exc.read()[:300].decode("utf-8", "replace")
+    hint = " (check --username/--password or --api-key)" if exc.code in (401, 403) else ""
+    return f"Kibana at {where} answered HTTP {exc.code}{hint}: {detail}"
 
 
 def _describe_error(error: dict[str, Any]) -> str:

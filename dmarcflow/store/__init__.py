@@ -1,5 +1,6 @@
 """The SQLite store: the source of truth."""
 
+from dmarcflow.store.rejected import RawInput, RejectedRow
 from dmarcflow.store.sqlite import Store, StoredReport
 
-__all__ = ["Store", "StoredReport"]
+__all__ = ["RawInput", "RejectedRow", "Store", "StoredReport"]

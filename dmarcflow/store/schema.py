@@ -135,29 +135,78 @@ MIGRATIONS: list[str] = [
         dkim_domain, spf_domain, dkim_result, spf_result, reasons, day, disposition, messages
     );
     """,
+    # 4: source IPs still waiting for their facts. A report's new IPs are marked in the report's own
+    # transaction and unmarked in the one that saves their facts, so a crash between the two leaves
+    # them marked and the next run fills them in. The backfill marks what earlier crashes left.
+    """
+    CREATE TABLE ip_pending (
+        ip TEXT PRIMARY KEY
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO ip_pending (ip)
+        SELECT DISTINCT source_ip FROM records WHERE source_ip NOT IN (SELECT ip FROM ip_info);
+    """,
+    # 5: a rejected input is kept once per (input, payload, reason, bytes), with how often and when it
+    # was last seen. sha256 and size describe the bytes even when they are not kept (raw_sha256 NULL):
+    # too large, or never downloaded. Existing repeats are merged into their first row.
+    """
+    ALTER TABLE rejected ADD COLUMN sha256 TEXT;
+    ALTER TABLE rejected ADD COLUMN size INTEGER;
+    ALTER TABLE rejected ADD COLUMN seen_count INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE rejected ADD COLUMN last_seen_at TEXT;
+    UPDATE rejected SET sha256 = raw_sha256, last_seen_at = rejected_at,
+        size = (SELECT size FROM raw_inputs WHERE raw_inputs.sha256 = rejected.raw_sha256);
+    UPDATE rejected SET seen_count = g.n, last_seen_at = g.last
+        FROM (SELECT min(id) AS first, count(*) AS n, max(rejected_at) AS last FROM rejected
+              GROUP BY input, payload, reason, coalesce(sha256, '')) AS g
+        WHERE rejected.id = g.first;
+    DELETE FROM rejected WHERE id NOT IN (
+        SELECT min(id) FROM rejected GROUP BY input, payload, reason, coalesce(sha256, ''));
+    CREATE UNIQUE INDEX rejected_key ON rejected(input, payload, reason, coalesce(sha256, ''));
+    CREATE INDEX rejected_sha256 ON rejected(sha256);
+    """,
 ]
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the database to the newest schema; returns the version."""
-    current = conn.execute("PRAGMA user_version").fetchone()[0]
-    if current > len(MIGRATIONS):
-        from dmarcflow.errors import StoreError
+def version_of(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
-        raise StoreError(f"the database has schema version {current}, newer than this dmarcflow knows ({len(MIGRATIONS)}): upgrade dmarcflow")
-    for version in range(current, len(MIGRATIONS)):
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to the newest schema; returns the version.
+
+    The version is read again after the write lock is taken (BEGIN IMMEDIATE): several processes
+    opening a new store at once then apply each migration exactly once, one after the other.
+    """
+    if _checked(version_of(conn)) == len(MIGRATIONS):
+        return len(MIGRATIONS)  # the usual case: no write lock needed
+    while True:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _statements(MIGRATIONS[version]):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {version + 1}")
+            current = _checked(version_of(conn))
+            if current < len(MIGRATIONS):
+                for statement in _statements(MIGRATIONS[current]):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {current + 1}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-    return len(MIGRATIONS)
+        if current + 1 >= len(MIGRATIONS):
+            return len(MIGRATIONS)
+
+
+def _checked(version: int) -> int:
+    if version > len(MIGRATIONS):
+        from dmarcflow.errors import StoreError
+
+        raise StoreError(
+            f"the database has schema version {version}, newer than this dmarcflow knows ({len(MIGRATIONS)}): upgrade dmarcflow"
+        )
+    return version
 
 
 def _statements(script: str) -> list[str]:
+    """The statements of a migration script (no ';' inside a statement, no trailing comments)."""
     body = "\n".join(line for line in script.splitlines() if not line.strip().startswith("--"))
     return [s.strip() for s in body.split(";") if s.strip()]

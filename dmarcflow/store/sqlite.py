@@ -19,11 +19,12 @@ from typing import IO
 
 from dmarcflow.errors import StoreError
 from dmarcflow.models import Record, Report
-from dmarcflow.store.schema import migrate
+from dmarcflow.store import ipfacts, rejected
+from dmarcflow.store.connection import describe, open_reader, open_writer
+from dmarcflow.store.rejected import RawInput, RejectedRow
 from dmarcflow.utc import now_iso
 
 _BATCH = 5000
-_BUSY_TIMEOUT_MS = 300_000  # a concurrent writer may be storing a very large report
 
 
 @dataclass(frozen=True)
@@ -85,24 +86,24 @@ class RowEncoder:
 
 
 class Store:
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    """One connection to the store. ``open`` for commands that write, ``open_readonly`` for those that only read."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool = False) -> None:
         self.conn = conn
         self.path = path
+        self.readonly = readonly
 
     @classmethod
-    def open(cls, path: str | Path) -> "Store":
+    def open(cls, path: str | Path, *, create: bool = True) -> "Store":
+        """Open for writing, migrated to the newest schema; ``create=False``: the store must exist already."""
         path = Path(path)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-            migrate(conn)
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open the store at {path}: {exc}") from None
-        return cls(conn, path)
+        return cls(open_writer(path, create=create), path)
+
+    @classmethod
+    def open_readonly(cls, path: str | Path) -> "Store":
+        """Open without writing and never create: for commands that only read (see ``connection.open_reader``)."""
+        path = Path(path)
+        return cls(open_reader(path), path, readonly=True)
 
     def close(self) -> None:
         self.conn.close()
@@ -115,20 +116,37 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; any SQLite failure inside it (disk full, I/O error) becomes one StoreError."""
+        if self.readonly:
+            raise StoreError(f"the store at {self.path} was opened read-only")
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot start a write transaction on {self.path}: {exc}") from None
+            raise StoreError(self._write_failure(exc)) from None
         try:
             yield self.conn
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise StoreError(self._write_failure(exc)) from exc
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             raise
-        else:
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise StoreError(self._write_failure(exc)) from exc
+
+    def _write_failure(self, exc: sqlite3.Error) -> str:
+        return f"cannot write to the store at {self.path}: {describe(exc, self.path)}"
+
+    def _rollback(self) -> None:
+        """Undo what is left: after disk full or an I/O error SQLite may have rolled back already."""
+        if self.conn.in_transaction:
             try:
-                self.conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot commit to {self.path}: {exc}") from None
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the error that brought us here is the one worth reporting
 
     def find_identity(self, report: Report) -> list[Existing]:
         rows = self.conn.execute(
@@ -139,25 +157,15 @@ class Store:
 
     def known_ips(self, ips: Iterable[str], need_rdns: bool) -> set[str]:
         """Which of these IPs already have facts (and a reverse DNS attempt, if asked)."""
-        ips = list(ips)
-        known: set[str] = set()
-        sql = "SELECT ip FROM ip_info WHERE ip IN (%s)" + (" AND rdns_checked=1" if need_rdns else "")
-        for start in range(0, len(ips), 500):
-            chunk = ips[start : start + 500]
-            known.update(r[0] for r in self.conn.execute(sql % ",".join("?" * len(chunk)), chunk))
-        return known
+        return ipfacts.known(self.conn, ips, need_rdns)
 
-    def save_ip_facts(self, facts: Iterable) -> None:
-        self.conn.executemany(
-            "INSERT INTO ip_info (ip, reverse_dns, base_domain, country, asn, as_name, as_domain, sender, sender_type, rdns_checked, updated_at) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(ip) DO UPDATE SET reverse_dns=excluded.reverse_dns, base_domain=excluded.base_domain, "
-            "country=excluded.country, asn=excluded.asn, as_name=excluded.as_name, as_domain=excluded.as_domain, sender=excluded.sender, "
-            "sender_type=excluded.sender_type, rdns_checked=excluded.rdns_checked, updated_at=excluded.updated_at",
-            [
-                (f.ip, f.reverse_dns, f.base_domain, f.country, f.asn, f.as_name, f.as_domain, f.sender, f.sender_type, int(f.rdns_checked), now_iso())
-                for f in facts
-            ],
-        )
+    def save_ip_facts(self, facts: Iterable[ipfacts.Facts]) -> None:
+        """Upsert IP facts and unmark those IPs as pending (inside transaction())."""
+        ipfacts.save(self.conn, facts)
+
+    def pending_ips(self, after: str = "", limit: int = 5000, need_rdns: bool = False) -> list[str]:
+        """Source IPs still waiting for facts (a crash or a failure interrupted their enrichment)."""
+        return ipfacts.pending(self.conn, after, limit, need_rdns)
 
     def write_report(
         self,
@@ -168,12 +176,15 @@ class Store:
         conflict_of: int | None,
         source: str,
         raw_xml: Callable[[], IO[bytes]],
+        refresh_rdns: bool = False,
     ) -> tuple[StoredReport, set[str]]:
         """Insert a report and stream its records; call inside transaction().
 
         Returns the outcome and the set of source IPs seen. The records hash is
         only known at the end, so the row starts with a placeholder that the
-        unique identity index cannot collide with.
+        unique identity index cannot collide with. Its IPs without facts (with
+        refresh_rdns, also those never looked up in reverse DNS) are marked as
+        pending in the same transaction: see ``ipfacts``.
         """
         pk = self._insert_report_row(report, status, conflict_of, source)
         writer = _RecordWriter(self.conn, pk, report, rollup=(status == "active"))
@@ -186,6 +197,7 @@ class Store:
             (digest, writer.count, writer.messages, pk),
         )
         self._put_raw_xml(pk, raw_xml())
+        ipfacts.mark_report(self.conn, pk, refresh_rdns)
         outcome = "ingested" if status == "active" else "conflict"
         return StoredReport(outcome, pk, writer.count, writer.messages), writer.ips
 
@@ -215,6 +227,7 @@ class Store:
             "UPDATE reports SET records_hash=?, record_count=?, message_count=? WHERE id=?",
             (writer.hasher.hexdigest(), writer.count, writer.messages, pk),
         )
+        ipfacts.mark_report(self.conn, pk, need_rdns=False)
         return StoredReport("reprocessed", pk, writer.count, writer.messages)
 
     def _insert_report_row(self, report: Report, status: str, conflict_of: int | None, source: str) -> int:
@@ -232,23 +245,28 @@ class Store:
         )
         return int(cur.lastrowid)
 
-    def save_rejected(self, input_name: str, payload: str, reason: str, message: str, raw: bytes | None) -> int:
-        sha = None
-        if raw is not None:
-            sha = hashlib.sha256(raw).hexdigest()
-            self.conn.execute(
-                "INSERT OR IGNORE INTO raw_inputs (sha256, size, data) VALUES (?,?,?)",
-                (sha, len(raw), zlib.compress(raw, 6)),
-            )
-        cur = self.conn.execute(
-            "INSERT INTO rejected (input, payload, reason, message, raw_sha256, rejected_at) VALUES (?,?,?,?,?,?)",
-            (input_name, payload, reason, message, sha, now_iso()),
-        )
-        return int(cur.lastrowid)
+    def save_rejected(self, input_name: str, payload: str, reason: str, message: str,
+                      raw: RawInput | bytes | None) -> int:
+        """Record a rejection (inside transaction()); the same input, reason and bytes again only counts as seen again."""
+        return rejected.save(self.conn, input_name, payload, reason, message, raw)
+
+    def rejection_of(self, sha256: str) -> tuple[str, str] | None:
+        """(reason, message) of the first rejection of the bytes with this sha256, if any."""
+        return rejected.find_by_sha256(self.conn, sha256)
+
+    def has_unread_rejection(self, input_name: str, reason: str) -> bool:
+        """Whether this input was rejected for this reason already, without its bytes being read."""
+        return rejected.exists(self.conn, input_name, reason)
+
+    def rejected_inputs(self) -> list[RejectedRow]:
+        return rejected.rows(self.conn)
+
+    def rejected_raw(self, rejected_id: int) -> bytes | None:
+        """The kept bytes of a rejected input; None for an unknown id or bytes that were not kept."""
+        return rejected.raw_of(self.conn, rejected_id)
 
     def raw_input(self, sha256: str) -> bytes | None:
-        row = self.conn.execute("SELECT data FROM raw_inputs WHERE sha256=?", (sha256,)).fetchone()
-        return zlib.decompress(row[0]) if row else None
+        return rejected.raw_by_sha256(self.conn, sha256)
 
 
 def _dims(record: Record) -> tuple:

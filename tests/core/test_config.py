@@ -61,7 +61,7 @@ def test_mailbox_from_environment_only():
     [
         ("[store]\npath = 3\n", {}, "store.path: expected a string, got 3"),
         ("[sotre]\npath = 'x'\n", {}, "unknown section(s) sotre"),
-        ("[limits]\nmax_ratio = 0\n", {}, "[limits] every limit must be a positive integer"),
+        ("[limits]\nmax_ratio = 0\n", {}, "[limits] max_ratio = 0: must be a whole number of at least 1 (write e.g. max_ratio = 200)"),
         ("[limits]\nmax_rato = 5\n", {}, "[limits] unknown key(s): max_rato"),
         ("[[mailboxes]]\ntls = 'ssl'\n", {}, "[mailboxes.0] tls must be implicit, starttls or none, not 'ssl'"),
         ("[approved.'example.com']\nnetworks = ['192.0.2.300/24']\n", {}, "networks: '192.0.2.300/24' is not an IP network"),

@@ -1,0 +1,101 @@
+"""Facts on source IPs (``ip_info``) and the IPs still waiting for them (``ip_pending``).
+
+Invariant: every source IP of a stored record has an ``ip_info`` row or an ``ip_pending`` mark. A report's
+IPs are marked inside the report's transaction and unmarked inside the one that saves their facts, so
+enrichment that a crash interrupted is found (by the primary key of a small table, not a scan of the
+records) and completed by the next run.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from typing import Protocol
+
+from dmarcflow.utc import now_iso
+
+_CHUNK = 500  # host parameters per IN (...) list
+
+
+class Facts(Protocol):
+    """What the store keeps about an IP (``dmarcflow.enrich.IpFacts``)."""
+
+    @property
+    def ip(self) -> str: ...
+    @property
+    def reverse_dns(self) -> str | None: ...
+    @property
+    def base_domain(self) -> str | None: ...
+    @property
+    def country(self) -> str | None: ...
+    @property
+    def asn(self) -> int | None: ...
+    @property
+    def as_name(self) -> str | None: ...
+    @property
+    def as_domain(self) -> str | None: ...
+    @property
+    def sender(self) -> str: ...
+    @property
+    def sender_type(self) -> str | None: ...
+    @property
+    def rdns_checked(self) -> bool: ...
+
+
+def known(conn: sqlite3.Connection, ips: Iterable[str], need_rdns: bool) -> set[str]:
+    """Which of these IPs already have facts (and a reverse DNS attempt, if asked)."""
+    wanted = list(ips)
+    found: set[str] = set()
+    sql = "SELECT ip FROM ip_info WHERE ip IN (%s)" + (" AND rdns_checked=1" if need_rdns else "")
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        found.update(r[0] for r in conn.execute(sql % ",".join("?" * len(chunk)), chunk))
+    return found
+
+
+def save(conn: sqlite3.Connection, facts: Iterable[Facts]) -> None:
+    """Upsert facts and unmark their IPs (call inside a write transaction)."""
+    rows = [
+        (f.ip, f.reverse_dns, f.base_domain, f.country, f.asn, f.as_name, f.as_domain, f.sender, f.sender_type,
+         int(f.rdns_checked), now_iso())
+        for f in facts
+    ]
+    conn.executemany(
+        "INSERT INTO ip_info (ip, reverse_dns, base_domain, country, asn, as_name, as_domain, sender, sender_type, "
+        "rdns_checked, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(ip) DO UPDATE SET "
+        "reverse_dns=excluded.reverse_dns, base_domain=excluded.base_domain, country=excluded.country, "
+        "asn=excluded.asn, as_name=excluded.as_name, as_domain=excluded.as_domain, sender=excluded.sender, "
+        "sender_type=excluded.sender_type, rdns_checked=excluded.rdns_checked, updated_at=excluded.updated_at",
+        rows,
+    )
+    conn.executemany("DELETE FROM ip_pending WHERE ip = ?", [(r[0],) for r in rows])
+
+
+def mark_report(conn: sqlite3.Connection, report_pk: int, need_rdns: bool) -> None:
+    """Mark the report's source IPs that have no facts (or, with need_rdns, no reverse DNS attempt yet).
+
+    Runs in the report's transaction, over the report's own records (its index), once per distinct IP.
+    """
+    conn.execute(
+        "INSERT OR IGNORE INTO ip_pending (ip) "
+        "SELECT r.ip FROM (SELECT DISTINCT source_ip AS ip FROM records WHERE report = ?) AS r "
+        "WHERE NOT EXISTS (SELECT 1 FROM ip_info i WHERE i.ip = r.ip AND (i.rdns_checked = 1 OR ? = 0))",
+        (report_pk, int(need_rdns)),
+    )
+
+
+def pending(conn: sqlite3.Connection, after: str, limit: int, need_rdns: bool) -> list[str]:
+    """Marked IPs after ``after`` (in IP text order) that this run can complete.
+
+    Without reverse DNS (offline), an IP that has facts but waits for a lookup is left for an online run.
+    """
+    rows = conn.execute(
+        "SELECT p.ip FROM ip_pending p LEFT JOIN ip_info i ON i.ip = p.ip "
+        "WHERE p.ip > ? AND (i.ip IS NULL OR (? = 1 AND i.rdns_checked = 0)) ORDER BY p.ip LIMIT ?",
+        (after, int(need_rdns), limit),
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def pending_count(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM ip_pending").fetchone()[0])
