@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
+from urllib.parse import urlsplit
 
 from dmarcflow.errors import ConfigError
 
@@ -34,3 +35,15 @@ def client_tls_context(ca_file: str, verify: bool, where: str) -> ssl.SSLContext
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
+
+
+def redact_url(url: str) -> str:
+    """A URL for logs and messages: scheme and host only, because a path or query may hold a token."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.hostname:
+        return "a URL that cannot be read"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{parts.hostname}{port}/..."
