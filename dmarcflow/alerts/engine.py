@@ -39,6 +39,14 @@ class AlertRun:
     dry_run: bool = False
 
 
+def run_configured(store: Store, settings: Settings, now: datetime | None = None, *,
+                   dry_run: bool = False) -> AlertRun:
+    """`dmarcflow alerts`: the configured channels (none for a dry run), every pending delivery tried."""
+    from dmarcflow.alerts.channels import build_channels
+
+    return run_alerts(store, settings, [] if dry_run else build_channels(settings), now, dry_run=dry_run)
+
+
 def retry_delay(attempts: int) -> int:
     """Seconds before a failed delivery is due again: 1 min, doubling, at most 1 h."""
     return min(3600, 60 * 2 ** max(0, attempts - 1))
@@ -56,7 +64,7 @@ def run_alerts(store: Store, settings: Settings, channels: Sequence[Channel], no
         change = repo.apply(found.found, found.rules, [c.id for c in channels], stamp)
     for alert in change.raised:
         metrics.ALERTS_RAISED.labels(rule=alert.alert.rule).inc()
-        log.warning("alert raised: %s", alert.alert.message)
+        log.info("alert raised: %s", alert.alert.message)
     for alert in change.cleared:
         log.info("alert cleared: %s", alert.alert.key)
     delivered, failures = deliver_pending(store, channels, now, due_only=due_only)
