@@ -98,8 +98,10 @@ def deliver_pending(store: Store, channels: Sequence[Channel], now: datetime | N
         except DeliveryError as exc:
             broken[channel.id] = f"{channel.label}: {exc}"
             metrics.ALERT_DELIVERY_FAILURES.labels(channel=channel.kind).inc()
+            due = ts + retry_delay(item.attempts + 1)
             with store.transaction():
-                repo.failed(item.alert.id, channel.id, str(exc), ts + retry_delay(item.attempts + 1))
+                repo.failed(item.alert.id, channel.id, str(exc), due)
+                repo.postpone(channel.id, due)  # the channel is down: its other deliveries wait as long
             log.error("alert %s not delivered by %s, kept pending: %s", item.alert.alert.key, channel.label, exc)
             continue
         with store.transaction():

@@ -107,6 +107,13 @@ class AlertStore:
             (error, next_attempt_ts, alert_id, channel),
         )
 
+    def postpone(self, channel: str, next_attempt_ts: int) -> None:
+        """A channel is down: every pending delivery to it waits until then (attempt counts unchanged)."""
+        self.conn.execute(
+            "UPDATE alert_deliveries SET next_attempt_ts = MAX(next_attempt_ts, ?) WHERE channel = ? AND status = 'pending'",
+            (next_attempt_ts, channel),
+        )
+
     def deliveries(self, alert_id: int) -> dict[str, str]:
         rows = self.conn.execute("SELECT channel, status FROM alert_deliveries WHERE alert = ? ORDER BY channel", (alert_id,))
         return {channel: status for channel, status in rows}
