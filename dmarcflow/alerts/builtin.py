@@ -11,6 +11,7 @@ from dmarcflow.alerts.context import RuleContext
 from dmarcflow.analysis import Source
 from dmarcflow.changes import source_key
 from dmarcflow.models import Alert
+from dmarcflow.store.activity import ReporterActivity
 from dmarcflow.utc import iso
 
 DAY = 86400
@@ -99,7 +100,7 @@ def pass_rate_drop(ctx: RuleContext) -> list[Alert]:
 
 def reports_stopped(ctx: RuleContext) -> list[Alert]:
     s, found = ctx.settings, []
-    by_domain: dict[str, list] = {}
+    by_domain: dict[str, list[ReporterActivity]] = {}
     for activity in ctx.reporter_activity():
         by_domain.setdefault(activity.domain, []).append(activity)
     for domain, reporters in by_domain.items():

@@ -37,8 +37,13 @@ def _hash(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
+def header_safe(text: str) -> str:
+    """A header cannot hold line breaks, and alert texts quote reporter or sender names from (hostile) reports."""
+    return "".join(c if c.isprintable() else " " for c in text)
+
+
 def subject(alert: RaisedAlert) -> str:
-    text = f"[dmarcflow] {alert.alert.severity}: {alert.alert.message}"
+    text = f"[dmarcflow] {alert.alert.severity}: {header_safe(alert.alert.message)}"
     return text if len(text) <= 160 else text[:159] + "…"
 
 
@@ -73,7 +78,7 @@ class EmailChannel:
 
     def send(self, alert: RaisedAlert) -> None:
         message = new_message(self.sender.settings, self.to, subject(alert))
-        message["X-Dmarcflow-Alert-Key"] = alert.alert.key
+        message["X-Dmarcflow-Alert-Key"] = header_safe(alert.alert.key)
         message.set_content(alert_text(alert))
         self.sender.send(message, self.to)
 

@@ -19,7 +19,7 @@ from dmarcflow.alerts.context import RuleContext
 from dmarcflow.alerts.rules import RULES, Rule, evaluate
 from dmarcflow.config import Settings
 from dmarcflow.errors import DeliveryError
-from dmarcflow.models import RaisedAlert
+from dmarcflow.models import Alert, RaisedAlert
 from dmarcflow.notify import metrics
 from dmarcflow.store import Store
 from dmarcflow.store.alerts import AlertStore
@@ -49,7 +49,7 @@ def run_configured(store: Store, settings: Settings, now: datetime | None = None
 
 def retry_delay(attempts: int) -> int:
     """Seconds before a failed delivery is due again: 1 min, doubling, at most 1 h."""
-    return min(3600, 60 * 2 ** max(0, attempts - 1))
+    return min(3600, 60 << min(max(0, attempts - 1), 10))
 
 
 def run_alerts(store: Store, settings: Settings, channels: Sequence[Channel], now: datetime | None = None, *,
@@ -71,7 +71,7 @@ def run_alerts(store: Store, settings: Settings, channels: Sequence[Channel], no
     return AlertRun(change.raised, change.cleared, change.still_open, delivered, failures, repo.count_pending())
 
 
-def _preview(repo: AlertStore, found: Sequence, rules: Sequence[str], stamp: str) -> AlertRun:
+def _preview(repo: AlertStore, found: Sequence[Alert], rules: Sequence[str], stamp: str) -> AlertRun:
     current = repo.open_alerts()
     keys = {a.key for a in found}
     raised = tuple(RaisedAlert(0, a, stamp, stamp) for a in {a.key: a for a in found}.values() if a.key not in current)

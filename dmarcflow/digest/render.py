@@ -165,8 +165,11 @@ class PlainRenderer:
 
 def _text_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
-    line = lambda cells: "  ".join(c.ljust(w) if i == 0 or i == len(head) - 1 else c.rjust(w)  # noqa: E731
-                                   for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    def line(cells: Sequence[str]) -> str:  # text columns (first and last) left, figures right
+        return "  ".join(c.ljust(w) if i in (0, len(head) - 1) else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
     return [line(head), line(["-" * w for w in widths]), *(line(r) for r in rows)]
 
 

@@ -10,6 +10,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from dmarcflow.models import Alert, RaisedAlert
 
@@ -132,8 +133,8 @@ class AlertStore:
         )
 
 
-def _raised(row: Sequence[object]) -> RaisedAlert:
+def _raised(row: Sequence[Any]) -> RaisedAlert:  # a row of _COLUMNS, as SQLite returns it
     details = json.loads(str(row[7]))
     alert = Alert(rule=str(row[2]), domain=str(row[3]), key=str(row[1]), severity=str(row[4]), message=str(row[5]),
                   fix=None if row[6] is None else str(row[6]), details=tuple(details.items()))
-    return RaisedAlert(int(row[0]), alert, str(row[8]), str(row[9]), None if row[10] is None else str(row[10]))  # type: ignore[call-overload]
+    return RaisedAlert(int(row[0]), alert, str(row[8]), str(row[9]), None if row[10] is None else str(row[10]))

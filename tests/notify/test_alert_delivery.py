@@ -206,3 +206,20 @@ def test_a_missing_secret_file_is_a_configuration_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         build_channels(settings)
     assert str(caught.value) == f"cannot read the webhook secret file {tmp_path / 'none'}: No such file or directory"
+
+
+def test_a_hostile_reporter_name_cannot_inject_mail_headers(tmp_path: Path, smtp: SmtpServer, secret_file: Path) -> None:
+    from tests.support.analysis_data import feedback, ingest_payloads, rec
+
+    org = "Evil&#13;&#10;Bcc: victim@example.org"
+    own = rec("192.0.2.10", 5, "example.com", dkim=(("example.com", "pass"),), evaluated=("pass", "fail"))
+    days = [f"2026-03-0{d}" for d in range(2, 9)]
+    ingest_payloads(tmp_path / "s.sqlite", [feedback([own], domain="example.com", day=d, org=org) for d in days]
+                    + [feedback([own], domain="example.com", day="2026-03-14", org="google.com")])
+    settings = delivering(smtp, [], secret_file)
+    with Store.open(tmp_path / "s.sqlite") as store:
+        run = run_alerts(store, settings, build_channels(settings), NOW)
+    assert [a.alert.key for a in run.raised] == ["reports_stopped:example.com:Evil\r\nBcc: victim@example.org"]
+    [mail] = smtp.messages()
+    assert mail.rcpt_tos == ["team@example.com"] and mail.message["Bcc"] is None
+    assert mail.message["Subject"].startswith("[dmarcflow] info: Evil  Bcc: victim@example.org reported on example.com")
