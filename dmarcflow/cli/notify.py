@@ -12,7 +12,7 @@ from dmarcflow.alerts import AlertRun, run_configured
 from dmarcflow.analysis.window import WindowError, parse_since, parse_until
 from dmarcflow.cli.app import EXIT_FAILED, AppContext, main
 from dmarcflow.cli.output import format_option, to_csv, to_json, to_table
-from dmarcflow.digest import digest_period, make_digest
+from dmarcflow.digest import delivery, digest_period, make_digest
 from dmarcflow.models import RaisedAlert
 from dmarcflow.store.alerts import AlertStore
 
@@ -42,7 +42,8 @@ def digest(app: AppContext, domains: tuple[str, ...], since: str, until: str | N
         period = digest_period(first, last, datetime.now(timezone.utc).date())
     except WindowError as exc:
         raise click.UsageError(str(exc)) from None
-    with app.open_store() as store:
+    delivery(app.settings, to, out)  # a configuration mistake is named before the store is opened
+    with app.open_store_readonly() as store:
         result = make_digest(store, app.settings, period, domains, to=to, out=out)
     if fmt == "json":
         click.echo(to_json(result.as_dict()))
@@ -67,7 +68,7 @@ def alerts(app: AppContext, dry_run: bool, at: str | None, fmt: str) -> None:
     stay pending and are retried by the next run. Exit code 1 when a delivery failed.
     """
     now = _parse_at(at)
-    with app.open_store() as store:
+    with app.open_store(create=False) as store:
         run = run_configured(store, app.settings, now, dry_run=dry_run)
         deliveries = {a.id: AlertStore(store.conn).deliveries(a.id) for a in run.raised}
     if fmt == "json":

@@ -52,15 +52,20 @@ def digest_period(since: date, until: date | None, today: date) -> Period:
     return Period(since, last)
 
 
+def delivery(settings: Settings, to: Sequence[str] = (), out: Path | None = None) -> tuple[tuple[str, ...], SmtpSender | None]:
+    """The recipients and the sender of a digest; checks the settings it needs before any work is done."""
+    recipients = tuple(to or settings.digest.to)
+    if out is None and not recipients:
+        raise ConfigError("no recipient for the digest: give --to ADDRESS or set [digest] to")
+    return recipients, (SmtpSender(settings.smtp) if out is None else None)
+
+
 def make_digest(store: Store, settings: Settings, period: Period, domains: Sequence[str] = (),
                 now: datetime | None = None, *, to: Sequence[str] = (), out: Path | None = None,
                 trigger: str = "command", renderer: DigestRenderer | None = None) -> DigestResult:
     """Build the digest of the period and send it (to ``to``, else ``[digest] to``) or write it to ``out``."""
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
-    recipients = tuple(to or settings.digest.to)
-    if out is None and not recipients:
-        raise ConfigError("no recipient for the digest: give --to ADDRESS or set [digest] to")
-    sender = SmtpSender(settings.smtp) if out is None else None  # checks [smtp] before any work
+    recipients, sender = delivery(settings, to, out)
     digest = build_digest(store, period, settings.approved, domains or settings.digest.domains, now)
     result = DigestResult(subject(digest), period, tuple(d.domain for d in digest.domains), digest.empty,
                           False, recipients, str(out) if out else None)
