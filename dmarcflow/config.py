@@ -109,6 +109,66 @@ class ElasticsearchSettings:
 
 
 @dataclass(frozen=True)
+class SmtpSettings:
+    """Where digests and alert mails go out. The TOML key of ``from_`` is ``from``."""
+
+    host: str = ""  # empty: no mail is sent
+    port: int = 0  # 0: 465 for ssl, 587 for starttls, 25 for none
+    tls: str = "starttls"  # starttls | ssl (implicit TLS) | none (loopback only, unless allow_insecure)
+    allow_insecure: bool = False  # permit tls = "none" to a host that is not loopback
+    verify: bool = True
+    ca_file: str = ""
+    user: str = ""  # empty: no login
+    password: str = field(default="", repr=False)
+    password_file: str = ""
+    oauth2_token: str = field(default="", repr=False)
+    oauth2_token_file: str = ""
+    oauth2_token_command: str = ""
+    from_: str = ""  # the From address of every mail dmarcflow sends
+    timeout: float = 30.0
+
+    def effective_port(self) -> int:
+        return self.port or {"ssl": 465, "starttls": 587}.get(self.tls, 25)
+
+
+@dataclass(frozen=True)
+class AlertsSettings:
+    """Rules (each on/off, with its thresholds) and where alerts are delivered."""
+
+    new_unauthorised_source: bool = True
+    own_sender_failing: bool = True
+    pass_rate_drop: bool = True
+    reports_stopped: bool = True
+    period_days: int = 7  # the period each rule looks at (and the previous one, of the same length)
+    new_source_view: str = "ip"  # ip | sender: what counts as one source for new_unauthorised_source
+    new_source_min_messages: int = 10  # failing messages a new source needs to raise an alert
+    own_sender_min_failing: int = 20  # failing messages of an approved or misconfigured sender
+    pass_rate_min_drop: float = 10.0  # percentage points
+    pass_rate_min_messages: int = 100  # messages each period needs for a pass-rate comparison
+    stopped_days: int = 3  # days without any report for a domain
+    reporter_silent_days: int = 3  # days a daily reporter may be silent
+    reporter_daily_days: int = 5  # a reporter is "daily" with reports on this many of the period_days before its last
+    email_to: tuple[str, ...] = ()
+    webhooks: tuple[str, ...] = ()
+    webhook_secret_file: str = ""
+    webhook_timeout: float = 10.0
+    webhook_attempts: int = 3  # per delivery run, with exponential backoff between them
+    webhook_ca_file: str = ""
+    allow_http: bool = False  # permit http:// webhooks to hosts that are not loopback
+    apprise: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    schedule: str = ""  # empty: no scheduled digest; "weekly mon 08:00" or "daily 07:00"
+    timezone: str = "UTC"  # the schedule's time zone (IANA name)
+    to: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()  # empty: every domain with reports
+    days: int = 0  # the period a scheduled digest covers; 0: 7 for weekly, 1 for daily
+    send_empty: bool = True  # an empty period still sends a short digest that says so
+
+
+@dataclass(frozen=True)
 class ApprovedSenders:
     services: tuple[str, ...] = ()
     networks: tuple[str, ...] = ()
@@ -123,6 +183,9 @@ class Settings:
     mailboxes: tuple[MailboxSettings, ...] = ()
     elasticsearch: ElasticsearchSettings = field(default_factory=ElasticsearchSettings)
     approved: Mapping[str, ApprovedSenders] = field(default_factory=dict)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    alerts: AlertsSettings = field(default_factory=AlertsSettings)
+    digest: DigestSettings = field(default_factory=DigestSettings)
     source: str = ""  # the file these settings came from, for messages
 
 
@@ -131,6 +194,9 @@ _SECTIONS = {
     "limits": Limits,
     "enrichment": EnrichmentSettings,
     "elasticsearch": ElasticsearchSettings,
+    "smtp": SmtpSettings,
+    "alerts": AlertsSettings,
+    "digest": DigestSettings,
 }
 
 
@@ -178,23 +244,28 @@ def _build(cls: type, values: Mapping[str, Any], section: str, env: Mapping[str,
     if not isinstance(values, Mapping):
         raise ConfigError(f"[{section}] must be a table")
     hints = get_type_hints(cls)
-    names = {f.name for f in fields(cls)}
-    unknown = set(values) - names
+    names = {config_key(f.name): f.name for f in fields(cls)}
+    unknown = set(values) - set(names)
     if unknown:
         raise ConfigError(f"[{section}] unknown key(s): {', '.join(sorted(unknown))}")
-    kwargs = {k: _coerce(v, hints[k], f"{section}.{k}") for k, v in values.items()}
+    kwargs = {names[k]: _coerce(v, hints[names[k]], f"{section}.{k}") for k, v in values.items()}
     prefix = f"{ENV_PREFIX}{(env_section or section).upper()}_"
     from_env: set[str] = set()
-    for name in names:
-        raw = _env_value(env, prefix + name.upper(), name)
+    for key, name in names.items():
+        raw = _env_value(env, prefix + key.upper(), key)
         if raw is not None:
-            kwargs[name] = _coerce_text(raw, hints[name], prefix + name.upper())
-            from_env.add(name)
+            kwargs[name] = _coerce_text(raw, hints[name], prefix + key.upper())
+            from_env.add(key)
     obj = cls(**kwargs)
     check = _CHECKS.get(cls)
     if check is not None:
         check(obj, Where(section, prefix, frozenset(from_env)))
     return obj
+
+
+def config_key(field_name: str) -> str:
+    """The TOML key of a field: a Python keyword (``from``) is spelt with a trailing underscore in code."""
+    return field_name.rstrip("_")
 
 
 def _env_value(env: Mapping[str, str], key: str, name: str) -> str | None:
@@ -251,11 +322,20 @@ def _type_name(hint: Any) -> str:
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(hint, "a list of strings")
 
 
+def _check_notify(obj: Any, where: Where) -> None:
+    from dmarcflow.notify.settings_checks import check_section
+
+    check_section(obj, where.section)
+
+
 _CHECKS: dict[type, Callable[[Any, Where], None]] = {
     Limits: check_limits,
     EnrichmentSettings: check_enrichment,
     ElasticsearchSettings: check_elasticsearch,
     MailboxSettings: check_mailbox,
+    SmtpSettings: _check_notify,
+    AlertsSettings: _check_notify,
+    DigestSettings: _check_notify,
 }
 
 

@@ -35,8 +35,11 @@ log = logging.getLogger(__name__)
 WAKE_INTERVAL = 1.0  # the supervisor checks its workers at least this often
 JOIN_TIMEOUT = 120.0  # a worker finishing a very large message may need a while
 
+TICK_INTERVAL = 30.0  # seconds between two runs of the tick hooks (schedules, retries)
+
 AfterPass = Callable[[], None]
 HookFactory = Callable[[Settings], "AfterPass | None"]
+TickFactory = Callable[[Settings], "list[AfterPass]"]
 
 
 def index_sync_hook(settings: Settings) -> AfterPass | None:
@@ -51,10 +54,27 @@ def index_sync_hook(settings: Settings) -> AfterPass | None:
     return after_pass_hook(settings)
 
 
+def alerts_hook(settings: Settings) -> AfterPass | None:
+    """The alert rules after a pass that stored something, when [alerts] has somewhere to deliver."""
+    from dmarcflow.notify.hooks import alerts_hook as make
+
+    return make(settings)
+
+
+def notify_tick_hooks(settings: Settings) -> list[AfterPass]:
+    """Retries of pending alert deliveries, and the [digest] schedule."""
+    from dmarcflow.notify.hooks import tick_hooks
+
+    return tick_hooks(settings)
+
+
 # Features that run after every pass. Each factory is called with the settings at start and after
 # each reload and returns a callable, or None when the feature is not configured. Hooks run in a
 # worker thread, one at a time.
-HOOK_FACTORIES: tuple[HookFactory, ...] = (index_sync_hook,)
+HOOK_FACTORIES: tuple[HookFactory, ...] = (index_sync_hook, alerts_hook)
+# Features that run every TICK_INTERVAL seconds (and once at start), whether mail arrives or not,
+# one at a time with the after-pass hooks.
+TICK_FACTORIES: tuple[TickFactory, ...] = (notify_tick_hooks,)
 
 
 @dataclass
@@ -77,19 +97,40 @@ class Backoff:
 
 
 class Hooks:
-    """The after-pass callables, run one at a time whichever worker finished a pass."""
+    """The after-pass and tick callables, run one at a time whichever thread calls them."""
 
-    def __init__(self, hooks: list[AfterPass]) -> None:
+    def __init__(self, hooks: list[AfterPass], ticks: list[AfterPass] | None = None) -> None:
         self.after_pass = hooks
+        self.ticks = list(ticks or [])
         self._lock = threading.Lock()
 
     def run(self) -> None:
+        self._run(self.after_pass, "after-pass")
+
+    def tick(self) -> None:
+        self._run(self.ticks, "tick")
+
+    def _run(self, hooks: list[AfterPass], what: str) -> None:
         with self._lock:
-            for hook in self.after_pass:
+            for hook in hooks:
                 try:
                     hook()
                 except Exception:  # noqa: BLE001 - a failing projection must not stop mail processing
-                    log.exception("after-pass hook %r failed", hook)
+                    log.exception("%s hook %r failed", what, hook)
+
+
+class Ticker(threading.Thread):
+    """Runs the tick hooks at start and then every TICK_INTERVAL seconds until stopped."""
+
+    def __init__(self, hooks: Hooks, stop: threading.Event, interval: float = TICK_INTERVAL) -> None:
+        super().__init__(name="ticker", daemon=True)
+        self.hooks, self.stop, self.interval = hooks, stop, interval
+        self.fatal = ""  # a Ticker never gives up; the attribute lets the supervisor treat it like a worker
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.hooks.tick()
+            self.stop.wait(self.interval)
 
 
 class MailboxWorker(threading.Thread):
@@ -231,17 +272,22 @@ class Daemon:
                 return 0
             settings = self._reloaded(settings)
 
-    def _start(self, settings: Settings, stop: threading.Event) -> list[MailboxWorker]:
-        hooks = Hooks(self.extra_hooks + [h for f in HOOK_FACTORIES if (h := f(settings)) is not None])
+    def _start(self, settings: Settings, stop: threading.Event) -> list[MailboxWorker | Ticker]:
+        hooks = Hooks(self.extra_hooks + [h for f in HOOK_FACTORIES if (h := f(settings)) is not None],
+                      [h for f in TICK_FACTORIES for h in f(settings)])
         longest = max(box.poll_interval for box in settings.mailboxes)
         self.state.watch([box.name for box in settings.mailboxes], longest)
-        workers = [MailboxWorker(box, settings, self.state, hooks, stop) for box in settings.mailboxes]
+        workers: list[MailboxWorker | Ticker] = [MailboxWorker(box, settings, self.state, hooks, stop)
+                                                 for box in settings.mailboxes]
+        if hooks.ticks:
+            workers.append(Ticker(hooks, stop))
         for worker in workers:
             worker.start()
-        log.info("dmarcflow watch: watching %d mailbox(es): %s", len(workers), ", ".join(w.box.name for w in workers))
+        log.info("dmarcflow watch: watching %d mailbox(es): %s", len(settings.mailboxes),
+                 ", ".join(box.name for box in settings.mailboxes))
         return workers
 
-    def _wait(self, workers: list[MailboxWorker], stop: threading.Event) -> None:
+    def _wait(self, workers: list[MailboxWorker | Ticker], stop: threading.Event) -> None:
         while self._exit_signal is None and not self._reload and not stop.is_set():
             self._wake.wait(WAKE_INTERVAL)
             self._wake.clear()
@@ -279,4 +325,7 @@ def load_checked(load: Callable[[], Settings]) -> Settings:
         raise ConfigError("no mailbox configured: add a [[mailboxes]] table or set DMARCFLOW_MAILBOX_HOST")
     for box in settings.mailboxes:
         check_settings(box)
+    from dmarcflow.notify.hooks import check_settings as check_notify
+
+    check_notify(settings)  # [alerts] channels and the [digest] schedule, before anything starts
     return settings

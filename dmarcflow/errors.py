@@ -31,6 +31,14 @@ class IndexingError(DmarcflowError):
     """The search index could not be set up or written."""
 
 
+class CredentialError(DmarcflowError):
+    """A password or access token could not be obtained (e.g. the token command failed)."""
+
+
+class DeliveryError(DmarcflowError):
+    """A digest or an alert could not be delivered (SMTP, webhook, Apprise); it is retried later."""
+
+
 class InputError(DmarcflowError):
     """A payload was rejected; ``reason`` is one of REASONS."""
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from prometheus_client import generate_latest
+
 from dmarcflow.fetch import Filed
 
 JOIN_TIMEOUT = 5.0
@@ -122,7 +124,8 @@ class HealthState:
                       "# TYPE dmarcflow_last_poll_timestamp_seconds gauge"]
             lines += [f'dmarcflow_last_poll_timestamp_seconds{{mailbox="{_label(n)}"}} {b.last_poll:.3f}'
                       for n, b in boxes.items() if b.last_poll is not None]
-        return "\n".join(lines) + "\n"
+        # Counters other modules keep in prometheus_client's default registry (alerts, digests).
+        return "\n".join(lines) + "\n" + generate_latest().decode()
 
 
 def _label(value: str) -> str:

@@ -9,31 +9,28 @@ a refused login as MailboxAuthError, so a daemon can tell a broken password from
 from __future__ import annotations
 
 import imaplib
-import ipaddress
 import logging
 import select
-import shlex
 import socket
 import ssl
-import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
+from dmarcflow import credentials
 from dmarcflow.config import MailboxSettings
-from dmarcflow.errors import ConfigError, MailboxError
+from dmarcflow.credentials import check_one_kind, password, uses_oauth2
+from dmarcflow.errors import ConfigError, CredentialError, MailboxError
+from dmarcflow.transport import client_tls_context, is_loopback
 
 log = logging.getLogger(__name__)
 
-TOKEN_COMMAND_TIMEOUT = 60.0
 IDLE_SLICE = 1.0  # seconds per IDLE wait, so a stop request is seen within about a second
 BATCH_BYTES = 32 << 20  # fetch at most this much message data in one round trip (one bigger message alone)
-LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
 # Everything that means "this connection or command failed": socket errors, TLS errors, IMAP NO/BAD/BYE.
 CONNECTION_ERRORS = (OSError, imaplib.IMAP4.error, IMAPClientError, EOFError)
@@ -49,15 +46,6 @@ class Message:
     raw: bytes
 
 
-def is_loopback(host: str) -> bool:
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def check_settings(box: MailboxSettings) -> None:
     """What load_settings cannot know on its own: a host, credentials, and no cleartext off loopback."""
     where = f"mailbox {box.name!r}"
@@ -69,64 +57,21 @@ def check_settings(box: MailboxSettings) -> None:
         raise ConfigError(f"{where}: tls = \"none\" is only allowed for a loopback host, not {box.host!r}")
     # A secret and its _file key count as one source: DMARCFLOW_MAILBOX_PASSWORD_FILE sets both (the path,
     # and by the _FILE convention the content); the file wins because it is read afresh at each login.
-    sources = [bool(box.password or box.password_file), bool(box.oauth2_token or box.oauth2_token_file),
-               bool(box.oauth2_token_command)]
-    if sum(sources) == 0:
-        raise ConfigError(f"{where}: set one of password (or password_file), oauth2_token (or oauth2_token_file), oauth2_token_command")
-    if sum(sources) > 1:
-        raise ConfigError(f"{where}: set only one of password (or password_file), oauth2_token (or oauth2_token_file), oauth2_token_command")
+    check_one_kind(box, where)
     if box.archive_folder == box.folder or box.invalid_folder == box.folder:
         raise ConfigError(f"{where}: archive_folder and invalid_folder must differ from folder")
 
 
-def uses_oauth2(box: MailboxSettings) -> bool:
-    return bool(box.oauth2_token or box.oauth2_token_file or box.oauth2_token_command)
-
-
-def read_secret_file(path: str, what: str) -> str:
-    try:
-        return Path(path).expanduser().read_text().strip()
-    except OSError as exc:
-        raise ConfigError(f"cannot read the {what} file {path}: {exc.strerror}") from None
-
-
 def oauth2_token(box: MailboxSettings) -> str:
     """The current access token, read anew at each login because tokens expire (about an hour)."""
-    if box.oauth2_token_file:
-        return read_secret_file(box.oauth2_token_file, "oauth2 token")
-    if box.oauth2_token:
-        return box.oauth2_token
-    return _token_from_command(box.oauth2_token_command)
-
-
-def _token_from_command(command: str) -> str:
-    # No shell: the command line is split like a shell would, but nothing is expanded or interpreted.
-    argv = shlex.split(command)
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=TOKEN_COMMAND_TIMEOUT, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise MailboxAuthError(f"oauth2_token_command {argv[0]!r} could not run: {exc}") from None
-    token = done.stdout.strip()
-    if done.returncode != 0 or not token:
-        # stderr may say why; stdout is never echoed because it may hold a token.
-        detail = done.stderr.strip().splitlines()[-1:] or ["no output"]
-        raise MailboxAuthError(f"oauth2_token_command {argv[0]!r} failed (exit {done.returncode}): {detail[0]}")
-    return token
-
-
-def password(box: MailboxSettings) -> str:
-    return read_secret_file(box.password_file, "password") if box.password_file else box.password
+        return credentials.oauth2_token(box)
+    except CredentialError as exc:
+        raise MailboxAuthError(str(exc)) from None
 
 
 def tls_context(box: MailboxSettings) -> ssl.SSLContext:
-    try:
-        context = ssl.create_default_context(cafile=box.ca_file or None)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"mailbox {box.name!r}: cannot load ca_file {box.ca_file}: {exc}") from None
-    if not box.verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
+    return client_tls_context(box.ca_file, box.verify, f"mailbox {box.name!r}")
 
 
 class Mailbox:

@@ -109,3 +109,38 @@ class Record:
     @property
     def dmarc_pass(self) -> bool:
         return self.dkim_evaluated == "pass" or self.spf_evaluated == "pass"
+
+
+ALERT_SEVERITIES = ("info", "warning", "critical")
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A condition one alert rule found in the store. ``key`` is stable: the same condition, the same key."""
+
+    rule: str
+    domain: str
+    key: str
+    severity: str  # one of ALERT_SEVERITIES
+    message: str
+    fix: str | None = None
+    details: tuple[tuple[str, object], ...] = ()  # rule-specific figures, in a fixed order
+
+    def as_dict(self) -> dict[str, object]:
+        return {"rule": self.rule, "domain": self.domain, "key": self.key, "severity": self.severity,
+                "message": self.message, "fix": self.fix, "details": dict(self.details)}
+
+
+@dataclass(frozen=True)
+class RaisedAlert:
+    """One episode of an alert as the store keeps it: raised once, open until its condition clears."""
+
+    id: int
+    alert: Alert
+    first_seen: str  # ISO 8601 UTC
+    last_seen: str
+    cleared_at: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {**self.alert.as_dict(), "id": self.id, "first_seen": self.first_seen, "last_seen": self.last_seen,
+                "cleared_at": self.cleared_at}

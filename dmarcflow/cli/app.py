@@ -59,6 +59,8 @@ COMMAND_MODULES = {
     "watch": "dmarcflow.cli.mailbox",
     "es": "dmarcflow.cli.es",
     "kibana": "dmarcflow.cli.es",
+    "digest": "dmarcflow.cli.notify",
+    "alerts": "dmarcflow.cli.notify",
 }
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import click
 
 FORMATS = ("table", "json", "csv")
+FC = TypeVar("FC", bound=Callable[..., Any])
 
 
-def format_option(default: str = "table"):
+def format_option(default: str = "table") -> Callable[[FC], FC]:
     return click.option(
         "--format", "fmt", type=click.Choice(FORMATS), default=default, show_default=True,
         help="Output format: a table for people, json or csv for programs.",

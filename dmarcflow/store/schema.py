@@ -164,6 +164,43 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX rejected_key ON rejected(input, payload, reason, coalesce(sha256, ''));
     CREATE INDEX rejected_sha256 ON rejected(sha256);
     """,
+    # 6: alerts and schedules. An alert is one row per episode: raised when a rule first finds its
+    # condition (key), open (cleared_at NULL) while the rule keeps finding it, cleared when it stops.
+    # At most one open episode per key, so a condition is raised once, and again only after it cleared.
+    # Each raised alert gets one delivery row per channel configured then; a row stays pending until
+    # the channel accepted it. schedule_runs holds the last slot each schedule served (the digest).
+    """
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        domain TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        message TEXT NOT NULL,
+        fix TEXT,
+        details TEXT NOT NULL DEFAULT '{}',
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        cleared_at TEXT
+    );
+    CREATE UNIQUE INDEX alerts_open_key ON alerts(key) WHERE cleared_at IS NULL;
+    CREATE TABLE alert_deliveries (
+        alert INTEGER NOT NULL REFERENCES alerts(id),
+        channel TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'delivered')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        next_attempt_ts INTEGER NOT NULL DEFAULT 0,
+        delivered_at TEXT,
+        PRIMARY KEY (alert, channel)
+    ) WITHOUT ROWID;
+    CREATE INDEX alert_deliveries_pending ON alert_deliveries(status, next_attempt_ts);
+    CREATE TABLE schedule_runs (
+        name TEXT PRIMARY KEY,
+        last_slot_ts INTEGER NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    """,
 ]
 
 

@@ -65,7 +65,7 @@ def command_of(path: tuple[str, ...]) -> click.Command:
 def test_the_walk_finds_every_command():
     # A new command belongs here, and in base_args/GOOD when it needs arguments or runs until stopped
     # (a command that does not return is stopped by the 60 s alarm and fails these tests).
-    assert COMMANDS == [("es", "setup"), ("es", "status"), ("es", "sync"), ("fetch",), ("ingest",),
+    assert COMMANDS == [("alerts",), ("digest",), ("es", "setup"), ("es", "status"), ("es", "sync"), ("fetch",), ("ingest",),
                         ("kibana", "export"), ("kibana", "import"), ("rejected",), ("reports",), ("reprocess",),
                         ("senders",), ("summary",), ("watch",)]
 
@@ -80,6 +80,7 @@ def base_args(path: tuple[str, ...], tmp: Path) -> list[str]:
         ("senders",): ["example.com"],
         ("kibana", "import"): ["--url", CLOSED],
         ("kibana", "export"): ["--out", str(tmp / "objects.ndjson")],
+        ("digest",): ["--out", str(tmp / "digest.eml")],
     }.get(path, [])
 
 
@@ -228,7 +229,7 @@ def test_every_command_on_a_folder_given_as_the_store(run, tmp_path):
 
 
 def test_every_command_on_a_store_on_a_read_only_mount(run, tmp_path):
-    expected = {**GOOD, ("ingest",): 1, ("reprocess",): 1}
+    expected = {**GOOD, ("ingest",): 1, ("reprocess",): 1, ("alerts",): 1}
     with tmpfs(tmp_path / "ro", "8m") as mount:
         db = mount / "store.sqlite"
         assert run("--db", db, "ingest", "--offline", SAMPLES).exit_code == 0

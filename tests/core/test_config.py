@@ -95,5 +95,8 @@ def test_the_example_config_documents_every_key_and_loads():
                          ("elasticsearch", c.ElasticsearchSettings)):
         assert sorted(data[section]) == sorted(f.name for f in fields(cls)), section
         assert getattr(load_settings(path, env={}), section) == cls(), section  # the example shows the defaults
+    for section, cls in (("smtp", c.SmtpSettings), ("alerts", c.AlertsSettings), ("digest", c.DigestSettings)):
+        assert sorted(data[section]) == sorted(c.config_key(f.name) for f in fields(cls)), section
+        assert getattr(load_settings(path, env={}), section) == cls(), section
     assert sorted(data["mailboxes"][0]) == sorted(f.name for f in fields(c.MailboxSettings))
     assert sorted(data["approved"]["example.com"]) == sorted(f.name for f in fields(c.ApprovedSenders))

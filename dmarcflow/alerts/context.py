@@ -1,0 +1,61 @@
+"""What every rule reads: the store, the thresholds, the approved lists, the time, and cached summaries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+
+from dmarcflow.analysis import DomainSummary, Source, list_sources, summarise
+from dmarcflow.changes import Period, new_sources, period_ending
+from dmarcflow.config import AlertsSettings, ApprovedSenders
+from dmarcflow.store import Store
+from dmarcflow.store.activity import ReporterActivity, reporter_activity
+
+
+class RuleContext:
+    """One evaluation: rules share its summaries, so a domain is summarised once per period and view."""
+
+    def __init__(self, store: Store, settings: AlertsSettings, approved: Mapping[str, ApprovedSenders],
+                 now: datetime) -> None:
+        self.store = store
+        self.settings = settings
+        self.approved = approved
+        self.now = now.astimezone(timezone.utc)
+        self.period = period_ending(self.now.date(), settings.period_days)
+        self._summaries: dict[tuple[str, Period], DomainSummary | None] = {}
+        self._sources: dict[tuple[str, str], list[Source]] = {}
+        self._domains: list[str] | None = None
+
+    @property
+    def now_ts(self) -> int:
+        return int(self.now.timestamp())
+
+    def domains(self) -> list[str]:
+        """Policy domains with reports in the current period."""
+        if self._domains is None:
+            found = summarise(self.store, (), self.period.first, self.period.last, self.approved, top=0)
+            for summary in found:
+                self._summaries[(summary.domain, self.period)] = summary
+            self._domains = [s.domain for s in found]
+        return self._domains
+
+    def summary(self, domain: str, period: Period) -> DomainSummary | None:
+        key = (domain, period)
+        if key not in self._summaries:
+            found = summarise(self.store, (domain,), period.first, period.last, self.approved, top=0)
+            self._summaries[key] = found[0] if found else None
+        return self._summaries[key]
+
+    def sources(self, domain: str, view: str) -> list[Source]:
+        """Every source of the domain in the current period."""
+        key = (domain, view)
+        if key not in self._sources:
+            self._sources[key] = list_sources(self.store, domain, self.period.first, self.period.last,
+                                              self.approved, view=view)
+        return self._sources[key]
+
+    def new_sources(self, domain: str, view: str) -> list[Source]:
+        return new_sources(self.store, domain, self.period, self.approved, view)
+
+    def reporter_activity(self) -> list[ReporterActivity]:
+        return reporter_activity(self.store.conn, self.settings.period_days)

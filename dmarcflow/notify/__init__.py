@@ -1,0 +1,1 @@
+"""Telling people: SMTP mail, signed webhooks, Apprise, the daemon hooks and their metrics."""
