@@ -45,8 +45,8 @@ class _Server(uvicorn.Server):
 def serve(db: Path, approved: Mapping[str, ApprovedSenders], *, host: str, port: int, token_file: str,
           insecure_no_auth: bool) -> None:
     """Serve until SIGINT/SIGTERM. ConfigError for a network address without a token; StoreError for no store."""
-    access = Access.for_bind(host, token_file, insecure_no_auth)
     open_readonly(db).close()  # a missing or unmigrated store is reported now, not at the first request
+    access = Access.for_bind(host, token_file, insecure_no_auth)
     if access.token is None and access.allowed_hosts is None:
         log.warning("serving %s:%s without authentication (--insecure-no-auth)", host, port)
     config = uvicorn.Config(create_app(db, approved, access), host=host, port=port, server_header=False,
