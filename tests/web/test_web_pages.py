@@ -144,7 +144,7 @@ def test_conflicts_and_rejected_inputs_are_listed(serve, hostile_db):
     assert "conflicting versions" in page(server, "/reports/1").text_content()
     doc = page(server, "/rejected")
     (row,) = doc.xpath("//tr[@data-rejected]")
-    assert fields(row)["reason"] == "malformed_xml"
+    assert (fields(row)["reason"], fields(row)["seen_count"]) == ("malformed_xml", "1")
     raw = get(server, f"/rejected/{row.get('data-rejected')}/raw")
     assert raw.headers["content-disposition"] == f'attachment; filename="dmarcflow-rejected-{row.get("data-rejected")}.bin"'
     assert raw.headers["content-type"] == "application/octet-stream"
