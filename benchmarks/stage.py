@@ -20,6 +20,8 @@ STAGES = {
     "ingest": "benchmarks.stages.ingest:child_ingest",
     "build-store": "benchmarks.stages.summary:child_build_store",
     "summary-library": "benchmarks.stages.summary:child_summary",
+    "web-pages": "benchmarks.stages.web:child_pages",
+    "web-report": "benchmarks.stages.web:child_report",
     "es-dmarcflow": "benchmarks.stages.es:child_dmarcflow",
     "es-breakdown": "benchmarks.stages.es:child_breakdown",
     "es-parsedmarc": "benchmarks.stages.es:child_parsedmarc",

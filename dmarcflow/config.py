@@ -17,7 +17,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from dmarcflow.config_checks import Where, check_elasticsearch, check_enrichment, check_limits, check_mailbox
+from dmarcflow.config_checks import (
+    Where, check_elasticsearch, check_enrichment, check_limits, check_mailbox, check_web,
+)
 from dmarcflow.errors import ConfigError
 
 ENV_PREFIX = "DMARCFLOW_"
@@ -169,6 +171,13 @@ class DigestSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    host: str = "127.0.0.1"  # any other address needs token_file (or serve --insecure-no-auth)
+    port: int = 8080
+    token_file: str = ""  # a file holding the access token; empty: no token (loopback only)
+
+
+@dataclass(frozen=True)
 class ApprovedSenders:
     services: tuple[str, ...] = ()
     networks: tuple[str, ...] = ()
@@ -182,6 +191,7 @@ class Settings:
     enrichment: EnrichmentSettings = field(default_factory=EnrichmentSettings)
     mailboxes: tuple[MailboxSettings, ...] = ()
     elasticsearch: ElasticsearchSettings = field(default_factory=ElasticsearchSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     approved: Mapping[str, ApprovedSenders] = field(default_factory=dict)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     alerts: AlertsSettings = field(default_factory=AlertsSettings)
@@ -197,6 +207,7 @@ _SECTIONS = {
     "smtp": SmtpSettings,
     "alerts": AlertsSettings,
     "digest": DigestSettings,
+    "web": WebSettings,
 }
 
 
@@ -333,6 +344,7 @@ _CHECKS: dict[type, Callable[[Any, Where], None]] = {
     EnrichmentSettings: check_enrichment,
     ElasticsearchSettings: check_elasticsearch,
     MailboxSettings: check_mailbox,
+    WebSettings: check_web,
     SmtpSettings: _check_notify,
     AlertsSettings: _check_notify,
     DigestSettings: _check_notify,

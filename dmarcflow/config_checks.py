@@ -127,6 +127,11 @@ def _check_url(where: Where, url: str) -> None:
         where.fail("url", url, "port 0 is not a port", example)
 
 
+def check_web(obj: Any, where: Where) -> None:
+    _whole(where, obj, "port", 1, 65535, 8080)
+    _not_empty(where, obj, "host", "127.0.0.1")
+
+
 def check_mailbox(obj: Any, where: Where) -> None:
     if obj.tls not in ("implicit", "starttls", "none"):
         raise ConfigError(f"[{where.section}] tls must be implicit, starttls or none, not {obj.tls!r}")

@@ -1,49 +1,40 @@
-"""Read-only listings of what the store holds: reports and rejected inputs."""
+"""Read-only listings of what the store holds: reports and rejected inputs (the SQL is in store/)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from datetime import date
 
-from dmarcflow.store import RejectedRow, Store
-from dmarcflow.utc import iso
+from dmarcflow.analysis.window import check_order, window_of
+from dmarcflow.store import RejectedRow, Store, browse
+from dmarcflow.store.browse import ReportFilter, ReportRow
 
-__all__ = ["RejectedRow", "ReportRow", "list_rejected", "list_reports", "rejected_raw"]
+__all__ = ["REPORT_STATUSES", "RejectedRow", "ReportRow", "list_rejected", "list_reports", "rejected_raw",
+           "report_filter"]
 
-
-@dataclass(frozen=True)
-class ReportRow:
-    id: int
-    org_name: str
-    report_id: str
-    domain: str
-    begin: str
-    end: str
-    schema: str
-    records: int
-    messages: int
-    status: str
-    conflict_of: int | None
-    source: str | None
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+REPORT_STATUSES = ("active", "conflict")
 
 
-def list_reports(store: Store, domain: str | None = None) -> list[ReportRow]:
-    sql = (
-        "SELECT id, org_name, report_id, domain, begin_ts, end_ts, schema, record_count, message_count, status, "
-        "conflict_of, source FROM reports"
+def report_filter(domain: str | None = None, since: date | None = None, until: date | None = None,
+                  status: str | None = None) -> ReportFilter:
+    """Reports of a policy domain and status whose begin falls on a UTC day in [since, until]."""
+    check_order(since, until)
+    if status is not None and status not in REPORT_STATUSES:
+        raise ValueError(f"status must be one of {REPORT_STATUSES}, not {status!r}")
+    window = window_of(since, until)
+    return ReportFilter(
+        domain=domain.strip().lower().rstrip(".") if domain else None, status=status,
+        begin_ts=window.begin_ts if since else None, end_ts=window.end_ts if until else None,
     )
-    args: tuple = ()
-    if domain:
-        sql += " WHERE domain = ?"
-        args = (domain.lower().rstrip("."),)
-    rows = store.conn.execute(sql + " ORDER BY begin_ts, id", args).fetchall()
-    return [ReportRow(r[0], r[1], r[2], r[3], iso(r[4]), iso(r[5]), *r[6:]) for r in rows]
 
 
-def list_rejected(store: Store) -> list[RejectedRow]:
-    return store.rejected_inputs()
+def list_reports(store: Store, domain: str | None = None, since: date | None = None, until: date | None = None,
+                 status: str | None = None, *, limit: int | None = None, offset: int = 0) -> list[ReportRow]:
+    """Stored reports, oldest first; ``limit``/``offset`` page through them."""
+    return browse.list_reports(store, report_filter(domain, since, until, status), limit=limit, offset=offset)
+
+
+def list_rejected(store: Store, *, limit: int | None = None, offset: int = 0) -> list[RejectedRow]:
+    return store.rejected_inputs(limit=limit, offset=offset)
 
 
 def rejected_raw(store: Store, rejected_id: int) -> bytes | None:

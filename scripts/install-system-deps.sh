@@ -1,23 +1,26 @@
 #!/bin/sh
-# Install the system packages the test suite runs for real: Dovecot (IMAP server) and openssl.
+# Install the system packages the test suite runs for real: Dovecot (IMAP server), openssl, and Chromium
+# with its WebDriver (the web UI's browser tests drive Debian's chromium through chromium-driver).
 # Idempotent: exits 0 without touching apt when everything is present. Debian/Ubuntu, as root (or via sudo).
 # The tests start their own Dovecot instances (tests/support/dovecot.py); the package's system service is
 # never used, so if installing it started that service, it is stopped again.
 set -eu
 
 PACKAGES="dovecot-imapd openssl"
+# The browser is wanted but not required: where it cannot be installed, the browser tests skip with the reason.
+BROWSER_PACKAGES="chromium chromium-driver"
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
 }
 
 missing=""
-for package in $PACKAGES; do
+for package in $PACKAGES $BROWSER_PACKAGES; do
     is_installed "$package" || missing="$missing $package"
 done
 
 if [ -z "$missing" ]; then
-    echo "install-system-deps: all present ($PACKAGES)"
+    echo "install-system-deps: all present ($PACKAGES $BROWSER_PACKAGES)"
     exit 0
 fi
 
@@ -32,8 +35,17 @@ fi
 
 echo "install-system-deps: installing$missing"
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
-# shellcheck disable=SC2086 # $missing is a list of package names
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+required=""
+for package in $PACKAGES; do
+    is_installed "$package" || required="$required $package"
+done
+if [ -n "$required" ]; then
+    # shellcheck disable=SC2086 # a list of package names
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends $required
+fi
+# shellcheck disable=SC2086
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends $BROWSER_PACKAGES \
+    || echo "install-system-deps: WARNING: could not install $BROWSER_PACKAGES: the browser tests will be skipped" >&2
 
 # Stop the system Dovecot if the install started it (systemd, or sysvinit when policy-rc.d allowed it).
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then

@@ -17,6 +17,12 @@ EXPECTED_KEYS = {
     "ingest_records_per_s", "ingest_records_per_s_large", "ingest_peak_rss_mb_small",
     "ingest_peak_rss_mb_large", "ingest_peak_rss_growth",
     "summary_seconds", "summary_cli_seconds", "store_build_records_per_s", "imap_seconds",
+    "web_api_reports_seconds", "web_api_senders_seconds", "web_api_summary_seconds", "web_domain_last_7_days_seconds",
+    "web_domain_seconds", "web_domain_sender_view_seconds", "web_domain_unauthorised_sorted_by_fail_page_3_seconds",
+    "web_overview_seconds", "web_rejected_seconds", "web_report_detail_first_100_of_its_records_seconds",
+    "web_report_detail_records_from_the_middle_seconds", "web_report_html_seconds",
+    "web_reports_page_2_of_one_domain_seconds", "web_reports_seconds", "web_source_ip_seconds",
+    "web_source_sender_seconds",
 }
 
 
@@ -32,7 +38,7 @@ def dovecot_installed() -> None:
 def test_quick_run_prints_the_table_and_writes_every_figure(tmp_path: Path, dovecot_installed: None) -> None:
     out = tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--only", "parse,ingest,summary,imap", "--json", str(out)],
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "parse,ingest,summary,web,imap", "--json", str(out)],
         cwd=REPO, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
@@ -45,6 +51,7 @@ def test_quick_run_prints_the_table_and_writes_every_figure(tmp_path: Path, dove
     assert figures["parse_records_per_s"]["target"] == ">= 20x parsedmarc"
     assert data["metrics"]["parse"]["dmarcflow"]["records"] == 2_000
     assert data["metrics"]["summary"]["store"]["records"] == 20_000
+    assert len(data["metrics"]["web"]["pages"]) == 15
     assert data["metrics"]["imap"]["stored_reports"] == 30
     assert data["metrics"]["imap"]["archived"] == 30
     assert figures["imap_seconds"]["parsedmarc"] > 0

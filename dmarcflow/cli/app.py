@@ -61,6 +61,8 @@ COMMAND_MODULES = {
     "kibana": "dmarcflow.cli.es",
     "digest": "dmarcflow.cli.notify",
     "alerts": "dmarcflow.cli.notify",
+    "serve": "dmarcflow.cli.web",
+    "report": "dmarcflow.cli.web",
 }
 
 

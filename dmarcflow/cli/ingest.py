@@ -11,12 +11,14 @@ from pathlib import Path
 
 import click
 
+from dmarcflow.answers import rows_answer
 from dmarcflow.cli.app import EXIT_FAILED, AppContext, main
 from dmarcflow.cli.output import format_option, to_csv, to_json, to_table
+from dmarcflow.cli.summary import read_window, window_options
 from dmarcflow.enrich import Enricher
 from dmarcflow.errors import StoreError
 from dmarcflow.ingest import InputOutcome, Ingestor, list_inputs
-from dmarcflow.listing import list_rejected, list_reports, rejected_raw
+from dmarcflow.listing import REPORT_STATUSES, list_rejected, list_reports, rejected_raw
 from dmarcflow.reprocess import reprocess
 from dmarcflow.store import Store
 
@@ -112,17 +114,27 @@ def _progress(files: list[str]):
         yield files
 
 
+def paging_options(f):
+    f = click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many rows first.")(f)
+    return click.option("--limit", type=click.IntRange(min=0), help="At most this many rows (default: all).")(f)
+
+
 @main.command()
 @click.option("--domain", help="Only reports for this policy domain.")
+@click.option("--status", type=click.Choice(REPORT_STATUSES), help="Only active reports, or only conflicting versions.")
+@window_options
+@paging_options
 @format_option()
 @click.pass_obj
-def reports(app: AppContext, domain: str | None, fmt: str) -> None:
-    """List stored reports."""
+def reports(app: AppContext, domain: str | None, status: str | None, since: str | None, until: str | None,
+            limit: int | None, offset: int, fmt: str) -> None:
+    """List stored reports, oldest first (--since/--until select by the UTC day a report begins)."""
+    first, last = read_window(since, until)
     with app.open_store_readonly() as store:
-        rows = list_reports(store, domain)
+        rows = list_reports(store, domain, first, last, status, limit=limit, offset=offset)
     columns = ("id", "org_name", "domain", "begin", "records", "messages", "status")
     if fmt == "json":
-        click.echo(to_json([r.as_dict() for r in rows]))
+        click.echo(to_json(rows_answer(rows)))
     elif fmt == "csv":
         click.echo(to_csv(list(rows[0].as_dict()) if rows else columns, [list(r.as_dict().values()) for r in rows]), nl=False)
     elif not rows:
@@ -134,9 +146,11 @@ def reports(app: AppContext, domain: str | None, fmt: str) -> None:
 @main.command()
 @click.option("--save", "save_id", type=int, help="Write the kept raw bytes of rejected input ID to --output.")
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), help="File for --save.")
+@paging_options
 @format_option()
 @click.pass_obj
-def rejected(app: AppContext, save_id: int | None, output: str | None, fmt: str) -> None:
+def rejected(app: AppContext, save_id: int | None, output: str | None, limit: int | None, offset: int,
+             fmt: str) -> None:
     """List rejected inputs with their reasons (their raw bytes are kept; the same bytes again count as seen again)."""
     if save_id is not None:
         target = _output_file(output)
@@ -144,10 +158,10 @@ def rejected(app: AppContext, save_id: int | None, output: str | None, fmt: str)
             _save_raw(store, save_id, target)
         return
     with app.open_store_readonly() as store:
-        rows = list_rejected(store)
+        rows = list_rejected(store, limit=limit, offset=offset)
     columns = ("id", "input", "reason", "seen_count", "message")
     if fmt == "json":
-        click.echo(to_json([r.as_dict() for r in rows]))
+        click.echo(to_json(rows_answer(rows)))
     elif fmt == "csv":
         click.echo(to_csv(columns, [[getattr(r, c) for c in columns] for r in rows]), nl=False)
     elif not rows:

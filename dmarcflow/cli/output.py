@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import click
+
+from dmarcflow.answers import to_json
+
+__all__ = ["FORMATS", "format_option", "to_csv", "to_json", "to_table"]
 
 FORMATS = ("table", "json", "csv")
 FC = TypeVar("FC", bound=Callable[..., Any])
@@ -19,10 +22,6 @@ def format_option(default: str = "table") -> Callable[[FC], FC]:
         "--format", "fmt", type=click.Choice(FORMATS), default=default, show_default=True,
         help="Output format: a table for people, json or csv for programs.",
     )
-
-
-def to_json(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
 
 
 def to_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -8,6 +8,7 @@ from datetime import date, datetime, timezone
 
 import click
 
+from dmarcflow.answers import domain_name, senders_answer, summary_answer
 from dmarcflow.analysis import VIEWS, DomainSummary, Source, has_data, list_sources, summarise
 from dmarcflow.analysis.window import WindowError, check_order, parse_since, parse_until
 from dmarcflow.cli.app import AppContext, main
@@ -68,7 +69,7 @@ def summary(app: AppContext, domains: tuple[str, ...], since: str | None, until:
             result = summarise(store, domains, first, last, app.settings.approved, view=view, top=top)
     _report_missing(domains, result)
     if fmt == "json":
-        click.echo(to_json({"domains": [s.as_dict() for s in result]}))
+        click.echo(to_json(summary_answer(result)))
     elif fmt == "csv":
         click.echo(to_csv(SUMMARY_CSV, [_summary_csv_row(s) for s in result]), nl=False)
     elif result:
@@ -101,11 +102,11 @@ def senders(app: AppContext, domain: str, klass: str | None, since: str | None, 
     with app.open_store_readonly() as store:
         found = has_data(store, domain, first, last)
         sources = list_sources(store, domain, first, last, app.settings.approved, klass, view)
-    name = domain.strip().lower().rstrip(".")
+    name = domain_name(domain)
     if not found:
         click.echo(f"No data for {name} in this period.", err=True)
     if fmt == "json":
-        click.echo(to_json({"domain": name, "sources": [s.as_dict() for s in sources]}))
+        click.echo(to_json(senders_answer(name, sources)))
     elif fmt == "csv":
         click.echo(to_csv(SOURCE_CSV, [_source_csv_row(s) for s in sources]), nl=False)
     elif found:

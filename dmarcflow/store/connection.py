@@ -84,11 +84,12 @@ def open_writer(path: Path, *, create: bool) -> sqlite3.Connection:
     return conn
 
 
-def open_reader(path: Path) -> sqlite3.Connection:
+def open_reader(path: Path, *, migrate_older: bool = True) -> sqlite3.Connection:
     """A read-only connection to a store with the newest schema; never creates a file.
 
     A store with an older schema is migrated first when this user can write it (migrations are the
-    one write a reader makes), else it is an error that says so.
+    one write a reader makes), else it is an error that says so. ``migrate_older=False`` (the web UI,
+    which must never write): an older schema is an error at once.
     """
     conn, version = _read_only(path)
     if version == len(MIGRATIONS):
@@ -96,6 +97,9 @@ def open_reader(path: Path) -> sqlite3.Connection:
     conn.close()
     if version == 0:
         raise StoreError(f"{path} is not a dmarcflow store (it has no schema): check --db, DMARCFLOW_DB or [store] path")
+    if version < len(MIGRATIONS) and not migrate_older:
+        raise StoreError(f"the store at {path} has schema version {version}, this dmarcflow needs {len(MIGRATIONS)}: "
+                         "run a command that writes to it once (ingest, fetch or watch), which migrates it")
     if version < len(MIGRATIONS):
         try:
             open_writer(path, create=False).close()

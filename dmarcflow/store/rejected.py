@@ -136,8 +136,17 @@ def exists(conn: sqlite3.Connection, input_name: str, reason: str) -> bool:
     return row is not None
 
 
-def rows(conn: sqlite3.Connection) -> list[RejectedRow]:
-    return [RejectedRow(*r) for r in conn.execute(f"SELECT {_COLUMNS} FROM rejected ORDER BY id")]
+def rows(conn: sqlite3.Connection, *, limit: int | None = None, offset: int = 0,
+         newest_first: bool = False) -> list[RejectedRow]:
+    """Rejected inputs in the order they were first seen (or the newest first), ``limit`` from ``offset``."""
+    order = "DESC" if newest_first else ""
+    found = conn.execute(f"SELECT {_COLUMNS} FROM rejected ORDER BY id {order} LIMIT ? OFFSET ?",
+                         (-1 if limit is None else limit, offset))
+    return [RejectedRow(*r) for r in found]
+
+
+def count(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT COUNT(*) FROM rejected").fetchone()[0])
 
 
 def raw_of(conn: sqlite3.Connection, rejected_id: int) -> bytes | None:

@@ -201,6 +201,23 @@ MIGRATIONS: list[str] = [
         updated_at TEXT NOT NULL
     );
     """,
+    # 7: which reports saw which source IP, per policy domain, so that a source's page names its
+    # reporters without scanning records (records have no index by IP, and one would cost every
+    # insert). Written at ingest from the report's just-stored records; backfilled here.
+    """
+    CREATE TABLE report_sources (
+        domain TEXT NOT NULL,
+        source_ip TEXT NOT NULL,
+        report INTEGER NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+        messages INTEGER NOT NULL,
+        records INTEGER NOT NULL,
+        PRIMARY KEY (domain, source_ip, report)
+    ) WITHOUT ROWID;
+    INSERT INTO report_sources (domain, source_ip, report, messages, records)
+        SELECT reports.domain, records.source_ip, records.report, SUM(records.count), COUNT(*)
+        FROM records JOIN reports ON reports.id = records.report
+        GROUP BY records.report, records.source_ip;
+    """,
 ]
 
 

@@ -100,10 +100,10 @@ class Store:
         return cls(open_writer(path, create=create), path)
 
     @classmethod
-    def open_readonly(cls, path: str | Path) -> "Store":
+    def open_readonly(cls, path: str | Path, *, migrate_older: bool = True) -> "Store":
         """Open without writing and never create: for commands that only read (see ``connection.open_reader``)."""
         path = Path(path)
-        return cls(open_reader(path), path, readonly=True)
+        return cls(open_reader(path, migrate_older=migrate_older), path, readonly=True)
 
     def close(self) -> None:
         self.conn.close()
@@ -191,6 +191,7 @@ class Store:
         for record in records:
             writer.add(record)
         writer.finish()
+        self._index_sources(pk, report.policy.domain)
         digest = writer.hasher.hexdigest()
         self.conn.execute(
             "UPDATE reports SET records_hash=?, record_count=?, message_count=? WHERE id=?",
@@ -200,6 +201,14 @@ class Store:
         ipfacts.mark_report(self.conn, pk, refresh_rdns)
         outcome = "ingested" if status == "active" else "conflict"
         return StoredReport(outcome, pk, writer.count, writer.messages), writer.ips
+
+    def _index_sources(self, pk: int, domain: str) -> None:
+        """Note which source IPs this report saw (read back from its records, still in the page cache)."""
+        self.conn.execute(
+            "INSERT INTO report_sources (domain, source_ip, report, messages, records) "
+            "SELECT ?, source_ip, report, SUM(count), COUNT(*) FROM records WHERE report = ? GROUP BY source_ip",
+            (domain, pk),
+        )
 
     def _put_raw_xml(self, pk: int, stream: IO[bytes]) -> None:
         """Copy the compressed XML into the row in chunks (incremental blob I/O, no whole copy in memory)."""
@@ -223,6 +232,8 @@ class Store:
         for record in records:
             writer.add(record)
         writer.finish()
+        self.conn.execute("DELETE FROM report_sources WHERE report = ?", (pk,))
+        self._index_sources(pk, report.policy.domain)
         self.conn.execute(
             "UPDATE reports SET records_hash=?, record_count=?, message_count=? WHERE id=?",
             (writer.hasher.hexdigest(), writer.count, writer.messages, pk),
@@ -258,8 +269,12 @@ class Store:
         """Whether this input was rejected for this reason already, without its bytes being read."""
         return rejected.exists(self.conn, input_name, reason)
 
-    def rejected_inputs(self) -> list[RejectedRow]:
-        return rejected.rows(self.conn)
+    def rejected_inputs(self, *, limit: int | None = None, offset: int = 0,
+                        newest_first: bool = False) -> list[RejectedRow]:
+        return rejected.rows(self.conn, limit=limit, offset=offset, newest_first=newest_first)
+
+    def rejected_count(self) -> int:
+        return rejected.count(self.conn)
 
     def rejected_raw(self, rejected_id: int) -> bytes | None:
         """The kept bytes of a rejected input; None for an unknown id or bytes that were not kept."""

@@ -66,8 +66,8 @@ def test_the_walk_finds_every_command():
     # A new command belongs here, and in base_args/GOOD when it needs arguments or runs until stopped
     # (a command that does not return is stopped by the 60 s alarm and fails these tests).
     assert COMMANDS == [("alerts",), ("digest",), ("es", "setup"), ("es", "status"), ("es", "sync"), ("fetch",), ("ingest",),
-                        ("kibana", "export"), ("kibana", "import"), ("rejected",), ("reports",), ("reprocess",),
-                        ("senders",), ("summary",), ("watch",)]
+                        ("kibana", "export"), ("kibana", "import"), ("rejected",), ("report",), ("reports",),
+                        ("reprocess",), ("senders",), ("serve",), ("summary",), ("watch",)]
 
 
 def base_args(path: tuple[str, ...], tmp: Path) -> list[str]:
@@ -81,6 +81,10 @@ def base_args(path: tuple[str, ...], tmp: Path) -> list[str]:
         ("kibana", "import"): ["--url", CLOSED],
         ("kibana", "export"): ["--out", str(tmp / "objects.ndjson")],
         ("digest",): ["--out", str(tmp / "digest.eml")],
+        ("report",): ["--html", str(tmp / "report.html")],
+        # serve runs until stopped: on a network address without a token it stops at once (exit 2),
+        # after the store was checked
+        ("serve",): ["--host", "0.0.0.0"],
     }.get(path, [])
 
 
@@ -146,7 +150,7 @@ def good_store(_samples_store, tmp_path) -> Path:
 
 
 # What each command answers when everything is in order (the other scenarios start from here).
-GOOD = {("es", "setup"): 1, ("es", "sync"): 1, ("fetch",): 2, ("watch",): 2, ("kibana", "import"): 1}
+GOOD = {("es", "setup"): 1, ("es", "sync"): 1, ("fetch",): 2, ("watch",): 2, ("kibana", "import"): 1, ("serve",): 2}
 
 
 def test_every_command_on_a_good_store(run, good_store, tmp_path):

@@ -1,0 +1,66 @@
+"""The JSON API: each endpoint answers the same question as one CLI command, with the same library call
+and the same serialiser (dmarcflow/answers.py), so its body is byte for byte that command's stdout.
+
+    GET /api/summary?domain=D&since=&until=&view=&top=   dmarcflow summary [D...] --format json ...
+    GET /api/senders/D?class=&since=&until=&view=         dmarcflow senders D --format json ...
+    GET /api/reports?domain=&status=&since=&until=&limit=&offset=   dmarcflow reports --format json ...
+    GET /api/rejected?limit=&offset=                      dmarcflow rejected --format json ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dmarcflow.analysis import list_sources, summarise
+from dmarcflow.answers import rows_answer, senders_answer, summary_answer, to_json
+from dmarcflow.config import ApprovedSenders
+from dmarcflow.listing import list_rejected, list_reports
+from dmarcflow.store import Store
+from dmarcflow.web.params import integer, optional_integer, read_query, report_status, text
+
+Reading = Callable[[], AbstractContextManager[Store]]
+
+
+def json_response(data: Any) -> Response:
+    # The CLI prints to_json(...) and a newline: the same bytes here.
+    return Response(to_json(data) + "\n", media_type="application/json")
+
+
+class Api:
+    def __init__(self, reading: Reading, approved: Mapping[str, ApprovedSenders]) -> None:
+        self.reading = reading
+        self.approved = approved
+
+    def summary(self, request: Request) -> Response:
+        q = read_query(request.query_params)
+        domains = [d for d in request.query_params.getlist("domain") if d.strip()]
+        top = integer(request.query_params, "top", 10)
+        with self.reading() as store:
+            result = summarise(store, domains, q.since, q.until, self.approved, view=q.view, top=top)
+        return json_response(summary_answer(result))
+
+    def senders(self, request: Request) -> Response:
+        q = read_query(request.query_params)
+        domain = request.path_params["domain"]
+        with self.reading() as store:
+            sources = list_sources(store, domain, q.since, q.until, self.approved, q.klass, q.view)
+        return json_response(senders_answer(domain, sources))
+
+    def reports(self, request: Request) -> Response:
+        q = read_query(request.query_params)
+        params = request.query_params
+        with self.reading() as store:
+            rows = list_reports(store, text(params, "domain"), q.since, q.until, report_status(params),
+                                limit=optional_integer(params, "limit"), offset=integer(params, "offset", 0))
+        return json_response(rows_answer(rows))
+
+    def rejected(self, request: Request) -> Response:
+        params = request.query_params
+        with self.reading() as store:
+            rows = list_rejected(store, limit=optional_integer(params, "limit"), offset=integer(params, "offset", 0))
+        return json_response(rows_answer(rows))

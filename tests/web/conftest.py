@@ -1,0 +1,81 @@
+"""Stores for the web tests (samples, generated data with a known truth, hostile reports) and live servers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import generator as g
+from dmarcflow.config import EnrichmentSettings, Limits
+from dmarcflow.enrich import Enricher
+from dmarcflow.ingest import Ingestor, list_inputs
+from dmarcflow.store import Store
+from dmarcflow.web.app import create_app
+from dmarcflow.web.security import Access
+from tests.conftest import SAMPLES
+from tests.support.analysis_data import ingest_dataset
+from tests.support.web import LiveServer, build_hostile_store
+
+MIXED = g.Options(reports=18, records_per_report=60, schema="mixed", quirks=True, sources_per_domain=70)
+LOOPBACK = Access(None, ("localhost", "127.0.0.1", "::1"))
+
+
+@pytest.fixture(scope="package")
+def sample_db(tmp_path_factory):
+    """Every file of sample_reports/, ingested offline (reports, a conflict, rejected inputs)."""
+    path = tmp_path_factory.mktemp("samples") / "store.sqlite"
+    with Store.open(path) as store:
+        enricher = Enricher(EnrichmentSettings(offline=True))
+        try:
+            ingestor = Ingestor(store, enricher, Limits())
+            for name in list_inputs([str(SAMPLES)]):
+                list(ingestor.ingest_file(name))
+        finally:
+            enricher.close()
+    return path
+
+
+@pytest.fixture(scope="package")
+def mixed():
+    return g.generate_dataset(5, MIXED)
+
+
+@pytest.fixture(scope="package")
+def mixed_db(mixed, tmp_path_factory):
+    path = tmp_path_factory.mktemp("mixed") / "store.sqlite"
+    ingest_dataset(path, mixed)
+    return path
+
+
+@pytest.fixture(scope="package")
+def hostile_db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("hostile") / "store.sqlite"
+    build_hostile_store(path)
+    return path
+
+
+@pytest.fixture(scope="package")
+def serve():
+    """serve(db, access=LOOPBACK) -> a started LiveServer (one per store and access, for the package)."""
+    started: dict[tuple, LiveServer] = {}
+
+    def _serve(db, access=LOOPBACK, approved=None):
+        key = (str(db), access, json.dumps(sorted(approved or {})))
+        if key not in started:
+            started[key] = LiveServer(create_app(db, approved or {}, access)).__enter__()
+        return started[key]
+
+    yield _serve
+    for server in started.values():
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture
+def run_json(cli):
+    def _run(*args):
+        result = cli(*args)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    return _run

@@ -1,0 +1,125 @@
+"""The UI in a real headless Chromium (Debian's chromium + chromium-driver, driven by Selenium).
+
+Checks what only a browser can: the charts are drawn (SVG with non-empty shapes), nothing logged an
+error (a CSP violation would), no script ran from hostile report text, and the pages look right:
+the screenshots are written to the test's folder, and to docs/screenshots/ when
+DMARCFLOW_UPDATE_SCREENSHOTS=1 (the README shows them).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from tests.conftest import REPO
+from tests.support.web import HOSTILE_DOMAIN, HOSTILE_ORG, HOSTILE_REPORT_ID, SCRIPT, SVG, chromium_missing, start_chromium, stop_chromium
+
+MISSING = chromium_missing()
+if MISSING:  # loud: the reason is printed in the summary of every run (-ra)
+    pytestmark = pytest.mark.skip(reason=f"NO BROWSER TESTS: {MISSING}")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    driver = start_chromium()
+    yield driver
+    stop_chromium(driver)
+
+
+def errors_logged(driver) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+
+
+def shoot(driver, tmp_path: Path, name: str) -> None:
+    path = tmp_path / f"{name}.png"
+    driver.save_screenshot(str(path))
+    assert path.stat().st_size > 10_000
+    if os.environ.get("DMARCFLOW_UPDATE_SCREENSHOTS") == "1":
+        target = REPO / "docs" / "screenshots"
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target / path.name)
+
+
+def open_page(driver, url: str) -> None:
+    driver.get_log("browser")  # drop what an earlier page logged
+    driver.get(url)
+    assert driver.execute_script("return document.readyState") == "complete"
+
+
+def drawn_shapes(driver, css: str) -> int:
+    """Shapes of the SVGs matching css that the browser laid out with a non-zero size."""
+    return driver.execute_script(
+        "let n = 0; for (const svg of document.querySelectorAll(arguments[0])) {"
+        "  for (const el of svg.querySelectorAll('rect.bar, path.pass-line, path.spark-volume, path.spark-pass')) {"
+        "    const b = el.getBBox(); if (b.width > 0 || b.height > 0) n++; } } return n;", css)
+
+
+def test_overview_domain_source_and_report_render_with_charts_and_no_errors(browser, serve, mixed_db, tmp_path):
+    server = serve(mixed_db)
+    open_page(browser, server.url("/"))
+    assert len(browser.find_elements("css selector", "table.overview tbody tr")) == 3
+    assert drawn_shapes(browser, "svg.spark") >= 6
+    assert errors_logged(browser) == []
+    shoot(browser, tmp_path, "overview")
+
+    open_page(browser, server.url("/domains/example.com"))
+    assert drawn_shapes(browser, "svg.chart") >= 10
+    assert browser.find_element("css selector", ".recommend").text
+    assert errors_logged(browser) == []
+    shoot(browser, tmp_path, "domain")
+
+    link = browser.find_element("css selector", "table.failing a").get_attribute("href")
+    open_page(browser, link)
+    assert drawn_shapes(browser, "svg.chart") >= 1
+    assert browser.find_elements("css selector", "table.reporters tbody tr")
+    assert errors_logged(browser) == []
+    shoot(browser, tmp_path, "source")
+
+    open_page(browser, server.url("/reports/3"))
+    assert len(browser.find_elements("css selector", "table.records tbody tr")) == 60
+    assert errors_logged(browser) == []
+    shoot(browser, tmp_path, "report")
+
+    open_page(browser, server.url("/domains/example.com?view=sender&class=misconfigured"))
+    rows = browser.find_elements("css selector", "table.sources tr[data-source]")
+    assert rows and all(r.find_element("css selector", ".cls").text == "misconfigured" for r in rows)
+    assert browser.execute_script("return getComputedStyle(document.querySelector('header.top')).backgroundColor") \
+        == "rgb(32, 33, 36)"  # the stylesheet loaded (from this server, under the CSP)
+
+
+@pytest.mark.parametrize("path", ["/", "/reports", "/reports/1", "/rejected", "/domains/{d}",
+                                  "/domains/{d}/source?ip=198.51.100.9"])
+def test_hostile_text_is_inert_in_the_browser(browser, serve, hostile_db, path, tmp_path):
+    from selenium.common.exceptions import NoAlertPresentException
+
+    open_page(browser, serve(hostile_db).url(path.format(d=quote(HOSTILE_DOMAIN))))
+    assert browser.execute_script("return document.scripts.length") == 0
+    assert browser.execute_script("return document.querySelectorAll('img, iframe, object, embed').length") == 0
+    assert browser.execute_script("return document.querySelectorAll('svg[onload], [onerror]').length") == 0
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text
+    text = browser.find_element("css selector", "main").text
+    assert SCRIPT in text or HOSTILE_DOMAIN in text or f"{SCRIPT}.xml" in text
+    if path == "/reports/1":
+        assert HOSTILE_ORG in text and HOSTILE_REPORT_ID in text and SVG in text
+    assert errors_logged(browser) == []
+
+
+def test_the_html_report_opens_in_the_browser_without_scripts_or_errors(browser, cli, mixed_db, hostile_db, tmp_path):
+    for name, db in (("report-file", mixed_db), ("report-file-hostile", hostile_db)):
+        out = tmp_path / f"{name}.html"
+        result = cli("--db", db, "report", "--html", out)
+        assert result.exit_code == 0, result.output
+        open_page(browser, out.as_uri())
+        assert browser.execute_script("return document.scripts.length") == 0
+        assert drawn_shapes(browser, "svg.chart") >= 1
+        assert browser.execute_script("return document.styleSheets.length") == 1  # the inline stylesheet
+        assert errors_logged(browser) == []
+        if name == "report-file":
+            shoot(browser, tmp_path, name)
+        else:
+            assert HOSTILE_DOMAIN in browser.find_element("css selector", "main").text
