@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dmarcflow.config import MailboxSettings, Settings
-from dmarcflow.enrich import Enricher
+from dmarcflow.enrich import Enricher, open_ip_db
 from dmarcflow.errors import ConfigError, MailboxError, StoreError
 from dmarcflow.fetch import run_pass
 from dmarcflow.health import HealthState
@@ -328,4 +328,5 @@ def load_checked(load: Callable[[], Settings]) -> Settings:
     from dmarcflow.notify.hooks import check_settings as check_notify
 
     check_notify(settings)  # [alerts] channels and the [digest] schedule, before anything starts
+    open_ip_db(settings.enrichment).close()  # a missing ip_db stops the start, not each worker thread
     return settings
