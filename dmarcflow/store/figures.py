@@ -1,7 +1,7 @@
 """Figures for monitoring (/metrics), read from the store without taking its write lock.
 
-The store is opened read-only with a short busy timeout for each scrape, so a scrape never creates
-the store, never migrates it and never waits long behind a writer. Every query reads a small table
+The store is opened read-only (``open_reader``) with a short busy timeout for each scrape, so a scrape
+never creates the store and never waits long behind a writer. Every query reads a small table
 (``reports``, ``rejected``, ``index_checkpoint``, ``index_failures``) or a primary-key range of
 ``daily_sources``; none scans ``records`` except the outbox backlog, which reads only the records
 after a checkpoint.
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dmarcflow.errors import StoreError
+from dmarcflow.store.connection import open_reader
 
 CLASSES = ("authorised", "forwarded", "misconfigured", "unauthorised")
 _SCRAPE_BUSY_MS = 2000
@@ -45,11 +46,9 @@ def read_figures(path: Path, day: int, targets: Sequence[str] = ()) -> StoreFigu
     """
     if not path.exists():
         return StoreFigures()
+    conn = open_reader(path)  # raises StoreError with the reason
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=_SCRAPE_BUSY_MS / 1000)
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot open the store at {path} for reading: {exc}") from None
-    try:
+        conn.execute(f"PRAGMA busy_timeout={_SCRAPE_BUSY_MS}")
         return _read(conn, day, targets)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot read figures from the store at {path}: {exc}") from None
