@@ -7,12 +7,15 @@
 # and stopped when it ends: Dovecot (IMAP), an embedded Elasticsearch node (Java, jars from Maven
 # Central), a DNS server (dnslib). Extra arguments go to pytest, e.g. `scripts/test.sh tests/core -x`.
 #
-# Environment: PYTHON (default python3), DMARCFLOW_TEST_VENV (default .test-venv in the checkout).
+# Environment: PYTHON (default python3), DMARCFLOW_TEST_VENV (default /var/tmp/dmarcflow-test-venv-<checkout>).
 # Idempotent: a second run installs nothing new and prints only what it checked.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$(pwd)"
-VENV="${DMARCFLOW_TEST_VENV:-$REPO/.test-venv}"
+# The virtual environment lives outside the checkout, in a folder every user may read: some tests run the
+# installed CLI as the unprivileged user nobody, and a checkout may sit in a private folder (mktemp -d).
+# One per checkout (keyed by its path), so two checkouts never reinstall each other's wheel mid-run.
+VENV="${DMARCFLOW_TEST_VENV:-/var/tmp/dmarcflow-test-venv-$(printf '%s' "$REPO" | cksum | cut -d' ' -f1)}"
 
 say() { echo "test.sh: $*"; }
 fail() { echo "test.sh: $*" >&2; exit 1; }
@@ -22,7 +25,7 @@ sh scripts/install-system-deps.sh test
 
 # 2. A virtual environment of its own: PEP 668 systems refuse pip into the system Python.
 if [ ! -x "$VENV/bin/python" ]; then
-    "${PYTHON:-python3}" -m venv "$VENV" || fail "cannot create a virtual environment at $VENV"
+    (umask 022 && "${PYTHON:-python3}" -m venv "$VENV") || fail "cannot create a virtual environment at $VENV"
     say "created the virtual environment $VENV ($("$VENV/bin/python" --version))"
 fi
 py="$VENV/bin/python"
