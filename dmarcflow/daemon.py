@@ -28,7 +28,7 @@ from dmarcflow.fetch import run_pass
 from dmarcflow.health import HealthState
 from dmarcflow.ingest import Ingestor
 from dmarcflow.mailbox import Mailbox, MailboxAuthError, check_settings
-from dmarcflow.notify import Notifier
+from dmarcflow.systemd_notify import Notifier
 from dmarcflow.store import Store
 
 log = logging.getLogger(__name__)
@@ -298,7 +298,7 @@ class Daemon:
             self._wake.clear()
             self._keepalive(workers)
 
-    def _notify_leaving(self, workers: list[MailboxWorker]) -> None:
+    def _notify_leaving(self, workers: list[MailboxWorker | Ticker]) -> None:
         """Sent here, not in the signal handlers, which may interrupt a send holding the notifier's lock."""
         fatal = next((w.fatal for w in workers if w.fatal), "")
         if self._exit_signal is not None:
@@ -308,7 +308,7 @@ class Daemon:
         elif self._reload:
             self.notifier.reloading()
 
-    def _join(self, workers: list[MailboxWorker]) -> None:
+    def _join(self, workers: list[MailboxWorker | Ticker]) -> None:
         """Wait for the workers (a very large message may take a while), still feeding the watchdog."""
         deadline = time.monotonic() + JOIN_TIMEOUT
         for worker in workers:
@@ -316,7 +316,7 @@ class Daemon:
                 worker.join(min(WAKE_INTERVAL, self.notifier.watchdog_interval or WAKE_INTERVAL))
                 self._keepalive(workers, require_alive=False)
 
-    def _keepalive(self, workers: list[MailboxWorker], require_alive: bool = True) -> None:
+    def _keepalive(self, workers: list[MailboxWorker | Ticker], require_alive: bool = True) -> None:
         """WATCHDOG=1 every half WATCHDOG_USEC while every worker thread lives (a dead one gets us restarted)."""
         interval = self.notifier.watchdog_interval
         if interval is None or time.monotonic() < self._next_watchdog:
@@ -326,10 +326,10 @@ class Daemon:
         self._next_watchdog = time.monotonic() + interval
         self.notifier.send(WATCHDOG="1", STATUS=self._status(workers))
 
-    def _status(self, workers: list[MailboxWorker], problems: bool = True) -> str:
+    def _status(self, workers: list[MailboxWorker | Ticker], problems: bool = True) -> str:
         found = self.state.problems() if problems else []
-        names = ", ".join(w.box.name for w in workers)
-        return f"watching {len(workers)} mailbox(es): {names}" + (f"; {found[0]}" if found else "")
+        boxes = [w.box.name for w in workers if isinstance(w, MailboxWorker)]
+        return f"watching {len(boxes)} mailbox(es): {', '.join(boxes)}" + (f"; {found[0]}" if found else "")
 
     def _reloaded(self, current: Settings) -> Settings:
         self._reload = False

@@ -25,7 +25,7 @@ from dmarcflow.health import HealthServer, HealthState, parse_address
 from dmarcflow.ingest import InputOutcome
 from dmarcflow.mailbox import Mailbox, check_settings
 from dmarcflow.metrics import DaemonCollector, index_targets, registered, render
-from dmarcflow.notify import Notifier
+from dmarcflow.systemd_notify import Notifier
 
 # fetch option -> MailboxSettings field, for the one-off connection options
 _CONNECTION_OPTIONS = ("host", "port", "user", "password_file", "tls", "ca_file", "folder", "archive_folder", "invalid_folder")

@@ -18,6 +18,7 @@ from dmarcflow.config import ElasticsearchSettings, Settings
 from dmarcflow.health import HealthServer, HealthState
 from dmarcflow.index import outbox
 from dmarcflow.metrics import DaemonCollector, index_targets, registered, render
+from dmarcflow.notify import metrics as alert_metrics
 from dmarcflow.store import Store
 from tests.support.imap_mail import http_get
 from tests.support.report_xml import record, report
@@ -122,6 +123,7 @@ def test_the_endpoint_serves_the_default_registry_with_process_and_build_info(fi
     state = HealthState(filled)
     state.watch(["main"], longest_wait=60)
     state.polled("main")
+    alert_metrics.prime([])  # what the alerts hook does when the daemon starts
     server = HealthServer(state, "127.0.0.1", 0, metrics=render)
     try:
         with registered(DaemonCollector(state, filled, clock=lambda: NOW)):
@@ -138,6 +140,8 @@ def test_the_endpoint_serves_the_default_registry_with_process_and_build_info(fi
     assert samples[("process_resident_memory_bytes", ())] > 0  # a real figure of this process
     assert samples[("dmarcflow_store_records", ())] == 7
     assert samples[("dmarcflow_last_poll_timestamp_seconds", (("mailbox", "main"),))] > 0
+    # Counters other modules keep in the default registry appear with no wiring (the alerts' ones here).
+    assert ("dmarcflow_alerts_delivered_total", (("channel", "email"),)) in samples
     assert "dmarcflow_store_records" not in after  # unregistered with its daemon
     assert "process_resident_memory_bytes" in after
 

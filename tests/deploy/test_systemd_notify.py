@@ -7,7 +7,7 @@ import os
 import socket
 import uuid
 
-from dmarcflow.notify import Notifier
+from dmarcflow.systemd_notify import Notifier
 from tests.support.notify_socket import NotifySocket
 
 
@@ -62,7 +62,7 @@ def test_without_systemd_nothing_is_sent_and_a_dead_socket_is_logged_once(tmp_pa
     assert Notifier.from_environment({}).enabled is False
     Notifier().ready("nobody listens")  # no socket: a no-op
     gone = Notifier(str(tmp_path / "gone"))
-    with caplog.at_level(logging.WARNING, logger="dmarcflow.notify"):
+    with caplog.at_level(logging.WARNING, logger="dmarcflow.systemd_notify"):
         gone.ready("socket missing")
         gone.watchdog()  # never raised: notifications must not stop the daemon
     assert [r.getMessage() for r in caplog.records] == [
