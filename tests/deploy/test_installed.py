@@ -23,11 +23,12 @@ DIST = os.environ.get("DMARCFLOW_TEST_DIST", "")
 installed_only = pytest.mark.skipif(not VENV, reason="only under scripts/test.sh (DMARCFLOW_TEST_INSTALLED)")
 
 
-def _resources_in_checkout() -> list[str]:
-    """Every file under dmarcflow/resources/ of the checkout, as a path inside the package."""
+def _data_files_in_checkout() -> list[str]:
+    """Every file of the checkout's package that is not Python source (resources/, web templates and
+    static assets, ...), as a path inside the package: each must ship in the wheel."""
     root = REPO / "dmarcflow"
-    return sorted(str(p.relative_to(root.parent)) for p in (root / "resources").rglob("*")
-                  if p.is_file() and "__pycache__" not in p.parts)
+    return sorted(str(p.relative_to(root.parent)) for p in root.rglob("*")
+                  if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".py", ".pyc"))
 
 
 @installed_only
@@ -46,10 +47,10 @@ def test_subprocesses_started_in_the_checkout_import_the_installed_package_too()
 
 
 @installed_only
-def test_the_installed_package_carries_every_resource_file_of_the_checkout() -> None:
+def test_the_installed_package_carries_every_data_file_of_the_checkout() -> None:
     site_package = Path(dmarcflow.__file__).resolve().parent
-    missing = [name for name in _resources_in_checkout() if not (site_package.parent / name).is_file()]
-    assert _resources_in_checkout(), "the checkout has no dmarcflow/resources files: this test would prove nothing"
+    missing = [name for name in _data_files_in_checkout() if not (site_package.parent / name).is_file()]
+    assert "dmarcflow/resources/kibana/dmarcflow.ndjson" in _data_files_in_checkout()  # else this proves nothing
     assert missing == []
 
 
@@ -64,7 +65,7 @@ def test_wheel_and_sdist_hold_the_resources_and_the_single_version() -> None:
         metadata = archive.read(f"dmarcflow-{dmarcflow.__version__}.dist-info/METADATA").decode()
     with tarfile.open(sdist) as archive:
         in_sdist = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
-    expected = _resources_in_checkout() + ["dmarcflow/py.typed"]
+    expected = _data_files_in_checkout()
     assert [name for name in expected if name not in in_wheel] == []
     assert [name for name in expected if name not in in_sdist] == []
     assert f"Version: {dmarcflow.__version__}\n" in metadata
