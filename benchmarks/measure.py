@@ -36,7 +36,10 @@ class Measured:
 
 def child_env() -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH", "")]))
+    # Under PYTHONSAFEPATH (scripts/test.sh) the checkout is already at the end of sys.path, after the
+    # installed dmarcflow: putting it on PYTHONPATH would make the children import the source tree.
+    if not env.get("PYTHONSAFEPATH"):
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH", "")]))
     return env
 
 

@@ -22,12 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dmarcflow.config import MailboxSettings, Settings
-from dmarcflow.enrich import Enricher
+from dmarcflow.enrich import Enricher, open_ip_db
 from dmarcflow.errors import ConfigError, MailboxError, StoreError
 from dmarcflow.fetch import run_pass
 from dmarcflow.health import HealthState
 from dmarcflow.ingest import Ingestor
 from dmarcflow.mailbox import Mailbox, MailboxAuthError, check_settings
+from dmarcflow.systemd_notify import Notifier
 from dmarcflow.store import Store
 
 log = logging.getLogger(__name__)
@@ -239,10 +240,13 @@ class MailboxWorker(threading.Thread):
 class Daemon:
     """Supervises one worker per mailbox; reloads on SIGHUP; stops on SIGTERM/SIGINT."""
 
-    def __init__(self, load: Callable[[], Settings], state: HealthState, after_pass: list[AfterPass] | None = None) -> None:
+    def __init__(self, load: Callable[[], Settings], state: HealthState, after_pass: list[AfterPass] | None = None,
+                 notifier: Notifier | None = None) -> None:
         self._load = load
         self.state = state
         self.extra_hooks = list(after_pass or [])
+        self.notifier = notifier or Notifier()  # systemd: READY, WATCHDOG, STATUS, RELOADING, STOPPING
+        self._next_watchdog = 0.0
         self._wake = threading.Event()
         self._exit_signal: str | None = None
         self._reload = False
@@ -261,10 +265,11 @@ class Daemon:
         while True:
             stop = threading.Event()
             workers = self._start(settings, stop)
+            self.notifier.ready(self._status(workers, problems=False))  # the workers create the store just now
             self._wait(workers, stop)
+            self._notify_leaving(workers)
             stop.set()
-            for worker in workers:
-                worker.join(JOIN_TIMEOUT)
+            self._join(workers)
             if any(w.fatal for w in workers):
                 return 1
             if self._exit_signal is not None:
@@ -289,8 +294,42 @@ class Daemon:
 
     def _wait(self, workers: list[MailboxWorker | Ticker], stop: threading.Event) -> None:
         while self._exit_signal is None and not self._reload and not stop.is_set():
-            self._wake.wait(WAKE_INTERVAL)
+            self._wake.wait(min(WAKE_INTERVAL, self.notifier.watchdog_interval or WAKE_INTERVAL))
             self._wake.clear()
+            self._keepalive(workers)
+
+    def _notify_leaving(self, workers: list[MailboxWorker | Ticker]) -> None:
+        """Sent here, not in the signal handlers, which may interrupt a send holding the notifier's lock."""
+        fatal = next((w.fatal for w in workers if w.fatal), "")
+        if self._exit_signal is not None:
+            self.notifier.stopping(f"stopping ({self._exit_signal}): finishing the message in hand")
+        elif fatal:
+            self.notifier.stopping(f"giving up: {fatal}")
+        elif self._reload:
+            self.notifier.reloading()
+
+    def _join(self, workers: list[MailboxWorker | Ticker]) -> None:
+        """Wait for the workers (a very large message may take a while), still feeding the watchdog."""
+        deadline = time.monotonic() + JOIN_TIMEOUT
+        for worker in workers:
+            while worker.is_alive() and time.monotonic() < deadline:
+                worker.join(min(WAKE_INTERVAL, self.notifier.watchdog_interval or WAKE_INTERVAL))
+                self._keepalive(workers, require_alive=False)
+
+    def _keepalive(self, workers: list[MailboxWorker | Ticker], require_alive: bool = True) -> None:
+        """WATCHDOG=1 every half WATCHDOG_USEC while every worker thread lives (a dead one gets us restarted)."""
+        interval = self.notifier.watchdog_interval
+        if interval is None or time.monotonic() < self._next_watchdog:
+            return
+        if require_alive and not all(w.is_alive() for w in workers):
+            return
+        self._next_watchdog = time.monotonic() + interval
+        self.notifier.send(WATCHDOG="1", STATUS=self._status(workers))
+
+    def _status(self, workers: list[MailboxWorker | Ticker], problems: bool = True) -> str:
+        found = self.state.problems() if problems else []
+        boxes = [w.box.name for w in workers if isinstance(w, MailboxWorker)]
+        return f"watching {len(boxes)} mailbox(es): {', '.join(boxes)}" + (f"; {found[0]}" if found else "")
 
     def _reloaded(self, current: Settings) -> Settings:
         self._reload = False
@@ -328,4 +367,5 @@ def load_checked(load: Callable[[], Settings]) -> Settings:
     from dmarcflow.notify.hooks import check_settings as check_notify
 
     check_notify(settings)  # [alerts] channels and the [digest] schedule, before anything starts
+    open_ip_db(settings.enrichment).close()  # a missing ip_db stops the start, not each worker thread
     return settings

@@ -53,6 +53,16 @@ def default_ip_db() -> Path:
     return _parsedmarc_resource("parsedmarc.resources.ipinfo", "ipinfo_lite.mmdb")
 
 
+def ip_db_path(settings: EnrichmentSettings) -> Path:
+    """The MMDB file in use: ``[enrichment] ip_db``, else the IPinfo Lite file parsedmarc ships."""
+    return Path(settings.ip_db).expanduser() if settings.ip_db else default_ip_db()
+
+
+def open_ip_db(settings: EnrichmentSettings) -> maxminddb.Reader:
+    """The IP database in use, opened; an unreadable file is a ConfigError (config.py checks that it exists)."""
+    return _open_ip_db(settings.ip_db)
+
+
 def load_service_map(path: Path | None = None) -> dict[str, Service]:
     path = path or _parsedmarc_resource("parsedmarc.resources.maps", "base_reverse_dns_map.csv")
     with open(path, newline="", encoding="utf-8") as fh:

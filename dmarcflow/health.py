@@ -1,7 +1,8 @@
 """The daemon's health and metrics: counters shared by the mailbox workers, served over HTTP.
 
-`/healthz` answers 200 "ok" or 503 with one line per problem; `/metrics` is the Prometheus text format.
-The server is stdlib http.server in a daemon thread: a scrape never touches IMAP or takes a store lock.
+`/healthz` answers 200 "ok" or 503 with one line per problem; `/metrics` is the Prometheus text format
+(rendered by dmarcflow.metrics with prometheus_client). The server is stdlib http.server in a daemon
+thread: a scrape never touches IMAP or takes a store lock.
 """
 
 from __future__ import annotations
@@ -10,11 +11,9 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-
-from prometheus_client import generate_latest
 
 from dmarcflow.fetch import Filed
 
@@ -113,23 +112,10 @@ class HealthState:
         found.extend(store_problems(self.store_path))
         return found
 
-    def metrics(self) -> str:
-        lines: list[str] = []
+    def snapshot(self) -> dict[str, MailboxHealth]:
+        """A copy of every mailbox's counters and last poll, for /metrics."""
         with self._lock:
-            boxes = dict(self._boxes)
-            for key, text in COUNTERS.items():
-                lines += [f"# HELP dmarcflow_{key}_total {text}.", f"# TYPE dmarcflow_{key}_total counter"]
-                lines += [f'dmarcflow_{key}_total{{mailbox="{_label(n)}"}} {b.counters[key]}' for n, b in boxes.items()]
-            lines += ["# HELP dmarcflow_last_poll_timestamp_seconds Unix time of the last completed pass.",
-                      "# TYPE dmarcflow_last_poll_timestamp_seconds gauge"]
-            lines += [f'dmarcflow_last_poll_timestamp_seconds{{mailbox="{_label(n)}"}} {b.last_poll:.3f}'
-                      for n, b in boxes.items() if b.last_poll is not None]
-        # Counters other modules keep in prometheus_client's default registry (alerts, digests).
-        return "\n".join(lines) + "\n" + generate_latest().decode()
-
-
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+            return {name: replace(box, counters=dict(box.counters)) for name, box in self._boxes.items()}
 
 
 def store_problems(path: Path) -> list[str]:
@@ -142,11 +128,17 @@ def store_problems(path: Path) -> list[str]:
     return []
 
 
-class HealthServer:
-    """Serves /healthz and /metrics on (host, port) from a background thread."""
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-    def __init__(self, state: HealthState, host: str, port: int) -> None:
-        self._httpd = ThreadingHTTPServer((host, port), _handler(state))
+
+class HealthServer:
+    """Serves /healthz and /metrics on (host, port) from a background thread.
+
+    metrics: renders the Prometheus text (dmarcflow.metrics.render); None: /metrics answers 404.
+    """
+
+    def __init__(self, state: HealthState, host: str, port: int, metrics: Callable[[], bytes] | None = None) -> None:
+        self._httpd = ThreadingHTTPServer((host, port), _handler(state, metrics))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="dmarcflow-http", daemon=True)
         self._thread.start()
@@ -162,7 +154,7 @@ class HealthServer:
         self._thread.join(timeout=JOIN_TIMEOUT)
 
 
-def _handler(state: HealthState) -> type[BaseHTTPRequestHandler]:
+def _handler(state: HealthState, metrics: Callable[[], bytes] | None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
             path = self.path.split("?", 1)[0]
@@ -170,8 +162,8 @@ def _handler(state: HealthState) -> type[BaseHTTPRequestHandler]:
                 problems = state.problems()
                 body = "\n".join(problems) if problems else "ok"
                 self._send(503 if problems else 200, body + "\n", "text/plain; charset=utf-8")
-            elif path == "/metrics":
-                self._send(200, state.metrics(), "text/plain; version=0.0.4; charset=utf-8")
+            elif path == "/metrics" and metrics is not None:
+                self._send(200, metrics().decode(), METRICS_CONTENT_TYPE)
             else:
                 self._send(404, "not found: try /healthz or /metrics\n", "text/plain; charset=utf-8")
 

@@ -63,6 +63,7 @@ COMMAND_MODULES = {
     "alerts": "dmarcflow.cli.notify",
     "serve": "dmarcflow.cli.web",
     "report": "dmarcflow.cli.web",
+    "version": "dmarcflow.cli.about",
 }
 
 
@@ -102,16 +103,32 @@ def _store_path(ctx: click.Context) -> str:
         return "?"
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="dmarcflow")
+@click.group(cls=_Group, invoke_without_command=True, no_args_is_help=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--version", "show_version", is_flag=True,
+              help="Print the version and exit (with --verbose: dependencies, IP database and its licence).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="DMARCFLOW_CONFIG",
               help="TOML config file (default: ~/.config/dmarcflow/dmarcflow.toml if it exists).")
 @click.option("--db", type=click.Path(dir_okay=False), envvar="DMARCFLOW_DB",
               help="SQLite store (default: ~/.local/share/dmarcflow/dmarcflow.sqlite).")
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
 @click.pass_context
-def main(ctx: click.Context, config_path: str | None, db: str | None, verbose: int) -> None:
+def main(ctx: click.Context, config_path: str | None, db: str | None, verbose: int, show_version: bool) -> None:
     """Fetch, parse, store and summarise DMARC aggregate reports."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ctx.obj = AppContext(config_path=config_path, db=db)
+    if show_version:
+        if not verbose:  # the plain line needs no config and no imports
+            click.echo(f"dmarcflow {__version__}")
+        else:
+            from dmarcflow.about import version_info
+            from dmarcflow.cli.about import render
+
+            info = version_info(ctx.obj.settings.enrichment)
+            click.echo(render(info, verbose=True))
+            if info.ip_database.error:  # printed above too, but a broken ip_db is a configuration error
+                raise ConfigError(info.ip_database.error)
+        ctx.exit(EXIT_OK)
+    if ctx.invoked_subcommand is None:
+        ctx.fail("Missing command.")

@@ -132,7 +132,7 @@ def _print_status(backlog: outbox.Backlog, parked: list[outbox.Failure], view: e
 
 @main.group("kibana")
 def kibana_group() -> None:
-    """Kibana saved objects (data view and dashboard) bundled in config/kibana/."""
+    """Kibana saved objects (data view and dashboard) shipped with dmarcflow."""
 
 
 def _objects_options(f):

