@@ -35,12 +35,13 @@ def fix_text(service: Service | None, row: SourceRow | None, ips: tuple[str, ...
 
 
 def generic_fix(row: SourceRow | None, domain: str, ips: tuple[str, ...], adkim: str) -> str:
+    """Steps naming the records involved, for a sender the catalogue does not know."""
     exact = f" (adkim=s: d= must be exactly {domain})" if adkim == "s" else ""
     if row is not None and row.dkim_result == "pass" and row.dkim_domain and not row.dkim_aligned:
-        dkim = (f"it signs DKIM as {row.dkim_domain}: make it sign with d={domain}{exact} and "
+        dkim = (f"It signs DKIM as {row.dkim_domain}: make it sign with d={domain}{exact} and "
                 + _DKIM_KEY.format(domain=domain))
     else:
-        dkim = f"make it sign DKIM with d={domain}{exact} and " + _DKIM_KEY.format(domain=domain)
+        dkim = f"Make it sign DKIM with d={domain}{exact} and " + _DKIM_KEY.format(domain=domain)
     if row is not None and row.spf_result == "pass" and row.spf_domain and not row.spf_aligned:
         spf = (f"its return path is {row.spf_domain}: for SPF alignment too, use a return path under {domain} "
                "whose SPF record authorises it")
@@ -48,4 +49,4 @@ def generic_fix(row: SourceRow | None, domain: str, ips: tuple[str, ...], adkim:
         where = ", ".join(ips[:3]) + (", ..." if len(ips) > 3 else "")
         spf = (f"for SPF alignment too, authorise {where} in the SPF record (TXT v=spf1) of {domain} "
                "or of the return-path domain under it that it uses")
-    return f"unknown service: {dkim}; {spf}"
+    return f"{dkim}; {spf} (a sender the service catalogue does not know: its own documentation has the steps)"

@@ -19,6 +19,7 @@ from dmarcflow.check.codes import CODES
 from dmarcflow.check.dns import DnsClient
 from dmarcflow.check.posture import DomainCheck, check_all
 from dmarcflow.config import Settings
+from dmarcflow.errors import StoreError, StoreNotFoundError
 from dmarcflow.store import Store
 
 __all__ = ["CODES", "CheckRun", "DomainCheck", "domain_name", "run_checks"]
@@ -30,10 +31,15 @@ _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?\.)+
 class CheckRun:
     results: tuple[DomainCheck, ...]
     store_used: bool  # False: no store at the configured path, so nothing from reports and nothing saved
+    saved: bool = False  # False also when the store could only be opened read-only
 
     @property
     def failed(self) -> bool:
         return any(r.errors for r in self.results)
+
+    @property
+    def error_count(self) -> int:
+        return sum(len(r.errors) for r in self.results)
 
 
 def domain_name(text: str) -> str:
@@ -50,17 +56,26 @@ def domain_name(text: str) -> str:
 
 def run_checks(domains: tuple[str, ...], settings: Settings, *, nameservers: tuple[str, ...] = (),
                since: date | None = None, until: date | None = None) -> CheckRun:
-    """Check each domain; with a store, link its reports and save each result (``summary`` shows the errors)."""
+    """Check each domain; with a store, link its reports and save each result (``summary`` shows the errors).
+
+    Without a store at the configured path, only the DNS is checked; a store that cannot be written (a
+    read-only mount) is read, and the result is not saved.
+    """
     validate_all(settings.approved)
     dns = DnsClient(settings.dns, nameservers)
     path = settings.store.resolved_path()
     now = int(time.time())
-    if not path.exists():
-        results = check_all(dns, domains, None, since, until, settings.approved, now)
-        return CheckRun(tuple(results), False)
-    with Store.open(path) as store:
+    try:
+        store = Store.open(path, create=False)
+    except StoreNotFoundError:
+        return CheckRun(tuple(check_all(dns, domains, None, since, until, settings.approved, now)), False)
+    except StoreError:
+        store = Store.open_readonly(path)  # its own StoreError, if it cannot be read either, says why
+    with store:
         results = check_all(dns, domains, store, since, until, settings.approved, now)
+        if store.readonly:
+            return CheckRun(tuple(results), True, saved=False)
         with store.transaction():
             for result in results:
                 store.checks.save(result.domain, result.checked_at, result.as_dict())
-    return CheckRun(tuple(results), True)
+    return CheckRun(tuple(results), True, saved=True)

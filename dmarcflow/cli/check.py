@@ -50,9 +50,12 @@ def check(app: AppContext, domains: tuple[str, ...], nameservers: tuple[str, ...
     """
     first, last = read_window(since, until)
     run = run_checks(domains, app.settings, nameservers=nameservers, since=first, until=last)
+    path = app.settings.store.resolved_path()
     if not run.store_used:
-        click.echo(f"No store at {app.settings.store.resolved_path()}: DKIM selectors and sending IPs from reports "
-                   "were not checked, and the result is not saved.", err=True)
+        click.echo(f"No store at {path}: DKIM selectors and sending IPs from reports were not checked, and the "
+                   "result is not saved.", err=True)
+    elif not run.saved:
+        click.echo(f"The store at {path} could only be read: the result is not saved.", err=True)
     if fmt == "json":
         click.echo(to_json({"domains": [r.as_dict() for r in run.results]}))
     elif fmt == "csv":
@@ -60,6 +63,8 @@ def check(app: AppContext, domains: tuple[str, ...], nameservers: tuple[str, ...
     else:
         click.echo("\n\n".join(render_check(r, None if wide else WIDTH) for r in run.results))
     if run.failed:
+        failing = ", ".join(f"{r.domain} ({len(r.errors)})" for r in run.results if r.errors)
+        click.echo(f"Error: {run.error_count} error finding(s): {failing}", err=True)
         click.get_current_context().exit(EXIT_FAILED)
 
 

@@ -45,11 +45,11 @@ IP             sender            messages    pass  class
 192.0.2.20     -                       30    0.0%  unauthorised
     nothing passes: SPF fail; no DKIM signature. Approved but failing: fix its
     setup (approved by network 192.0.2.16/28).
-    fix: unknown service: make it sign DKIM with d=example.com and publish its
-      public key as a TXT (or the CNAME it gives) at
-      <selector>._domainkey.example.com; for SPF alignment too, authorise
-      192.0.2.20 in the SPF record (TXT v=spf1) of example.com or of the
-      return-path domain under it that it uses
+    fix: Make it sign DKIM with d=example.com and publish its public key as a
+      TXT (or the CNAME it gives) at <selector>._domainkey.example.com; for SPF
+      alignment too, authorise 192.0.2.20 in the SPF record (TXT v=spf1) of
+      example.com or of the return-path domain under it that it uses (a sender
+      the service catalogue does not know: its own documentation has the steps)
 198.51.100.66  -                       25    0.0%  unauthorised
     nothing passes: SPF softfail; DKIM fail. Impostor candidate.
     to approve it, add under [approved."example.com"]:

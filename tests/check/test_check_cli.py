@@ -118,8 +118,11 @@ def test_usage_errors_exit_2(cli, args, message):
 
 
 @pytest.mark.parametrize("text, message", [
-    ('[dns]\nnameservers = ["10.0.0.1:0"]\n', "[dns] nameservers: '10.0.0.1:0': the port must be a number from 1 to 65535"),
-    ('[dns]\ntimeout = 0\n', "[dns] timeout must be more than 0 and at most 60 seconds, not 0.0"),
+    ('[dns]\nnameservers = ["10.0.0.1:0"]\n', "[dns] nameservers = [\"10.0.0.1:0\"]: '10.0.0.1:0': the port must be a "
+                                           'number from 1 to 65535 (write e.g. nameservers = ["192.0.2.53", '
+                                           '"127.0.0.1:5353"])'),
+    ('[dns]\ntimeout = 0\n', "[dns] timeout = 0.0: must be a number of seconds above 0 and at most 60 (write e.g. "
+                             "timeout = 3.0)"),
     ('[dns]\nserver = "x"\n', "[dns] unknown key(s): server"),
 ])
 def test_dns_settings_are_validated(cli, tmp_path, text, message):
