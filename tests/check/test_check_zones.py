@@ -17,3 +17,10 @@ def test_every_zone_gives_exactly_its_planted_findings(check_cli):
         for f in d["findings"]:
             assert set(f) >= {"code", "severity", "message", "fix", "name"}
             assert f["message"] and f["fix"]
+
+
+def test_every_finding_code_is_planted_somewhere():
+    from dmarcflow.check import CODES
+
+    planted = {code for findings in EXPECTED.values() for code, _ in findings}
+    assert planted == set(CODES)
