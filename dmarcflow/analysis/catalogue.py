@@ -13,10 +13,10 @@ import ipaddress
 import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 from dmarcflow.normalise import organisational_domain
+from dmarcflow.package_data import resource
 
 POOLS = ("shared", "dedicated")
 _LISTS = ("also_known_as", "rdns", "as_domains", "dkim", "spf", "networks", "dedicated_rdns")
@@ -84,7 +84,7 @@ class Catalogue:
     @classmethod
     def load(cls) -> Catalogue:
         """The catalogue shipped in the package."""
-        text = resources.files("dmarcflow").joinpath("resources/services.toml").read_text(encoding="utf-8")
+        text = resource("services.toml").read_text(encoding="utf-8")
         return cls.from_toml(text)
 
     @classmethod
