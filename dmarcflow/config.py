@@ -178,10 +178,20 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class DnsSettings:
+    """The resolver `dmarcflow check` asks (reverse DNS at ingest keeps its own [enrichment] keys)."""
+
+    nameservers: tuple[str, ...] = ()  # "IP" or "IP:PORT" ("[IPv6]:PORT"); empty: the system resolver
+    timeout: float = 3.0  # seconds per lookup, retries included
+
+
+@dataclass(frozen=True)
 class ApprovedSenders:
     services: tuple[str, ...] = ()
     networks: tuple[str, ...] = ()
     rdns_domains: tuple[str, ...] = ()
+    # Senders known NOT to be the domain's: each entry a service name, a network or a reverse-DNS domain.
+    not_ours: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -192,6 +202,7 @@ class Settings:
     mailboxes: tuple[MailboxSettings, ...] = ()
     elasticsearch: ElasticsearchSettings = field(default_factory=ElasticsearchSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    dns: DnsSettings = field(default_factory=DnsSettings)
     approved: Mapping[str, ApprovedSenders] = field(default_factory=dict)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     alerts: AlertsSettings = field(default_factory=AlertsSettings)
@@ -208,6 +219,7 @@ _SECTIONS = {
     "alerts": AlertsSettings,
     "digest": DigestSettings,
     "web": WebSettings,
+    "dns": DnsSettings,
 }
 
 
@@ -333,6 +345,36 @@ def _type_name(hint: Any) -> str:
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(hint, "a list of strings")
 
 
+def parse_nameserver(text: str) -> tuple[str, int]:
+    """``IP``, ``IP:PORT`` or ``[IPv6]:PORT`` -> (address, port); ValueError says what is wrong."""
+    raw = text.strip()
+    host, port = raw, "53"
+    if raw.startswith("["):
+        host, sep, rest = raw[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(f"{text!r} is not IP, IP:PORT or [IPv6]:PORT")
+        port = rest[1:] or "53"
+    elif raw.count(":") == 1:
+        host, port = raw.split(":")
+    try:
+        address = str(ipaddress.ip_address(host))
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IP address (use IP, IP:PORT or [IPv6]:PORT; no host names)") from None
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"{text!r}: the port must be a number from 1 to 65535")
+    return address, int(port)
+
+
+def check_dns(obj: DnsSettings, where: Where) -> None:
+    for entry in obj.nameservers:
+        try:
+            parse_nameserver(entry)
+        except ValueError as exc:
+            where.fail("nameservers", obj.nameservers, str(exc), ("192.0.2.53", "127.0.0.1:5353"))
+    if not 0 < obj.timeout <= 60:  # also refuses nan
+        where.fail("timeout", obj.timeout, "must be a number of seconds above 0 and at most 60", 3.0)
+
+
 def _check_notify(obj: Any, where: Where) -> None:
     from dmarcflow.notify.settings_checks import check_section
 
@@ -348,6 +390,7 @@ _CHECKS: dict[type, Callable[[Any, Where], None]] = {
     SmtpSettings: _check_notify,
     AlertsSettings: _check_notify,
     DigestSettings: _check_notify,
+    DnsSettings: check_dns,
 }
 
 

@@ -144,3 +144,35 @@ class RaisedAlert:
     def as_dict(self) -> dict[str, object]:
         return {**self.alert.as_dict(), "id": self.id, "first_seen": self.first_seen, "last_seen": self.last_seen,
                 "cleared_at": self.cleared_at}
+
+
+FINDING_SEVERITIES = ("error", "warning", "info")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One result of `dmarcflow check`: a stable code, its severity, and what to do, in plain words."""
+
+    code: str
+    severity: str  # error | warning | info
+    message: str
+    fix: str
+    name: str | None = None  # the DNS name concerned
+    details: tuple[tuple[str, object], ...] = ()  # extra machine-readable facts (ip, messages, lookups, ...)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"code": self.code, "severity": self.severity, "message": self.message, "fix": self.fix,
+                "name": self.name, **dict(self.details)}
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheck:
+    """The latest `dmarcflow check` of a domain, as kept in the store."""
+
+    domain: str
+    checked_at: int  # epoch seconds, UTC
+    findings: tuple[Finding, ...]
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == "error")

@@ -10,10 +10,19 @@ For another backend (the search index answers ``summary`` too)::
 
     summarise(backend, ...) with a SummaryBackend: .domains_with_data(window) -> list[str] and
         .results(domain, window) -> DomainResults | None (the four query results, or no report)
-    assemble(domain, reports, totals, rows, infos, approved, *, view, top) -> DomainSummary
+    assemble(domain, reports, totals, rows, infos, approved, *, view, top, catalogue=None) -> DomainSummary
     policy_facts(published, defaulted) -> PolicyFacts (published keyed by POLICY_FIELDS)
+
+The overview (CLI, web UI, digests): which domain is worst, and its status in a few words::
+
+    overview(summaries) -> list[DomainStatus], worst first
+    summarise(..., order="worst") -> the summaries in that order
+
+The service catalogue: ``Catalogue.load()`` (package data), ``.recognise(Clues(...))`` -> Service | None.
 """
 
+from dmarcflow.analysis.catalogue import Catalogue, Clues, Service
+from dmarcflow.analysis.overview import DomainStatus, overview
 from dmarcflow.analysis.queries import POLICY_FIELDS, IpRow, PolicyFacts, ReportFacts, SourceRow, Totals, policy_facts
 from dmarcflow.analysis.readiness import Readiness, Scenario
 from dmarcflow.analysis.sources import VIEWS, Source
@@ -23,7 +32,7 @@ from dmarcflow.analysis.summary import (
 from dmarcflow.analysis.window import Window
 
 __all__ = [
-    "POLICY_FIELDS", "VIEWS", "DomainResults", "DomainSummary", "IpRow", "PolicyFacts", "Readiness", "ReportFacts",
-    "Scenario", "Source", "SourceRow", "SummaryBackend", "Totals", "Window", "assemble", "has_data",
-    "list_sources", "policy_facts", "summarise",
+    "POLICY_FIELDS", "VIEWS", "Catalogue", "Clues", "DomainResults", "DomainStatus", "DomainSummary", "IpRow",
+    "PolicyFacts", "Readiness", "ReportFacts", "Scenario", "Service", "Source", "SourceRow", "SummaryBackend",
+    "Totals", "Window", "assemble", "has_data", "list_sources", "overview", "policy_facts", "summarise",
 ]

@@ -1,9 +1,11 @@
 """The approved-senders list of one policy domain, turned into a matcher.
 
-A source is approved when its sending service name (``ip_info.sender``, case
-insensitive), its IP (in a CIDR network) or its reverse-DNS base domain
-(``ip_info.base_domain``, or a reverse-DNS name under the listed domain)
-matches an entry. Entries are checked once, when the matcher is built.
+A source is approved when its sending service name (``ip_info.sender``, or the
+catalogue service recognised for it; case insensitive), its IP (in a CIDR
+network) or its reverse-DNS base domain (``ip_info.base_domain``, or a
+reverse-DNS name under the listed domain) matches an entry. ``not_ours`` takes
+the same three forms in one list and marks senders known not to be the
+domain's. Entries are checked once, when the matcher is built.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ class SourceFacts:
     sender: str | None
     base_domain: str | None
     reverse_dns: str | None
+    service_names: tuple[str, ...] = ()  # the recognised catalogue service's name and other names
 
 
 @dataclass(frozen=True)
-class ApprovedMatcher:
-    domain: str
+class EntrySet:
+    """Service names (case-folded), networks and reverse-DNS domains; matches any of them."""
+
     services: frozenset[str] = frozenset()
     networks: tuple[Network, ...] = ()
     rdns_domains: tuple[str, ...] = ()
@@ -44,10 +48,13 @@ class ApprovedMatcher:
         return not (self.services or self.networks or self.rdns_domains)
 
     def match(self, facts: SourceFacts) -> str | None:
-        """Why the source is approved (e.g. "network 192.0.2.0/24"), or None."""
+        """Which entry matches (e.g. "network 192.0.2.0/24"), or None."""
         if facts.sender and facts.sender.casefold() in self.services:
             return f"service {facts.sender}"
-        address = _address(facts.ip)
+        for name in facts.service_names:
+            if name.casefold() in self.services:
+                return f"service {name}"
+        address = _address(facts.ip) if self.networks else None
         for net in self.networks:
             if address is not None and address.version == net.version and address in net:
                 return f"network {net}"
@@ -55,6 +62,25 @@ class ApprovedMatcher:
             if _under(facts.base_domain, entry) or _under(facts.reverse_dns, entry):
                 return f"reverse DNS {entry}"
         return None
+
+
+@dataclass(frozen=True)
+class ApprovedMatcher:
+    domain: str
+    approved: EntrySet = EntrySet()
+    not_ours: EntrySet = EntrySet()
+
+    @property
+    def empty(self) -> bool:
+        return self.approved.empty and self.not_ours.empty
+
+    def match(self, facts: SourceFacts) -> str | None:
+        """Why the source is approved (e.g. "network 192.0.2.0/24"), or None."""
+        return self.approved.match(facts)
+
+    def disowned(self, facts: SourceFacts) -> str | None:
+        """Which not_ours entry matches the source, or None."""
+        return self.not_ours.match(facts)
 
 
 NO_APPROVED = ApprovedMatcher(domain="")
@@ -77,7 +103,28 @@ def build_matcher(domain: str, entry: ApprovedSenders) -> ApprovedMatcher:
         services.append(name.strip().casefold())
     networks = tuple(_network(net, where) for net in entry.networks)
     rdns = tuple(_rdns_domain(d, where) for d in entry.rdns_domains)
-    return ApprovedMatcher(domain, frozenset(services), networks, rdns)
+    approved = EntrySet(frozenset(services), networks, rdns)
+    return ApprovedMatcher(domain, approved, _not_ours(entry.not_ours, where))
+
+
+def _not_ours(entries: tuple[str, ...], where: str) -> EntrySet:
+    """Each entry is a network (CIDR or bare IP), or a name: a domain-like name matches the sender
+    name and reverse DNS, any other name the sender name."""
+    names, networks, domains = [], [], []
+    for text in entries:
+        value = text.strip()
+        if not value:
+            raise ConfigError(f"{where} not_ours: an entry is empty (use a sender name, a network or a domain)")
+        if "/" in value or _address(value) is not None:
+            networks.append(_network(value, where, "not_ours"))
+            continue
+        if "*" in value or "://" in value:
+            raise ConfigError(f"{where} not_ours: {text!r} is not a sender name, a network or a domain name "
+                              "(no wildcards or URLs)")
+        names.append(value.casefold())
+        if "." in value and _HOSTNAME.match(value.lower().rstrip(".")):
+            domains.append(value.lower().rstrip("."))
+    return EntrySet(frozenset(names), tuple(networks), tuple(domains))
 
 
 def validate_all(approved: Mapping[str, ApprovedSenders]) -> None:
@@ -86,11 +133,11 @@ def validate_all(approved: Mapping[str, ApprovedSenders]) -> None:
         build_matcher(domain, entry)
 
 
-def _network(text: str, where: str) -> Network:
+def _network(text: str, where: str, key: str = "networks") -> Network:
     try:
         return ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
-        raise ConfigError(f"{where} networks: {text!r} is not an IP network (use CIDR, e.g. 192.0.2.0/24)") from None
+        raise ConfigError(f"{where} {key}: {text!r} is not an IP network (use CIDR, e.g. 192.0.2.0/24)") from None
 
 
 def _rdns_domain(text: str, where: str) -> str:

@@ -31,9 +31,11 @@ class PolicyFacts:
     pct: int | None
     adkim: str
     aspf: str
+    testing: str | None = None  # RFC 9990 <testing>: "y" when the policy is published with t=y
 
-    def as_dict(self) -> dict:
-        return {"p": self.p, "sp": self.sp, "np": self.np, "pct": self.pct, "adkim": self.adkim, "aspf": self.aspf}
+    def as_dict(self) -> dict[str, Any]:
+        return {"p": self.p, "sp": self.sp, "np": self.np, "pct": self.pct, "adkim": self.adkim, "aspf": self.aspf,
+                "testing": self.testing}
 
 
 @dataclass(frozen=True)
@@ -86,10 +88,11 @@ class IpRow:
     as_name: str | None
     sender: str | None
     sender_type: str | None
+    as_domain: str | None = None
 
 
 # The published-policy fields, named as both the reports columns and the index's policy_published keys.
-POLICY_FIELDS = ("p", "sp", "np", "pct", "adkim", "aspf")
+POLICY_FIELDS = ("p", "sp", "np", "pct", "adkim", "aspf", "testing")
 _IN_WINDOW = "domain = ? AND day BETWEEN ? AND ?"
 _REPORTS_IN_WINDOW = "domain = ? AND status = 'active' AND begin_ts >= ? AND begin_ts < ?"
 
@@ -121,7 +124,7 @@ def report_facts(conn: sqlite3.Connection, domain: str, window: Window) -> Repor
         f"WHERE {_REPORTS_IN_WINDOW} ORDER BY begin_ts DESC, id DESC LIMIT 1",
         _report_args(domain, window),
     ).fetchone()
-    policy = policy_facts(dict(zip(POLICY_FIELDS, row)), json.loads(row[6] or "[]")) if row else None
+    policy = policy_facts(dict(zip(POLICY_FIELDS, row)), json.loads(row[-1] or "[]")) if row else None
     return ReportFacts(count, reporters, begin, end, policy)
 
 
@@ -133,8 +136,10 @@ def policy_facts(published: Mapping[str, Any], defaulted: Iterable[str]) -> Poli
     omitted = set(defaulted)
     sp = None if "sp" in omitted else published.get("sp")
     np = None if "np" in omitted else published.get("np")
+    testing = published.get("testing")
     return PolicyFacts(published.get("p"), sp, np, published.get("pct"),
-                       published.get("adkim") or "r", published.get("aspf") or "r")
+                       published.get("adkim") or "r", published.get("aspf") or "r",
+                       testing.strip().lower() if isinstance(testing, str) and testing.strip() else None)
 
 
 def domain_totals(conn: sqlite3.Connection, domain: str, window: Window) -> Totals:
@@ -215,7 +220,7 @@ def _long_window(conn: sqlite3.Connection, domain: str, window: Window) -> bool:
 def ip_rows(conn: sqlite3.Connection, ips: Iterable[str]) -> dict[str, IpRow]:
     """Enrichment facts of these IPs (those without facts are left out)."""
     rows = conn.execute(
-        "SELECT ip, reverse_dns, base_domain, country, asn, as_name, sender, sender_type FROM ip_info "
+        "SELECT ip, reverse_dns, base_domain, country, asn, as_name, sender, sender_type, as_domain FROM ip_info "
         "WHERE ip IN (SELECT value FROM json_each(?))",
         (json.dumps(sorted(set(ips))),),
     )

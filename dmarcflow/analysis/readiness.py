@@ -1,23 +1,34 @@
-"""Policy readiness: what an enforcing policy would do to legitimate mail now.
+"""Policy readiness: what an enforcing policy would do to mail that may be the domain's, now.
 
 Legitimate sources are those of class authorised or forwarded, plus any
-approved source whatever its class (IP view). Their messages that fail DMARC
-are the ones at risk. When p moves to quarantine (or reject), a failing
-message whose From is the policy domain gets the new p; one from a subdomain
-gets the published sp when there is one, else the new p (sp defaults to p).
-pct is taken as 100 (RFC 9990 drops it). np is not applied: reports do not
-say whether a subdomain exists.
+approved source whatever its class (IP view); a source listed under
+``not_ours`` is not legitimate unless it is also approved. Unlisted
+misconfigured sources *may be ours* until approved or marked not ours. The
+headline never says "ready" while a source that may be legitimate fails.
+
+When p moves to quarantine (or reject), a failing legitimate message whose
+From is the policy domain gets the new p; one from a subdomain gets the
+published sp when there is one, else the new p (sp defaults to p). pct is
+taken as 100 (RFC 9989 drops it); np is shown, not applied (reports do not say
+whether a subdomain exists).
 
     share = (quarantined + rejected) / legitimate messages
+
+RFC 9989 advice applied: p=reject needs aligned DKIM on every legitimate
+sender (SPF alone breaks on forwarding); domains whose mail goes through
+mailing lists are warned; t=y (testing) means the policy is not enforced yet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from dmarcflow.analysis.queries import PolicyFacts
 from dmarcflow.analysis.sources import FAILING_CLASSES, Source
+from dmarcflow.analysis.wording import headline, notes
 
 NEXT_STEP = {None: "p=quarantine", "none": "p=quarantine", "quarantine": "p=reject", "reject": None}
 
@@ -31,8 +42,38 @@ class Scenario:
     rejected: int
     share: float
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"policy": self.policy, "quarantined": self.quarantined, "rejected": self.rejected, "share": self.share}
+
+
+@dataclass(frozen=True)
+class SenderFigure:
+    """A sender (service name, else sender name) with the messages that matter for the advice."""
+
+    sender: str
+    messages: int
+    approved: bool
+    failure: str  # "fails DKIM alignment"; for SPF-only senders "has no aligned DKIM"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sender": self.sender, "messages": self.messages, "approved": self.approved, "failure": self.failure}
+
+
+@dataclass(frozen=True)
+class Impostors:
+    """Unapproved unauthorised sources and those marked not ours, as receivers treated them."""
+
+    messages: int
+    quarantined: int
+    rejected: int
+
+    @property
+    def delivered(self) -> int:
+        return self.messages - self.quarantined - self.rejected
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"messages": self.messages, "quarantined": self.quarantined, "rejected": self.rejected,
+                "delivered": self.delivered}
 
 
 @dataclass(frozen=True)
@@ -44,8 +85,26 @@ class Readiness:
     approved_failing: tuple[str, ...]  # sender names
     unknown_misconfigured: tuple[str, ...]
     recommendation: str
+    may_be_ours_failing: int = 0
+    blockers: tuple[SenderFigure, ...] = ()  # failing senders that may be the domain's, biggest first
+    spf_only: tuple[SenderFigure, ...] = ()  # legitimate senders passing DMARC without aligned DKIM
+    mailing_list: int = 0
+    impostors: Impostors = Impostors(0, 0, 0)
+    current: str | None = None  # published p
+    testing: bool = False  # published with t=y
+    target: str | None = None  # the next step, e.g. "p=reject", or None at p=reject
+    notes: tuple[str, ...] = ()
 
-    def as_dict(self) -> dict:
+    @property
+    def at_risk(self) -> int:
+        """Failing messages from sources that may be legitimate (the overview's first sort key)."""
+        return self.legitimate_failing + self.may_be_ours_failing
+
+    @property
+    def aims_at_reject(self) -> bool:
+        return (self.target is not None and self.target.startswith("p=reject")) or self.current == "reject"
+
+    def as_dict(self) -> dict[str, Any]:
         return {
             "legitimate_messages": self.legitimate_messages,
             "legitimate_failing": self.legitimate_failing,
@@ -53,23 +112,81 @@ class Readiness:
             "reject": self.reject.as_dict(),
             "approved_failing": list(self.approved_failing),
             "unknown_misconfigured": list(self.unknown_misconfigured),
+            "may_be_ours_failing": self.may_be_ours_failing,
+            "blockers": [b.as_dict() for b in self.blockers],
+            "spf_only": [b.as_dict() for b in self.spf_only],
+            "mailing_list_messages": self.mailing_list,
+            "impostors": self.impostors.as_dict(),
+            "testing": self.testing,
+            "target": self.target,
             "recommendation": self.recommendation,
+            "notes": list(self.notes),
         }
 
 
-def assess(sources: Sequence[Source], policy: PolicyFacts | None) -> Readiness:
-    """Sources must be the IP view of the whole window."""
-    legit = [s for s in sources if s.legitimate]
-    total = sum(s.messages for s in legit)
-    on_domain = sum(s.failing_domain for s in legit)
-    on_other = sum(s.failing_other for s in legit)
+def assess(sources: Sequence[Source], policy: PolicyFacts | None, domain: str = "DOMAIN") -> Readiness:
+    """Sources must be the IP view of the whole window; ``domain`` is named in the advice."""
+    f = _figures(sources)
     sp = policy.sp if policy else None
-    scenarios = [_scenario(p, sp, on_domain, on_other, total) for p in ("quarantine", "reject")]
-    approved_failing = _names(s for s in sources if s.approved and s.klass in FAILING_CLASSES)
-    unknown = _names(s for s in sources if not s.approved and s.klass == "misconfigured")
+    scenarios = [_scenario(p, sp, f.on_domain, f.on_other, f.total) for p in ("quarantine", "reject")]
     current = policy.p if policy else None
-    text = recommend(current, total, on_domain + on_other, approved_failing, unknown, scenarios)
-    return Readiness(total, on_domain + on_other, scenarios[0], scenarios[1], approved_failing, unknown, text)
+    testing = bool(policy and policy.testing == "y" and current in ("quarantine", "reject"))
+    target = f"p={current} without t=y" if testing else NEXT_STEP.get(current, "p=quarantine")
+    readiness = Readiness(
+        legitimate_messages=f.total, legitimate_failing=f.on_domain + f.on_other,
+        quarantine=scenarios[0], reject=scenarios[1],
+        approved_failing=_names(f.approved_failing), unknown_misconfigured=_names(f.may_be_ours),
+        recommendation="", may_be_ours_failing=sum(s.dmarc_fail for s in f.may_be_ours),
+        blockers=_by_sender(f.bad, lambda s: s.dmarc_fail, lambda s: s.failure),
+        spf_only=_by_sender(f.spf_only, lambda s: s.spf_only, lambda s: "has no aligned DKIM"),
+        mailing_list=f.mailing_list,
+        impostors=Impostors(f.impostor_messages, f.impostor_quarantined, f.impostor_rejected),
+        current=current, testing=testing, target=target,
+    )
+    return replace(readiness, recommendation=headline(readiness), notes=notes(readiness, sp, domain))
+
+
+@dataclass
+class _Figures:
+    total: int = 0
+    on_domain: int = 0
+    on_other: int = 0
+    mailing_list: int = 0
+    impostor_messages: int = 0
+    impostor_quarantined: int = 0
+    impostor_rejected: int = 0
+    approved_failing: list[Source] = field(default_factory=list)
+    may_be_ours: list[Source] = field(default_factory=list)
+    bad: list[Source] = field(default_factory=list)  # fail and may be the domain's
+    spf_only: list[Source] = field(default_factory=list)
+
+
+def _figures(sources: Sequence[Source]) -> _Figures:
+    """One pass over the sources, reading fields rather than properties: a summary has tens of thousands."""
+    f = _Figures()
+    for s in sources:
+        approved = s.approved_by is not None
+        disowned = s.not_ours_by is not None and not approved
+        failing = s.klass in FAILING_CLASSES
+        d = s.detail
+        if approved or not (failing or disowned):  # legitimate
+            f.total += s.messages
+            f.on_domain += d.failing_domain
+            f.on_other += d.failing_other
+            f.mailing_list += d.mailing_list
+            if d.spf_only and s.klass == "authorised":
+                f.spf_only.append(s)
+        if approved and failing:
+            f.approved_failing.append(s)
+            f.bad.append(s)
+        elif s.klass == "misconfigured" and not disowned:
+            f.may_be_ours.append(s)
+            f.bad.append(s)
+        elif not approved and (disowned or s.klass == "unauthorised"):  # impostor
+            f.impostor_messages += s.messages
+            f.impostor_quarantined += s.quarantined
+            f.impostor_rejected += s.rejected
+    return f
 
 
 def _scenario(p: str, sp: str | None, on_domain: int, on_other: int, total: int) -> Scenario:
@@ -80,26 +197,22 @@ def _scenario(p: str, sp: str | None, on_domain: int, on_other: int, total: int)
     return Scenario(p, counts["quarantine"], counts["reject"], round(hit / total, 6) if total else 0.0)
 
 
-def _names(sources) -> tuple[str, ...]:
+def _names(sources: Iterable[Source]) -> tuple[str, ...]:
     return tuple(sorted({s.sender for s in sources}))
 
 
-def recommend(current: str | None, legit: int, failing: int, approved_failing: Sequence[str],
-              unknown: Sequence[str], scenarios: Sequence[Scenario]) -> str:
-    target = NEXT_STEP.get(current, "p=quarantine")
-    goal = f"before {target}" if target else "to stop losing their mail under p=reject"
-    if legit == 0:
-        text = "no legitimate mail in this period: list your senders under [approved] before changing the policy"
-    elif approved_failing:
-        names = ", ".join(approved_failing[:3]) + (", ..." if len(approved_failing) > 3 else "")
-        text = f"{len(approved_failing)} approved sender(s) still fail DMARC alignment ({names}): fix them {goal}"
-    elif failing == 0:
-        text = f"ready for {target}: all legitimate mail passes DMARC" if target else "p=reject in place and all legitimate mail passes DMARC"
-    else:
-        worst = max(scenarios, key=lambda s: s.share)
-        risk = f"may be lost under {target}" if target else "p=reject applies to them unless receivers override"
-        text = (f"{failing} message(s) from legitimate sources ({worst.share:.1%} of legitimate mail) fail DMARC, "
-                f"most likely after forwarding: {risk}")
-    if unknown:
-        text += f"; {len(unknown)} unlisted misconfigured sender(s) ({', '.join(unknown[:3])}{', ...' if len(unknown) > 3 else ''}): approve them if they are yours"
-    return text[0].upper() + text[1:]
+def _by_sender(sources: Sequence[Source], volume: Any, why: Any) -> tuple[SenderFigure, ...]:
+    """Senders (by service name, else sender name) with their summed volume, biggest first; each keeps the
+    reason of its biggest source."""
+    totals: dict[str, int] = defaultdict(int)
+    reason: dict[str, tuple[int, str]] = {}
+    approved: dict[str, bool] = {}
+    for s in sources:
+        name = s.service or s.sender
+        n = volume(s)
+        totals[name] += n
+        if name not in reason or n > reason[name][0]:
+            reason[name] = (n, why(s))
+        approved[name] = approved.get(name, True) and s.approved
+    ranked = sorted(totals, key=lambda name: (-totals[name], name))
+    return tuple(SenderFigure(name, totals[name], approved[name], reason[name][1]) for name in ranked)

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
-from typing import Protocol
+from typing import Any, Protocol
 
+from dmarcflow import utc
 from dmarcflow.analysis import queries
-from dmarcflow.analysis.approved import matcher_for, validate_all
+from dmarcflow.analysis.approved import ApprovedMatcher, matcher_for, validate_all
+from dmarcflow.analysis.catalogue import Catalogue
+from dmarcflow.analysis.overview import DomainStatus, domain_status, worst_first
 from dmarcflow.analysis.queries import IpRow, PolicyFacts, ReportFacts, SourceRow, Totals
 from dmarcflow.analysis.readiness import Readiness, assess
 from dmarcflow.analysis.sources import VIEWS, Source, build_sources
 from dmarcflow.analysis.window import Window, check_order, window_of
 from dmarcflow.config import ApprovedSenders
-from dmarcflow.models import SOURCE_CLASSES
-from dmarcflow import utc
+from dmarcflow.models import SOURCE_CLASSES, StoredCheck
 from dmarcflow.store import Store
+
+ORDERS = ("name", "worst")
 
 
 def iso(ts: int | None) -> str | None:
@@ -42,12 +46,19 @@ class DomainSummary:
     sources: tuple[Source, ...]  # the top sources, biggest first
     unauthorised: tuple[Source, ...]
     readiness: Readiness
+    to_fix: tuple[Source, ...] = ()  # every sender (sender view) that fails and may be the domain's (never cut)
+    dns_check: StoredCheck | None = None  # the latest `dmarcflow check`, when one has run
 
     @property
     def dmarc_fail(self) -> int:
         return self.messages - self.dmarc_pass
 
-    def as_dict(self) -> dict:
+    @property
+    def status(self) -> DomainStatus:
+        return domain_status(self)
+
+    def as_dict(self) -> dict[str, Any]:
+        status = self.status
         return {
             "domain": self.domain, "messages": self.messages, "dmarc_pass": self.dmarc_pass,
             "dmarc_fail": self.dmarc_fail, "spf_aligned": self.spf_aligned, "dkim_aligned": self.dkim_aligned,
@@ -58,8 +69,18 @@ class DomainSummary:
             "source_count": self.source_count,
             "sources": [s.as_dict() for s in self.sources],
             "unauthorised": [s.as_dict() for s in self.unauthorised],
+            "to_fix": [s.as_dict() for s in self.to_fix],
             "readiness": self.readiness.as_dict(),
+            "status": status.status, "severity": status.severity,
+            "at_risk_messages": status.at_risk, "impostor_messages": status.impostors,
+            "dns_check": _check_dict(self.dns_check),
         }
+
+
+def _check_dict(check: StoredCheck | None) -> dict[str, Any] | None:
+    if check is None:
+        return None
+    return {"checked_at": utc.iso(check.checked_at), "errors": [f.as_dict() for f in check.errors]}
 
 
 @dataclass(frozen=True)
@@ -107,26 +128,35 @@ def summarise(
     *,
     view: str = "ip",
     top: int = 10,
+    order: str = "name",
 ) -> list[DomainSummary]:
     """One summary per policy domain with reports in the window (all such domains if none are named).
 
     Named domains without any report in the window are left out: the caller
-    says so. ``top`` limits ``sources`` (0: all); ``unauthorised`` is never cut.
-    ``store`` may also be another ``SummaryBackend``: the rules here then apply to its results.
+    says so. ``top`` limits ``sources`` (0: all); ``unauthorised`` and ``to_fix`` are never cut.
+    ``order``: "name" (name order, or the order named) or "worst" (``analysis.overview``'s order).
+    ``store`` may also be another ``SummaryBackend``: the rules here then apply to its results
+    (the store's cached DNS checks are shown only when summarising the store).
     """
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {ORDERS}, not {order!r}")
     approved = approved or {}
     validate_all(approved)
     check_order(since, until)
     window = window_of(since, until)
     backend = _StoreBackend(store.conn) if isinstance(store, Store) else store
     names = [normalise_domain(d) for d in domains] or backend.domains_with_data(window)
+    catalogue = Catalogue.load()
     result = []
     for name in dict.fromkeys(names):
         found = backend.results(name, window)
         if found is not None:
-            result.append(assemble(name, found.reports, found.totals, found.rows, found.infos, approved,
-                                   view=view, top=top))
-    return result
+            summary = assemble(name, found.reports, found.totals, found.rows, found.infos, approved,
+                               view=view, top=top, catalogue=catalogue)
+            if isinstance(store, Store):
+                summary = replace(summary, dns_check=store.checks.latest(name))
+            result.append(summary)
+    return worst_first(result) if order == "worst" else result
 
 
 def assemble(
@@ -139,11 +169,16 @@ def assemble(
     *,
     view: str = "ip",
     top: int = 10,
+    catalogue: Catalogue | None = None,
 ) -> DomainSummary:
-    """A domain's summary from its query results; pure, so any backend that yields the rows can use it."""
+    """A domain's summary from its query results; pure, so any backend that yields the rows can use it.
+
+    ``catalogue``: the service catalogue (default: the one shipped in the package).
+    """
+    catalogue = catalogue or Catalogue.load()
     matcher = matcher_for(domain, approved)
-    by_ip = build_sources(rows, infos, domain, reports.policy, matcher, "ip")
-    shown = by_ip if view == "ip" else build_sources(rows, infos, domain, reports.policy, matcher, view)
+    by_ip = build_sources(rows, infos, domain, reports.policy, matcher, "ip", catalogue)
+    shown = by_ip if view == "ip" else build_sources(rows, infos, domain, reports.policy, matcher, view, catalogue)
     classes = dict.fromkeys(SOURCE_CLASSES, 0)
     for r in rows:
         classes[r.klass] += r.messages
@@ -154,8 +189,21 @@ def assemble(
         policy=reports.policy, source_count=len(shown),
         sources=tuple(shown[:top] if top > 0 else shown),
         unauthorised=tuple(s for s in shown if s.klass == "unauthorised"),
-        readiness=assess(by_ip, reports.policy),
+        readiness=assess(by_ip, reports.policy, domain),
+        to_fix=tuple(_to_fix(by_ip, infos, domain, reports.policy, matcher, catalogue)),
     )
+
+
+def _to_fix(by_ip: list[Source], infos: Mapping[str, IpRow], domain: str, policy: PolicyFacts | None,
+            matcher: ApprovedMatcher, catalogue: Catalogue) -> list[Source]:
+    """The senders whose IPs fail and may be the domain's, grouped by the service recognised for them (else by
+    sender name) and built from those IPs' rows only: what to change is a setting of the service, whatever
+    number of IPs it sends from."""
+    failing = [s for s in by_ip if s.needs_fix]
+    rows = [r for s in failing for r in s.detail.rows]
+    names = {s.ips[0]: s.service for s in failing if s.service}
+    built = build_sources(rows, infos, domain, policy, matcher, "sender", catalogue, names)
+    return [s for s in built if s.needs_fix]
 
 
 def list_sources(
@@ -179,7 +227,7 @@ def list_sources(
     policy = queries.report_facts(conn, domain, window).policy
     rows = queries.source_rows(conn, domain, window)
     infos = queries.ip_rows(conn, (r.ip for r in rows))
-    sources = build_sources(rows, infos, domain, policy, matcher_for(domain, approved), view)
+    sources = build_sources(rows, infos, domain, policy, matcher_for(domain, approved), view, Catalogue.load())
     return [s for s in sources if klass is None or s.klass == klass]
 
 

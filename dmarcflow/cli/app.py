@@ -57,6 +57,7 @@ COMMAND_MODULES = {
     "senders": "dmarcflow.cli.summary",
     "fetch": "dmarcflow.cli.mailbox",
     "watch": "dmarcflow.cli.mailbox",
+    "check": "dmarcflow.cli.check",
     "es": "dmarcflow.cli.es",
     "kibana": "dmarcflow.cli.es",
     "digest": "dmarcflow.cli.notify",

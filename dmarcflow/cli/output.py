@@ -51,7 +51,7 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _fit(widths: list[int], max_width: int, numeric: list) -> list[int]:
+def _fit(widths: list[int], max_width: int, numeric: list[Any]) -> list[int]:
     """Shrink the widest text columns until the line fits."""
     widths = list(widths)
     while sum(widths) + 2 * (len(widths) - 1) > max_width:
@@ -63,9 +63,47 @@ def _fit(widths: list[int], max_width: int, numeric: list) -> list[int]:
     return widths
 
 
-def _line(values: Sequence[str], widths: list[int], numeric: list) -> str:
+def _line(values: Sequence[str], widths: list[int], numeric: list[Any]) -> str:
     parts = []
     for i, (v, w) in enumerate(zip(values, widths)):
         v = v if len(v) <= w else v[: w - 1] + "…"
         parts.append(v.rjust(w) if numeric[i] else v.ljust(w))
     return "  ".join(parts).rstrip()
+
+
+def wrap_cell(text: str, width: int | None) -> list[str]:
+    """A table cell over as many lines as it needs: never cut, so names can be copied whole.
+
+    Breaks at spaces; a word longer than the column is split across lines (nothing is dropped).
+    ``width`` None: one line, however long (``--wide``).
+    """
+    if width is None or len(text) <= width:
+        return [text]
+    lines: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        while len(word) > width:
+            if line:
+                lines.append(line)
+                line = ""
+            lines.append(word[:width])
+            word = word[width:]
+        candidate = f"{line} {word}" if line else word
+        if len(candidate) <= width:
+            line = candidate
+        else:
+            lines.append(line)
+            line = word
+    if line:
+        lines.append(line)
+    return lines
+
+
+def wrap_text(text: str, width: int | None, indent: str, subsequent: str | None = None) -> list[str]:
+    """Prose wrapped at ``width`` (None: one line), for explanations, fixes and advice."""
+    import textwrap
+
+    if width is None:
+        return [indent + text]
+    return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent if subsequent is None else subsequent,
+                         break_long_words=False, break_on_hyphens=False)

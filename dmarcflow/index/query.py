@@ -135,14 +135,23 @@ def domain_totals(q: IndexQuery, domain: str, window: Window) -> Totals:
 
 def source_rows(q: IndexQuery, domain: str, window: Window) -> list[SourceRow]:
     sources = [_terms(name, field, missing=name != "ip") for name, field in _ROW_KEYS]
-    buckets = q.composite(sources, scope(domain, window), {"m": {"sum": {"field": "dmarc.count"}}})
+    count = {"sum": {"field": "dmarc.count"}}
+
+    def disposition(value: str) -> dict:
+        return {"filter": {"term": {"dmarc.policy_evaluated.disposition": value}}, "aggs": {"m": count}}
+
+    # Messages per receiver disposition too, as the SQLite rows carry them (the readiness advice says what
+    # receivers already do to impostors).
+    sub = {"m": count, "q": disposition("quarantine"), "r": disposition("reject")}
+    buckets = q.composite(sources, scope(domain, window), sub)
     return [_source_row(b) for b in buckets]
 
 
 def _source_row(bucket: dict) -> SourceRow:
     key = bucket["key"]
     values = {name: _key_value(name, key[name]) for name, _ in _ROW_KEYS}
-    return SourceRow(**values, messages=int(bucket["m"]["value"]))
+    return SourceRow(**values, messages=int(bucket["m"]["value"]), quarantined=int(bucket["q"]["m"]["value"]),
+                     rejected=int(bucket["r"]["m"]["value"]))
 
 
 def _key_value(name: str, value: Any) -> Any:

@@ -218,6 +218,15 @@ MIGRATIONS: list[str] = [
         FROM records JOIN reports ON reports.id = records.report
         GROUP BY records.report, records.source_ip;
     """,
+    # 8: the latest `dmarcflow check` of each domain (its findings as JSON), so that `summary` can
+    # show a domain's DNS errors without asking the DNS again.
+    """
+    CREATE TABLE dns_checks (
+        domain TEXT PRIMARY KEY,
+        checked_at INTEGER NOT NULL,
+        result TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]
 
 

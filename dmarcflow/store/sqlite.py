@@ -22,6 +22,7 @@ from dmarcflow.models import Record, Report
 from dmarcflow.store import ipfacts, rejected
 from dmarcflow.store.connection import describe, open_reader, open_writer
 from dmarcflow.store.rejected import RawInput, RejectedRow
+from dmarcflow.store.checks import CheckRepository
 from dmarcflow.utc import now_iso
 
 _BATCH = 5000
@@ -107,6 +108,11 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+    @property
+    def checks(self) -> CheckRepository:
+        """DNS posture checks: their cached results and the report facts they read."""
+        return CheckRepository(self.conn)
 
     def __enter__(self) -> "Store":
         return self

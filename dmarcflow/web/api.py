@@ -41,7 +41,9 @@ class Api:
         domains = [d for d in request.query_params.getlist("domain") if d.strip()]
         top = integer(request.query_params, "top", 10)
         with self.reading() as store:
-            result = summarise(store, domains, q.since, q.until, self.approved, view=q.view, top=top)
+            # The CLI's order: worst first (analysis.overview) when no domain is named, else as named.
+            result = summarise(store, domains, q.since, q.until, self.approved, view=q.view, top=top,
+                               order="name" if domains else "worst")
         return json_response(summary_answer(result))
 
     def senders(self, request: Request) -> Response:

@@ -80,10 +80,10 @@ def chart_range(q: Query, window: Window, days: Sequence[DayFigures]) -> tuple[i
 
 
 def overview(store: Store, approved: Approved, q: Query, aside: Aside) -> dict[str, Any]:
-    """Every policy domain with data, in the order summarise() gives, with a sparkline each."""
+    """Every policy domain with data, worst first (analysis.overview, as the CLI), with a sparkline each."""
     window = window_of(q.since, q.until)
     all_days = aside(lambda s: series.every_domain_days(s, window.first_day, window.last_day))
-    summaries = summarise(store, (), q.since, q.until, approved, view="ip", top=10)
+    summaries = summarise(store, (), q.since, q.until, approved, view="ip", top=10, order="worst")
     days = all_days.result()
     first, last = chart_range(q, window, [d for ds in days.values() for d in ds])
     rows = []

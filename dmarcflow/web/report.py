@@ -33,8 +33,9 @@ def _period_text(since: date | None, until: date | None) -> str:
 
 def html_report(store: Store, domains: Sequence[str], since: date | None, until: date | None,
                 approved: Mapping[str, ApprovedSenders], *, store_name: str, now: datetime | None = None) -> str:
-    """The report as one HTML document, domains in the order summarise() gives."""
-    summaries = summarise(store, domains, since, until, approved, view="sender", top=0)
+    """The report as one HTML document, domains worst first (as named, when named)."""
+    summaries = summarise(store, domains, since, until, approved, view="sender", top=0,
+                          order="name" if domains else "worst")
     q = Query(since=since, until=until)
     window = window_of(since, until)
     days = series.every_domain_days(store, window.first_day, window.last_day)

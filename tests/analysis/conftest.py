@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections import Counter, defaultdict
 
 import pytest
 
 from benchmarks import generator as g
+from benchmarks import make_samples
 from dmarcflow.store import Store
+from tests.conftest import SAMPLES
 from tests.support.analysis_data import ingest_dataset
 
 MIXED = g.Options(reports=18, records_per_report=30, schema="mixed", quirks=True)
@@ -45,3 +48,31 @@ def run_json(cli):
         return json.loads(result.stdout)
 
     return _run
+
+
+@pytest.fixture(scope="package")
+def samples(tmp_path_factory):
+    """(store path, truth): every sample report ingested offline; per domain, messages by (class, sender) and
+    the receivers' dispositions of the unauthorised ones, from the generator's own records."""
+    from dmarcflow.config import EnrichmentSettings, Limits
+    from dmarcflow.enrich import Enricher
+    from dmarcflow.ingest import Ingestor
+    from dmarcflow.store import Store
+
+    built, truth = make_samples.build()
+    volumes: dict[str, Counter] = defaultdict(Counter)
+    impostors: dict[str, Counter] = defaultdict(Counter)
+    for report in (r for s in built for r in s.reports):
+        for record in report.records:
+            t = truth[(record.source_ip, report.policy.domain)]
+            volumes[report.policy.domain][(t.klass, t.sender)] += record.count
+            if t.klass == "unauthorised":
+                impostors[report.policy.domain][record.disposition] += record.count
+    path = tmp_path_factory.mktemp("samples") / "store.sqlite"
+    enricher = Enricher(EnrichmentSettings(offline=True))
+    with Store.open(path) as store:
+        ingestor = Ingestor(store, enricher, Limits())
+        for name in sorted(s.name for s in built):
+            assert {o.status for o in ingestor.ingest_file(str(SAMPLES / name))} == {"ingested"}
+    enricher.close()
+    return path, volumes, impostors

@@ -45,7 +45,8 @@ def test_each_kind_of_entry_approves_its_sources(approved_store, open_store):
     assert got == [
         ("203.0.113.5", "partner-mail.net", "authorised", "reverse DNS partner-mail.net", "ok"),
         ("167.89.10.20", "Twilio SendGrid", "misconfigured", "service Twilio SendGrid", "approved but failing: fix its setup"),
-        ("198.2.130.5", "Intuit Mailchimp", "misconfigured", None, "impostor candidate"),
+        ("198.2.130.5", "Intuit Mailchimp", "misconfigured", None,
+         "may be yours: approve it and fix it, or mark it not ours"),
         ("192.0.2.20", "192.0.2.20", "unauthorised", "network 192.0.2.16/28", "approved but failing: fix its setup"),
         ("198.51.100.66", "198.51.100.66", "unauthorised", None, "impostor candidate"),
     ]
@@ -62,8 +63,15 @@ def test_readiness_counts_approved_sources_as_legitimate(approved_store, open_st
     assert r.approved_failing == ("192.0.2.20", "Twilio SendGrid")
     assert r.unknown_misconfigured == ("Intuit Mailchimp",)
     assert r.recommendation == (
-        "2 approved sender(s) still fail DMARC alignment (192.0.2.20, Twilio SendGrid): fix them before "
-        "p=quarantine; 1 unlisted misconfigured sender(s) (Intuit Mailchimp): approve them if they are yours")
+        "Not ready for p=quarantine: 3 senders that may be yours fail DMARC: Twilio SendGrid (120 messages, fails "
+        "DKIM alignment), Intuit Mailchimp (80 messages, fails DKIM alignment), 192.0.2.20 (30 messages, fails SPF "
+        "and DKIM)")
+    assert r.notes == (
+        'Not on the approved list: Intuit Mailchimp (80 messages); approve what is yours and fix it, mark the rest '
+        'not ours (services and not_ours under [approved."example.com"]; `dmarcflow senders example.com` prints '
+        'the lines)',
+        "Receivers delivered all 25 impostor message(s); under p=quarantine receivers would be asked to quarantine "
+        "the delivered ones")
     assert [u.ip for u in s.unauthorised] == ["192.0.2.20", "198.51.100.66"]
 
 

@@ -106,11 +106,15 @@ def _readiness_data(policy: str) -> list[bytes]:
 APPROVED = {"example.com": ApprovedSenders(networks=("192.0.2.16/28",))}
 
 
+BLOCKED = "192.0.2.20 (100 messages) fails DKIM alignment"
+
+
 @pytest.mark.parametrize("policy, quarantine, reject, sp, advice", [
-    ("<p>none</p>", (100, 0, 0.1), (0, 100, 0.1), None, "before p=quarantine"),
-    ("<p>none</p><sp>none</sp>", (60, 0, 0.06), (0, 60, 0.06), "none", "before p=quarantine"),
-    ("<p>quarantine</p><sp>reject</sp>", (60, 40, 0.1), (0, 100, 0.1), "reject", "before p=reject"),
-    ("<p>reject</p><sp>quarantine</sp>", (100, 0, 0.1), (40, 60, 0.1), "quarantine", "to stop losing their mail under p=reject"),
+    ("<p>none</p>", (100, 0, 0.1), (0, 100, 0.1), None, f"Not ready for p=quarantine: {BLOCKED}"),
+    ("<p>none</p><sp>none</sp>", (60, 0, 0.06), (0, 60, 0.06), "none", f"Not ready for p=quarantine: {BLOCKED}"),
+    ("<p>quarantine</p><sp>reject</sp>", (60, 40, 0.1), (0, 100, 0.1), "reject", f"Not ready for p=reject: {BLOCKED}"),
+    ("<p>reject</p><sp>quarantine</sp>", (100, 0, 0.1), (40, 60, 0.1), "quarantine",
+     f"p=reject is in place but {BLOCKED}: its mail may be rejected or quarantined"),
 ])
 def test_readiness_applies_sp_to_subdomains(db_path, open_store, policy, quarantine, reject, sp, advice):
     ingest_payloads(db_path, _readiness_data(policy))
@@ -121,7 +125,8 @@ def test_readiness_applies_sp_to_subdomains(db_path, open_store, policy, quarant
     assert (r.quarantine.quarantined, r.quarantine.rejected, r.quarantine.share) == quarantine
     assert (r.reject.quarantined, r.reject.rejected, r.reject.share) == reject
     assert r.approved_failing == ("192.0.2.20",)
-    assert r.recommendation == f"1 approved sender(s) still fail DMARC alignment (192.0.2.20): fix them {advice}"
+    assert r.recommendation == advice
+    assert [(b.sender, b.messages, b.approved) for b in r.blockers] == [("192.0.2.20", 100, True)]
 
 
 def test_readiness_without_failing_legitimate_mail(db_path, open_store):
@@ -178,4 +183,5 @@ def test_the_example_config_approved_list_is_valid():
 
     settings = load_settings(Path(__file__).resolve().parents[2] / "config" / "dmarcflow.example.toml", env={})
     matcher = matcher_for("example.com", settings.approved)
-    assert (len(matcher.services), len(matcher.networks), matcher.rdns_domains) == (2, 2, ("partner-mail.net",))
+    approved = matcher.approved
+    assert (len(approved.services), len(approved.networks), approved.rdns_domains) == (2, 2, ("partner-mail.net",))

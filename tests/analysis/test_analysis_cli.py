@@ -22,24 +22,55 @@ IP             sender            messages    pass  class
 167.89.10.20   Twilio SendGrid        120    0.0%  misconfigured
     SPF passed for em1.sendgrid.net, not aligned with example.com (aspf=r); DKIM
     signed by sendgrid.net, not aligned with example.com (adkim=r). Approved but
-    failing: fix its setup (approved by service Twilio SendGrid).
+    failing: fix its setup (approved by service Twilio SendGrid). Shared IPs of
+    Twilio SendGrid: other senders' mail shares their reputation.
+    fix: In SendGrid, Settings > Sender Authentication > Authenticate Your
+      Domain: enter example.com, publish the three CNAME records it shows
+      (em<N>.example.com for the return path, s1._domainkey.example.com and
+      s2._domainkey.example.com for DKIM) and press Verify; mail then signs with
+      d=example.com and bounces through em<N>.example.com
 198.2.130.5    Intuit Mailchimp        80    0.0%  misconfigured
     SPF passed for mail20.suw11.mcdlv.net, not aligned with example.com
     (aspf=r); DKIM signed by mcsv.net, not aligned with example.com (adkim=r).
-    Impostor candidate.
+    May be yours: approve it and fix it, or mark it not ours. Shared IPs of
+    Intuit Mailchimp: other senders' mail shares their reputation.
+    fix: In Mailchimp, Website > Domains (or Account > Domains): verify
+      example.com, then choose Authenticate and publish the two CNAME records it
+      shows (k2._domainkey.example.com and k3._domainkey.example.com); Mailchimp
+      keeps its own return path, so DMARC aligns through DKIM
+    to approve it, add under [approved."example.com"]:
+      services = ["Intuit Mailchimp"]
+    if it is not yours, add there instead:
+      not_ours = ["Intuit Mailchimp"]
 192.0.2.20     -                       30    0.0%  unauthorised
     nothing passes: SPF fail; no DKIM signature. Approved but failing: fix its
     setup (approved by network 192.0.2.16/28).
+    fix: Make it sign DKIM with d=example.com and publish its public key as a
+      TXT (or the CNAME it gives) at <selector>._domainkey.example.com; for SPF
+      alignment too, authorise 192.0.2.20 in the SPF record (TXT v=spf1) of
+      example.com or of the return-path domain under it that it uses (a sender
+      the service catalogue does not know: its own documentation has the steps)
 198.51.100.66  -                       25    0.0%  unauthorised
     nothing passes: SPF softfail; DKIM fail. Impostor candidate.
+    to approve it, add under [approved."example.com"]:
+      networks = ["198.51.100.66/32"]
 2001:db8:5::1  -                        3    0.0%  unauthorised
     nothing passes: SPF fail; no DKIM signature. Impostor candidate.
+    to approve it, add under [approved."example.com"]:
+      networks = ["2001:db8:5::1/128"]
 """
 
 SUMMARY_HEAD = """\
+Overview (1 domain(s), worst first)
+domain       messages    pass  status
+-----------  --------  ------  -------------------------------------------------
+example.com     1,758   85.3%  not ready: Twilio SendGrid fails DKIM alignment
+                               (+2 more)
+
 example.com: 1,758 messages in 1 report(s) from 1 reporter(s)
 period 2026-03-02 to 2026-03-02 (UTC days)
 policy p=none adkim=r aspf=r pct=100
+status: not ready: Twilio SendGrid fails DKIM alignment (+2 more)
 
                         messages   share
 DMARC pass                 1,500   85.3%
@@ -60,16 +91,27 @@ IP            sender            messages    pass  class
 203.0.113.5   partner-mail.net     1,500  100.0%  authorised
 167.89.10.20  Twilio SendGrid        120    0.0%  misconfigured
 
-Unauthorised senders (3)
+To fix: senders that fail and may be yours (3)
+sender            IPs  messages    pass  class
+----------------  ---  --------  ------  -------------
+Twilio SendGrid     1       120    0.0%  misconfigured
 """
 
 READINESS = """\
 Readiness: 1,650 legitimate message(s), 150 failing DMARC
+  and 80 failing from senders that may be yours
   if p=quarantine: 150 quarantined, 0 rejected (9.1% of legitimate mail)
   if p=reject: 0 quarantined, 150 rejected (9.1% of legitimate mail)
-Recommendation: 2 approved sender(s) still fail DMARC alignment (192.0.2.20,
-  Twilio SendGrid): fix them before p=quarantine; 1 unlisted misconfigured
-  sender(s) (Intuit Mailchimp): approve them if they are yours
+  (subdomains: sp as p; non-existent subdomains: np as sp)
+Recommendation: Not ready for p=quarantine: 3 senders that may be yours fail
+  DMARC: Twilio SendGrid (120 messages, fails DKIM alignment), Intuit Mailchimp
+  (80 messages, fails DKIM alignment), 192.0.2.20 (30 messages, fails SPF and
+  DKIM)
+  - Not on the approved list: Intuit Mailchimp (80 messages); approve what is
+    yours and fix it, mark the rest not ours (services and not_ours under
+    [approved."example.com"]; `dmarcflow senders example.com` prints the lines)
+  - Receivers delivered all 28 impostor message(s); under p=quarantine receivers
+    would be asked to quarantine the delivered ones
 """
 
 

@@ -86,7 +86,7 @@ def test_senders_class_unauthorised_lists_exactly_the_spoofing_sources(mixed, ru
 def test_summary_json_is_the_library_contract(mixed, run_json, open_store):
     dataset, path = mixed
     out = run_json("--db", path, "summary", "--format", "json", "--top", "0")
-    assert out == {"domains": [s.as_dict() for s in summarise(open_store(path), top=0)]}
+    assert out == {"domains": [s.as_dict() for s in summarise(open_store(path), top=0, order="worst")]}
     for d in out["domains"]:
         spoofing = {t.ip for t in dataset.sources if t.domain == d["domain"] and t.klass == "unauthorised"}
         assert {s["ip"] for s in d["unauthorised"]} == spoofing

@@ -24,9 +24,10 @@ from tests.support.filesystems import remount, tmpfs
 from tests.support.report_xml import report
 
 CLOSED = "http://127.0.0.1:9"  # nothing listens on the discard port
+# `check` asks the DNS: a closed loopback port, so every lookup fails at once (dns_unreachable: exit 1).
 SAMPLE = next(p for p in sorted(SAMPLES.iterdir()) if p.suffix == ".xml")
 BASE_ENV = {"DMARCFLOW_ELASTICSEARCH_URL": CLOSED, "DMARCFLOW_ELASTICSEARCH_MAX_RETRIES": "0",
-            "DMARCFLOW_ELASTICSEARCH_TIMEOUT": "2"}
+            "DMARCFLOW_ELASTICSEARCH_TIMEOUT": "2", "DMARCFLOW_DNS_NAMESERVERS": "127.0.0.1:9", "DMARCFLOW_DNS_TIMEOUT": "1"}
 MAILBOX_ENV = {"DMARCFLOW_MAILBOX_HOST": "127.0.0.1", "DMARCFLOW_MAILBOX_PORT": "9", "DMARCFLOW_MAILBOX_TLS": "none",
                "DMARCFLOW_MAILBOX_USER": "u", "DMARCFLOW_MAILBOX_PASSWORD": "p", "DMARCFLOW_MAILBOX_TIMEOUT": "2"}
 
@@ -65,7 +66,7 @@ def command_of(path: tuple[str, ...]) -> click.Command:
 def test_the_walk_finds_every_command():
     # A new command belongs here, and in base_args/GOOD when it needs arguments or runs until stopped
     # (a command that does not return is stopped by the 60 s alarm and fails these tests).
-    assert COMMANDS == [("alerts",), ("digest",), ("es", "setup"), ("es", "status"), ("es", "sync"), ("fetch",), ("ingest",),
+    assert COMMANDS == [("alerts",), ("check",), ("digest",), ("es", "setup"), ("es", "status"), ("es", "sync"), ("fetch",), ("ingest",),
                         ("kibana", "export"), ("kibana", "import"), ("rejected",), ("report",), ("reports",),
                         ("reprocess",), ("senders",), ("serve",), ("summary",), ("version",), ("watch",)]
 
@@ -78,6 +79,7 @@ def base_args(path: tuple[str, ...], tmp: Path) -> list[str]:
     return {
         ("ingest",): ["--offline", str(new)],
         ("senders",): ["example.com"],
+        ("check",): ["example.com"],
         ("kibana", "import"): ["--url", CLOSED],
         ("kibana", "export"): ["--out", str(tmp / "objects.ndjson")],
         ("digest",): ["--out", str(tmp / "digest.eml")],
@@ -150,7 +152,8 @@ def good_store(_samples_store, tmp_path) -> Path:
 
 
 # What each command answers when everything is in order (the other scenarios start from here).
-GOOD = {("es", "setup"): 1, ("es", "sync"): 1, ("fetch",): 2, ("watch",): 2, ("kibana", "import"): 1, ("serve",): 2}
+GOOD = {("es", "setup"): 1, ("es", "sync"): 1, ("fetch",): 2, ("watch",): 2, ("kibana", "import"): 1, ("serve",): 2,
+        ("check",): 1}
 
 
 def test_every_command_on_a_good_store(run, good_store, tmp_path):
@@ -198,7 +201,8 @@ def test_every_option_with_a_bad_value_is_a_usage_error(run, good_store, tmp_pat
     assert tried >= 25
 
 
-MISSING_OK = {("ingest",): 0, ("kibana", "export"): 0, ("version",): 0, ("es", "setup"): 1, ("kibana", "import"): 1}
+MISSING_OK = {("ingest",): 0, ("kibana", "export"): 0, ("version",): 0, ("es", "setup"): 1, ("kibana", "import"): 1,
+              ("check",): 1}  # check asks the DNS without a store
 
 
 def test_every_command_on_a_missing_store(run, tmp_path):

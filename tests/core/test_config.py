@@ -92,7 +92,8 @@ def test_the_example_config_documents_every_key_and_loads():
     path = REPO / "config" / "dmarcflow.example.toml"
     data = tomllib.loads(path.read_text())
     for section, cls in (("store", c.StoreSettings), ("limits", c.Limits), ("enrichment", c.EnrichmentSettings),
-                         ("elasticsearch", c.ElasticsearchSettings), ("web", c.WebSettings)):
+                         ("elasticsearch", c.ElasticsearchSettings), ("web", c.WebSettings),
+                         ("dns", c.DnsSettings)):
         assert sorted(data[section]) == sorted(f.name for f in fields(cls)), section
         assert getattr(load_settings(path, env={}), section) == cls(), section  # the example shows the defaults
     for section, cls in (("smtp", c.SmtpSettings), ("alerts", c.AlertsSettings), ("digest", c.DigestSettings)):

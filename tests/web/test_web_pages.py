@@ -178,13 +178,16 @@ def test_the_navigation_keeps_a_place_for_the_report_kinds_to_come(serve, sample
     assert doc.xpath("//nav/span[@class='soon']/a") == []
 
 
-def test_a_status_word_from_the_summary_is_shown_and_no_column_without_one(serve, sample_db, monkeypatch):
-    """The analysis may give each domain a short ``status``: the overview shows it as given, in its order."""
+def test_the_status_words_from_the_summary_are_shown_escaped(serve, sample_db, cli, monkeypatch):
+    """The analysis gives each domain a short ``status`` (analysis.overview): the overview shows it as given,
+    in its order (worst first), and escapes it."""
     from dmarcflow.analysis.summary import DomainSummary
 
     server = serve(sample_db)
     doc = page(server, "/")
-    assert "status" not in [th.text_content() for th in doc.xpath("//table[@class='overview']/thead//th")]
+    assert "status" in [th.text_content() for th in doc.xpath("//table[@class='overview']/thead//th")]
+    expected = [d["status"] for d in cli_json(cli, sample_db, "summary")["domains"]]
+    assert [s.text_content() for s in doc.xpath("//tr[@data-domain]//*[@data-field='status']")] == expected
     plain = DomainSummary.as_dict
     monkeypatch.setattr(DomainSummary, "as_dict", lambda self: {**plain(self), "status": f"<b>{self.domain[:3]}</b>"})
     doc = page(server, "/")

@@ -1,0 +1,71 @@
+"""Repository for what `dmarcflow check` reads from and writes to the store.
+
+Reads: the DKIM (domain, selector) pairs each source IP used in a policy domain's
+reports (from the records table: selectors are not in the rollup). Writes: the
+latest check result per domain (``dns_checks``), which ``summary`` shows.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from dmarcflow.models import Finding, StoredCheck
+
+
+@dataclass(frozen=True)
+class DkimUse:
+    """One source IP's DKIM results for a policy domain, as stored (JSON list of domain/selector/result)."""
+
+    ip: str
+    results_json: str
+    messages: int
+
+
+class CheckRepository:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def dkim_uses(self, domain: str, begin_ts: int, end_ts: int) -> Iterator[DkimUse]:
+        """Distinct (source IP, DKIM results) of the domain's active reports beginning in [begin_ts, end_ts).
+
+        This scans the domain's records (the rollup keeps no selectors); `check` is not a hot path.
+        """
+        rows = self._conn.execute(
+            "SELECT r.source_ip, r.dkim, SUM(r.count) FROM records r JOIN reports p ON p.id = r.report "
+            "WHERE p.domain = ? AND p.status = 'active' AND p.begin_ts >= ? AND p.begin_ts < ? AND r.dkim != '[]' "
+            "GROUP BY r.source_ip, r.dkim",
+            (domain, begin_ts, end_ts),
+        )
+        for ip, results, messages in rows:
+            yield DkimUse(ip, results, int(messages))
+
+    def save(self, domain: str, checked_at: int, result: dict[str, Any]) -> None:
+        self._conn.execute(
+            "INSERT INTO dns_checks (domain, checked_at, result) VALUES (?, ?, ?) ON CONFLICT(domain) DO UPDATE SET "
+            "checked_at = excluded.checked_at, result = excluded.result",
+            (domain, checked_at, json.dumps(result, separators=(",", ":"), default=str)),
+        )
+
+    def latest(self, domain: str) -> StoredCheck | None:
+        """The last check of the domain, or None (also when the store predates the table)."""
+        try:
+            row = self._conn.execute("SELECT checked_at, result FROM dns_checks WHERE domain = ?", (domain,)).fetchone()
+        except sqlite3.OperationalError:  # a read-only store at an older schema
+            return None
+        if row is None:
+            return None
+        findings = tuple(_finding(f) for f in json.loads(row[1]).get("findings", []) if isinstance(f, dict))
+        return StoredCheck(domain, int(row[0]), findings)
+
+
+_FIELDS = ("code", "severity", "message", "fix", "name")
+
+
+def _finding(data: dict[str, Any]) -> Finding:
+    details = tuple((k, v) for k, v in data.items() if k not in _FIELDS)
+    return Finding(str(data.get("code", "")), str(data.get("severity", "")), str(data.get("message", "")),
+                   str(data.get("fix", "")), data.get("name"), details)
