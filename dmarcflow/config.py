@@ -110,6 +110,21 @@ class ElasticsearchSettings:
     max_retries: int = 5  # per chunk, on 429 and connection errors, with exponential backoff
 
 
+ENGINES = ("elasticsearch", "opensearch")
+
+
+@dataclass(frozen=True)
+class IndexSettings(ElasticsearchSettings):
+    """[index]: the search engine the outbox feeds; the [elasticsearch] keys plus ``engine``.
+
+    [elasticsearch] is the deprecated name of this section (same keys, engine elasticsearch):
+    ``load_settings`` merges the two, and a ``Settings`` built with only ``elasticsearch=``
+    takes it as its index (see ``Settings.__post_init__``).
+    """
+
+    engine: str = "elasticsearch"  # elasticsearch | opensearch
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     """Where digests and alert mails go out. The TOML key of ``from_`` is ``from``."""
@@ -200,7 +215,7 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     enrichment: EnrichmentSettings = field(default_factory=EnrichmentSettings)
     mailboxes: tuple[MailboxSettings, ...] = ()
-    elasticsearch: ElasticsearchSettings = field(default_factory=ElasticsearchSettings)
+    elasticsearch: ElasticsearchSettings = field(default_factory=ElasticsearchSettings)  # deprecated: [index]
     web: WebSettings = field(default_factory=WebSettings)
     dns: DnsSettings = field(default_factory=DnsSettings)
     approved: Mapping[str, ApprovedSenders] = field(default_factory=dict)
@@ -208,6 +223,15 @@ class Settings:
     alerts: AlertsSettings = field(default_factory=AlertsSettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
     source: str = ""  # the file these settings came from, for messages
+    index: IndexSettings = field(default_factory=IndexSettings)  # the effective search-index settings
+
+    def __post_init__(self) -> None:
+        # Callers that still build Settings(elasticsearch=...) get that section as their index
+        # (whole, engine included, when they pass IndexSettings there).
+        if self.index == IndexSettings() and self.elasticsearch != ElasticsearchSettings():
+            alias = self.elasticsearch
+            index = alias if isinstance(alias, IndexSettings) else _index_from_alias(alias, {})
+            object.__setattr__(self, "index", index)
 
 
 _SECTIONS = {
@@ -230,12 +254,13 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
     if chosen is None and _present(default_config_path()):
         chosen = default_config_path()
     data = _read_toml(Path(chosen)) if chosen else {}
-    unknown = set(data) - set(_SECTIONS) - {"mailbox", "mailboxes", "approved"}
+    unknown = set(data) - set(_SECTIONS) - {"mailbox", "mailboxes", "approved", "index"}
     if unknown:
         raise ConfigError(f"{chosen}: unknown section(s) {', '.join(sorted(unknown))}")
     sections = {name: _build(cls, data.get(name, {}), name, env) for name, cls in _SECTIONS.items()}
     return Settings(
         **sections,
+        index=_index_settings(data, env, sections["elasticsearch"]),
         mailboxes=_mailboxes(data, env),
         approved=_approved(data.get("approved", {})),
         source=str(chosen or ""),
@@ -249,6 +274,38 @@ def _present(path: Path) -> bool:
     except OSError:
         return False
     return True
+
+
+def _index_settings(data: Mapping[str, Any], env: Mapping[str, str], alias: ElasticsearchSettings) -> IndexSettings:
+    """[index], with each key it leaves unset taken from [elasticsearch], its deprecated name.
+
+    A key set in both (file or environment) to different values is an error rather than a
+    silent choice: the user meant one of them. A key of [elasticsearch] left at its default
+    counts as unset (the example config lists every key of both sections).
+    """
+    own = _build(IndexSettings, data.get("index", {}), "index", env)
+    own_keys = _keys_set(data.get("index", {}), "index", env, IndexSettings)
+    defaults = ElasticsearchSettings()
+    alias_keys = {name for name in _keys_set(data.get("elasticsearch", {}), "elasticsearch", env, ElasticsearchSettings)
+                  if getattr(alias, name) != getattr(defaults, name)}
+    for name in sorted(own_keys & alias_keys):
+        if getattr(own, name) != getattr(alias, name):
+            raise ConfigError(f"[index] {name} and [elasticsearch] {name} differ: [elasticsearch] is the deprecated "
+                              "name of [index]; set the key in [index] only")
+    return _index_from_alias(alias, {name: getattr(own, name) for name in own_keys | {"engine"}})
+
+
+def _index_from_alias(alias: ElasticsearchSettings, own: Mapping[str, Any]) -> IndexSettings:
+    values = {f.name: getattr(alias, f.name) for f in fields(ElasticsearchSettings)}
+    return IndexSettings(**{**values, **own})
+
+
+def _keys_set(values: Any, section: str, env: Mapping[str, str], cls: type) -> set[str]:
+    """The keys of a section that the file or the environment sets."""
+    prefix = f"{ENV_PREFIX}{section.upper()}_"
+    in_env = {f.name for f in fields(cls) if prefix + f.name.upper() in env
+              or (f.name in SECRET_KEYS and prefix + f.name.upper() + "_FILE" in env)}
+    return set(values if isinstance(values, Mapping) else ()) | in_env
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -375,6 +432,12 @@ def check_dns(obj: DnsSettings, where: Where) -> None:
         where.fail("timeout", obj.timeout, "must be a number of seconds above 0 and at most 60", 3.0)
 
 
+def _check_index(obj: Any, where: Where) -> None:
+    check_elasticsearch(obj, where)
+    if obj.engine not in ENGINES:
+        raise ConfigError(f"[{where.section}] engine must be elasticsearch or opensearch, not {obj.engine!r}")
+
+
 def _check_notify(obj: Any, where: Where) -> None:
     from dmarcflow.notify.settings_checks import check_section
 
@@ -385,6 +448,7 @@ _CHECKS: dict[type, Callable[[Any, Where], None]] = {
     Limits: check_limits,
     EnrichmentSettings: check_enrichment,
     ElasticsearchSettings: check_elasticsearch,
+    IndexSettings: _check_index,
     MailboxSettings: check_mailbox,
     WebSettings: check_web,
     SmtpSettings: _check_notify,

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 
 from dmarcflow.config import MailboxSettings, Settings
 from dmarcflow.enrich import Enricher, open_ip_db
@@ -43,16 +44,13 @@ HookFactory = Callable[[Settings], "AfterPass | None"]
 TickFactory = Callable[[Settings], "list[AfterPass]"]
 
 
-def index_sync_hook(settings: Settings) -> AfterPass | None:
-    """A search-index sync after every pass, when [elasticsearch] url is set.
+def registered_hooks(group: str = "dmarcflow.after_pass") -> tuple[HookFactory, ...]:
+    """The hook factories that features register as entry points of ``group`` (see pyproject.toml).
 
-    Imported here, not at module level, so that a daemon without a cluster never loads the client.
+    Each feature's module must stay cheap to import: it loads its heavy clients only in the
+    factory, and only when the feature is configured.
     """
-    if not settings.elasticsearch.url:
-        return None
-    from dmarcflow.index.elastic import after_pass_hook
-
-    return after_pass_hook(settings)
+    return tuple(point.load() for point in sorted(entry_points(group=group), key=lambda p: p.name))
 
 
 def alerts_hook(settings: Settings) -> AfterPass | None:
@@ -72,7 +70,8 @@ def notify_tick_hooks(settings: Settings) -> list[AfterPass]:
 # Features that run after every pass. Each factory is called with the settings at start and after
 # each reload and returns a callable, or None when the feature is not configured. Hooks run in a
 # worker thread, one at a time.
-HOOK_FACTORIES: tuple[HookFactory, ...] = (index_sync_hook, alerts_hook)
+# The index sync registers itself (pyproject.toml entry point); the alerts hook is listed here.
+HOOK_FACTORIES: tuple[HookFactory, ...] = (*registered_hooks(), alerts_hook)
 # Features that run every TICK_INTERVAL seconds (and once at start), whether mail arrives or not,
 # one at a time with the after-pass hooks.
 TICK_FACTORIES: tuple[TickFactory, ...] = (notify_tick_hooks,)

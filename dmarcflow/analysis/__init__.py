@@ -8,7 +8,8 @@ Public API::
 
 For another backend (the search index answers ``summary`` too)::
 
-    summarise(backend, ...) with a SummaryBackend: .domains_with_data(window) -> list[str] and
+    summarise_from(backend, ...) with a SummaryBackend (the caller picks it; StoreBackend is the store's):
+        .domains_with_data(window) -> list[str] and
         .results(domain, window) -> DomainResults | None (the four query results, or no report)
     assemble(domain, reports, totals, rows, infos, approved, *, view, top, catalogue=None) -> DomainSummary
     policy_facts(published, defaulted) -> PolicyFacts (published keyed by POLICY_FIELDS)
@@ -27,12 +28,14 @@ from dmarcflow.analysis.queries import POLICY_FIELDS, IpRow, PolicyFacts, Report
 from dmarcflow.analysis.readiness import Readiness, Scenario
 from dmarcflow.analysis.sources import VIEWS, Source
 from dmarcflow.analysis.summary import (
-    DomainResults, DomainSummary, SummaryBackend, assemble, has_data, list_sources, summarise,
+    DomainResults, DomainSummary, StoreBackend, SummaryBackend, assemble, has_data, list_sources, summarise,
+    summarise_from,
 )
 from dmarcflow.analysis.window import Window
 
 __all__ = [
     "POLICY_FIELDS", "VIEWS", "Catalogue", "Clues", "DomainResults", "DomainStatus", "DomainSummary", "IpRow",
-    "PolicyFacts", "Readiness", "ReportFacts", "Scenario", "Service", "Source", "SourceRow", "SummaryBackend",
-    "Totals", "Window", "assemble", "has_data", "list_sources", "overview", "policy_facts", "summarise",
+    "PolicyFacts", "Readiness", "ReportFacts", "Scenario", "Service", "Source", "SourceRow", "StoreBackend",
+    "SummaryBackend", "Totals", "Window", "assemble", "has_data", "list_sources", "overview", "policy_facts", "summarise",
+    "summarise_from",
 ]

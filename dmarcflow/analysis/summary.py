@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Protocol
@@ -104,7 +104,9 @@ class SummaryBackend(Protocol):
 
 
 @dataclass(frozen=True)
-class _StoreBackend:
+class StoreBackend:
+    """The SQLite store as a ``SummaryBackend`` (the rollup queries of ``queries.py``)."""
+
     conn: sqlite3.Connection
 
     def domains_with_data(self, window: Window) -> list[str]:
@@ -120,7 +122,7 @@ class _StoreBackend:
 
 
 def summarise(
-    store: Store | SummaryBackend,
+    store: Store,
     domains: Iterable[str] = (),
     since: date | None = None,
     until: date | None = None,
@@ -135,8 +137,27 @@ def summarise(
     Named domains without any report in the window are left out: the caller
     says so. ``top`` limits ``sources`` (0: all); ``unauthorised`` and ``to_fix`` are never cut.
     ``order``: "name" (name order, or the order named) or "worst" (``analysis.overview``'s order).
-    ``store`` may also be another ``SummaryBackend``: the rules here then apply to its results
-    (the store's cached DNS checks are shown only when summarising the store).
+    The store's cached DNS checks are shown with each summary.
+    """
+    return summarise_from(StoreBackend(store.conn), domains, since, until, approved, view=view, top=top, order=order,
+                          dns_checks=store.checks.latest)
+
+
+def summarise_from(
+    backend: SummaryBackend,
+    domains: Iterable[str] = (),
+    since: date | None = None,
+    until: date | None = None,
+    approved: Mapping[str, ApprovedSenders] | None = None,
+    *,
+    view: str = "ip",
+    top: int = 10,
+    order: str = "name",
+    dns_checks: Callable[[str], StoredCheck | None] | None = None,
+) -> list[DomainSummary]:
+    """``summarise`` over any ``SummaryBackend`` (the caller picks it: the store, the search index).
+
+    ``dns_checks`` gives a domain's last DNS check (the store has them; the search index does not).
     """
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, not {order!r}")
@@ -144,7 +165,6 @@ def summarise(
     validate_all(approved)
     check_order(since, until)
     window = window_of(since, until)
-    backend = _StoreBackend(store.conn) if isinstance(store, Store) else store
     names = [normalise_domain(d) for d in domains] or backend.domains_with_data(window)
     catalogue = Catalogue.load()
     result = []
@@ -153,8 +173,8 @@ def summarise(
         if found is not None:
             summary = assemble(name, found.reports, found.totals, found.rows, found.infos, approved,
                                view=view, top=top, catalogue=catalogue)
-            if isinstance(store, Store):
-                summary = replace(summary, dns_check=store.checks.latest(name))
+            if dns_checks is not None:
+                summary = replace(summary, dns_check=dns_checks(name))
             result.append(summary)
     return worst_first(result) if order == "worst" else result
 

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from dmarcflow.answers import domain_name, senders_answer, summary_answer
-from dmarcflow.analysis import VIEWS, DomainSummary, Source, has_data, list_sources, overview, summarise
+from dmarcflow.analysis import VIEWS, DomainSummary, Source, has_data, list_sources, overview, summarise, summarise_from
 from dmarcflow.analysis.window import WindowError, check_order, parse_since, parse_until
 from dmarcflow.cli.app import AppContext, main
 from dmarcflow.cli.output import FC, format_option, to_csv, to_json
@@ -53,8 +53,9 @@ def read_window(since: str | None, until: str | None) -> tuple[date | None, date
 @view_option
 @click.option("--top", type=click.IntRange(min=0), default=10, show_default=True,
               help="How many top sources to list per domain (0: all).")
-@click.option("--backend", type=click.Choice(("sqlite", "elasticsearch")), default="sqlite", show_default=True,
-              help="Answer from the SQLite store or from the search index ([elasticsearch] url).")
+@click.option("--backend", type=click.Choice(("sqlite", "index", "elasticsearch", "opensearch")), default="sqlite",
+              show_default=True, help="Answer from the SQLite store, or from the search index configured in [index] "
+                                      "(index: whichever engine it names; elasticsearch, opensearch: that engine).")
 @format_option()
 @click.pass_obj
 def summary(app: AppContext, domains: tuple[str, ...], since: str | None, until: str | None,
@@ -67,11 +68,11 @@ def summary(app: AppContext, domains: tuple[str, ...], since: str | None, until:
     """
     first, last = read_window(since, until)
     order = "name" if domains else "worst"
-    if backend == "elasticsearch":
-        result = _summarise_from_index(app, domains, first, last, view, top, order)
-    else:
+    if backend == "sqlite":
         with app.open_store_readonly() as store:
             result = summarise(store, domains, first, last, app.settings.approved, view=view, top=top, order=order)
+    else:
+        result = _summarise_from_index(app, backend, domains, first, last, view, top, order)
     _report_missing(domains, result)
     width = None if wide else WIDTH
     if fmt == "json":
@@ -85,22 +86,26 @@ def summary(app: AppContext, domains: tuple[str, ...], since: str | None, until:
         click.echo("\n\n".join(parts + [render_summary(s, view, width) for s in result]))
 
 
-def _summarise_from_index(app: AppContext, domains: tuple[str, ...], first: date | None, last: date | None,
-                          view: str, top: int, order: str) -> list[DomainSummary]:
+def _summarise_from_index(app: AppContext, backend: str, domains: Sequence[str], first: date | None,
+                          last: date | None, view: str, top: int, order: str) -> list[DomainSummary]:
+    """The CLI picks the backend: the index's ``IndexBackend``, handed to the analysis's rules."""
     from dmarcflow.errors import ConfigError
-    from dmarcflow.index.elastic import make_client
-    from dmarcflow.index.query import summarise_from_index
+    from dmarcflow.index.engines import connect
+    from dmarcflow.index.query import IndexBackend, IndexQuery
 
-    es = app.settings.elasticsearch
-    if not es.url:
-        raise ConfigError("--backend elasticsearch needs [elasticsearch] url (or DMARCFLOW_ELASTICSEARCH_URL)")
-    with make_client(es) as client:
-        result = summarise_from_index(client, es, domains, first, last, app.settings.approved, view=view, top=top)
-    if order == "worst":
-        from dmarcflow.analysis.overview import worst_first
-
-        return worst_first(result)
-    return result
+    settings = app.settings.index
+    if not settings.url:
+        section, env = ("[elasticsearch]", "ELASTICSEARCH") if backend == "elasticsearch" else ("[index]", "INDEX")
+        raise ConfigError(f"--backend {backend} needs {section} url (or DMARCFLOW_{env}_URL)")
+    if backend != "index" and backend != settings.engine:
+        raise click.UsageError(f"--backend {backend}, but [index] engine is {settings.engine}: "
+                               f"use --backend {settings.engine} (or --backend index)")
+    client = connect(settings)
+    try:
+        return summarise_from(IndexBackend(IndexQuery(client, settings)), domains, first, last,
+                              app.settings.approved, view=view, top=top, order=order)
+    finally:
+        client.close()
 
 
 @main.command()

@@ -1,8 +1,11 @@
-"""Kibana saved objects: load the bundled NDJSON, adapt it to an index prefix, import or export it.
+"""Kibana and OpenSearch Dashboards saved objects: load the bundled NDJSON, adapt it to an index
+prefix, import or export it.
 
 The objects (one data view on ``@timestamp``, aggregation-based visualizations and a dashboard)
-ship inside the package as ``dmarcflow/resources/kibana/dmarcflow.ndjson``. Import goes through Kibana's saved-objects API
-(``POST /api/saved_objects/_import?overwrite=true``), so re-importing updates them in place.
+ship inside the package in ``dmarcflow/resources/kibana/``: ``dmarcflow.ndjson`` for Kibana,
+``opensearch-dashboards.ndjson`` for OpenSearch Dashboards (the same panels, stamped with that
+product's migration versions). Import goes through the product's saved-objects API
+(``POST /api/saved_objects/_import?overwrite=true``, the same in both), so re-importing updates them in place.
 """
 
 from __future__ import annotations
@@ -26,18 +29,32 @@ from dmarcflow.package_data import resource
 
 DATA_VIEW_ID = "dmarcflow-data-view"
 DEFAULT_PREFIX = "dmarcflow"
-_ENV_PATH = "DMARCFLOW_KIBANA_OBJECTS"
+
+
+@dataclass(frozen=True)
+class Product:
+    """What differs between Kibana and OpenSearch Dashboards for the saved objects."""
+
+    name: str
+    objects_file: str  # beside the Kibana objects
+    env_path: str  # environment variable naming another objects file
+    xsrf_header: str  # the header the saved-objects API requires on writes
+
+
+KIBANA = Product("Kibana", "dmarcflow.ndjson", "DMARCFLOW_KIBANA_OBJECTS", "kbn-xsrf")
+DASHBOARDS = Product("OpenSearch Dashboards", "opensearch-dashboards.ndjson", "DMARCFLOW_DASHBOARDS_OBJECTS",
+                     "osd-xsrf")
 
 
 class KibanaError(IndexingError):
-    """Kibana refused the import, or could not be reached."""
+    """Kibana (or OpenSearch Dashboards) refused the import, or could not be reached."""
 
 
-def bundled_path(name: str = "dmarcflow.ndjson") -> Path | Traversable:
-    """``$DMARCFLOW_KIBANA_OBJECTS``, else the saved objects shipped in the package (resources/kibana/NAME)."""
-    if os.environ.get(_ENV_PATH):
-        return Path(os.environ[_ENV_PATH])
-    return resource("kibana", name)
+def bundled_path(product: Product = KIBANA) -> Path | Traversable:
+    """``$DMARCFLOW_KIBANA_OBJECTS`` (``$DMARCFLOW_DASHBOARDS_OBJECTS``), else the objects shipped in the package."""
+    if os.environ.get(product.env_path):
+        return Path(os.environ[product.env_path])
+    return resource("kibana", product.objects_file)
 
 
 def load(path: Path | Traversable) -> list[dict[str, Any]]:
@@ -91,10 +108,12 @@ class KibanaAuth:
 class KibanaTarget:
     url: str
     auth: KibanaAuth = KibanaAuth()
-    space: str = ""
+    space: str = ""  # Kibana space
     ca_file: str = ""
     verify: bool = True
     timeout: float = 60.0
+    product: Product = KIBANA
+    tenant: str = ""  # OpenSearch Dashboards security tenant (empty: the user's current one)
 
     def endpoint(self, path: str) -> str:
         base = self.url.rstrip("/")
@@ -128,14 +147,16 @@ def import_objects(target: KibanaTarget, objects: list[dict[str, Any]]) -> Impor
     body = _multipart(boundary, "dmarcflow.ndjson", dumps(objects).encode("utf-8"))
     request = urllib.request.Request(
         target.endpoint("/api/saved_objects/_import?overwrite=true"), data=body, method="POST",
-        headers={"kbn-xsrf": "dmarcflow", "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        headers={target.product.xsrf_header: "dmarcflow", "Content-Type": f"multipart/form-data; boundary={boundary}"},
     )
     if (auth := target.auth.header()) is not None:
         request.add_header("Authorization", auth)
+    if target.tenant:
+        request.add_header("securitytenant", target.tenant)
     answer = _send(request, target)
     if not answer.get("success", False):
         errors = "; ".join(_describe_error(e) for e in answer.get("errors", [])[:10]) or json.dumps(answer)[:300]
-        raise KibanaError(f"Kibana at {safe_url(target.url)} refused the import: {errors}")
+        raise KibanaError(f"{target.product.name} at {safe_url(target.url)} refused the import: {errors}")
     return ImportResult(int(answer.get("successCount", 0)))
 
 
@@ -162,28 +183,28 @@ def _send(request: urllib.request.Request, target: KibanaTarget) -> dict[str, An
         if not target.verify:
             context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
         handlers.append(urllib.request.HTTPSHandler(context=context))
-    where = safe_url(target.url)
+    where, name = safe_url(target.url), target.product.name
     try:
         with urllib.request.build_opener(*handlers).open(request, timeout=target.timeout) as response:
             answer: dict[str, Any] = json.loads(response.read() or b"{}")
             return answer
     except urllib.error.HTTPError as exc:
-        raise KibanaError(_refusal(where, exc)) from None
+        raise KibanaError(_refusal(name, where, exc)) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise KibanaError(f"cannot reach Kibana at {where}: {reason}") from None
+        raise KibanaError(f"cannot reach {name} at {where}: {reason}") from None
     except ValueError:
-        raise KibanaError(f"Kibana at {where} answered something that is not JSON") from None
+        raise KibanaError(f"{name} at {where} answered something that is not JSON") from None
 
 
-def _refusal(where: str, exc: urllib.error.HTTPError) -> str:
+def _refusal(name: str, where: str, exc: urllib.error.HTTPError) -> str:
     if 300 <= exc.code < 400:
         location = safe_url(urljoin(exc.geturl(), exc.headers.get("Location", "")))
-        return (f"Kibana at {where} answered HTTP {exc.code}, a redirect to {location}: not followed, so that "
-                "the credentials are sent nowhere else; give --url the address Kibana itself answers on")
+        return (f"{name} at {where} answered HTTP {exc.code}, a redirect to {location}: not followed, so that "
+                f"the credentials are sent nowhere else; give --url the address {name} itself answers on")
     detail = exc.read()[:300].decode("utf-8", "replace")
     hint = " (check --username/--password or --api-key)" if exc.code in (401, 403) else ""
-    return f"Kibana at {where} answered HTTP {exc.code}{hint}: {detail}"
+    return f"{name} at {where} answered HTTP {exc.code}{hint}: {detail}"
 
 
 def _describe_error(error: dict[str, Any]) -> str:

@@ -1,10 +1,10 @@
-"""Summaries answered from the index: ``dmarcflow summary --backend elasticsearch``.
+"""Summaries answered from the index: ``dmarcflow summary --backend elasticsearch|opensearch|index``.
 
 The SQLite analysis (``dmarcflow.analysis``) reads four facts per domain from the store: report
 facts, totals, source rows and IP facts. Here the same four come from aggregations, gathered into
-a ``DomainResults`` by ``IndexBackend`` and handed to the analysis's own ``summarise`` (whose
-``assemble`` builds each ``DomainSummary``), so both backends print the same JSON. Only active
-reports count, as in SQLite.
+a ``DomainResults`` by ``IndexBackend``, a ``SummaryBackend``: the CLI hands it to
+``analysis.summarise_from``, whose rules build each ``DomainSummary``, so both backends print the
+same JSON. Only active reports count, as in SQLite.
 
 Composite aggregations page through every bucket, so counts are exact (no ``terms`` top-N cut,
 no approximate cardinality).
@@ -12,19 +12,14 @@ no approximate cardinality).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
-from elasticsearch import ApiError, Elasticsearch, TransportError
-
-from dmarcflow.analysis import (
-    DomainResults, DomainSummary, IpRow, ReportFacts, SourceRow, Totals, Window, policy_facts, summarise,
-)
-from dmarcflow.config import ApprovedSenders, ElasticsearchSettings
+from dmarcflow.analysis import DomainResults, IpRow, ReportFacts, SourceRow, Totals, Window, policy_facts
+from dmarcflow.config import ElasticsearchSettings
 from dmarcflow.errors import IndexingError
-from dmarcflow.index.urls import redact
+from dmarcflow.index.client import EngineError, SearchClient
 from dmarcflow.index.mapping import index_pattern
 
 PAGE = 1000
@@ -45,21 +40,20 @@ _IP_FIELDS = ["source.domain", "source.registered_domain", "source.geo.country_i
 class IndexQuery:
     """Read-only aggregations over one index prefix."""
 
-    def __init__(self, client: Elasticsearch, settings: ElasticsearchSettings) -> None:
+    def __init__(self, client: SearchClient, settings: ElasticsearchSettings) -> None:
         self.client = client
         self.index = index_pattern(settings.index_prefix)
-        self.url = redact(settings.url)
 
     def search(self, body: dict[str, Any]) -> dict[str, Any]:
         try:
-            return self.client.search(index=self.index, size=0, ignore_unavailable=True, allow_no_indices=True,
-                                      track_total_hits=True, **body).body
-        except (ApiError, TransportError) as exc:
-            raise IndexingError(f"cannot query {self.index} on {self.url}: {exc}") from None
+            return self.client.search(self.index, {"size": 0, "track_total_hits": True, **body})
+        except EngineError as exc:
+            raise IndexingError(f"cannot query {self.index} on {self.client.url}: {exc.description}") from None
 
-    def composite(self, sources: list[dict], query: dict, sub: dict | None = None) -> Iterator[dict]:
+    def composite(self, sources: list[dict[str, Any]], query: dict[str, Any],
+                  sub: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Every bucket of a composite aggregation, page after page."""
-        after: dict | None = None
+        after: dict[str, Any] | None = None
         while True:
             agg: dict[str, Any] = {"size": PAGE, "sources": sources}
             if after is not None:
@@ -76,7 +70,7 @@ class IndexQuery:
 
 def scope(domain: str | None, window: Window) -> dict[str, Any]:
     """Active reports of the domain whose interval begins in the window (the rollup's day rule)."""
-    filters: list[dict] = [
+    filters: list[dict[str, Any]] = [
         {"term": {"dmarc.report.status": "active"}},
         {"range": {"@timestamp": {"gte": window.begin_ts, "lt": window.end_ts, "format": "epoch_second"}}},
     ]
@@ -85,7 +79,7 @@ def scope(domain: str | None, window: Window) -> dict[str, Any]:
     return {"bool": {"filter": filters}}
 
 
-def _terms(name: str, field: str, missing: bool = False) -> dict:
+def _terms(name: str, field: str, missing: bool = False) -> dict[str, Any]:
     return {name: {"terms": {"field": field, **({"missing_bucket": True} if missing else {})}}}
 
 
@@ -117,7 +111,7 @@ def report_facts(q: IndexQuery, domain: str, window: Window) -> ReportFacts:
 def domain_totals(q: IndexQuery, domain: str, window: Window) -> Totals:
     count = {"sum": {"field": "dmarc.count"}}
 
-    def where(field: str) -> dict:
+    def where(field: str) -> dict[str, Any]:
         return {"filter": {"term": {field: True}}, "aggs": {"m": count}}
 
     body = {"query": scope(domain, window), "aggs": {
@@ -147,7 +141,7 @@ def source_rows(q: IndexQuery, domain: str, window: Window) -> list[SourceRow]:
     return [_source_row(b) for b in buckets]
 
 
-def _source_row(bucket: dict) -> SourceRow:
+def _source_row(bucket: dict[str, Any]) -> SourceRow:
     key = bucket["key"]
     values = {name: _key_value(name, key[name]) for name, _ in _ROW_KEYS}
     return SourceRow(**values, messages=int(bucket["m"]["value"]), quarantined=int(bucket["q"]["m"]["value"]),
@@ -175,22 +169,6 @@ def ip_rows(q: IndexQuery, domain: str, window: Window) -> dict[str, IpRow]:
     return out
 
 
-def summarise_from_index(
-    client: Elasticsearch,
-    settings: ElasticsearchSettings,
-    domains: Iterable[str] = (),
-    since: date | None = None,
-    until: date | None = None,
-    approved: Mapping[str, ApprovedSenders] | None = None,
-    *,
-    view: str = "ip",
-    top: int = 10,
-) -> list[DomainSummary]:
-    """Same contract as ``dmarcflow.analysis.summarise``, answered from the index."""
-    backend = IndexBackend(IndexQuery(client, settings))
-    return summarise(backend, domains, since, until, approved, view=view, top=top)
-
-
 @dataclass(frozen=True)
 class IndexBackend:
     """The index as a ``SummaryBackend``: the four query results in the shapes the SQLite queries give."""
@@ -206,3 +184,12 @@ class IndexBackend:
             return None
         return DomainResults(reports, domain_totals(self.q, domain, window), source_rows(self.q, domain, window),
                              ip_rows(self.q, domain, window))
+
+
+def __getattr__(name: str) -> Any:
+    # summarise_from_index lived here in 0.1; it now composes analysis and index from outside both.
+    if name == "summarise_from_index":
+        from dmarcflow.index.elastic import summarise_from_index
+
+        return summarise_from_index
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

