@@ -25,6 +25,7 @@ EXPECTED_JSON = REPO / "tests" / "data" / "sample_reports_expected.json"
 sys.path.insert(0, str(REPO))
 
 from benchmarks import generator as g  # noqa: E402
+from benchmarks.quirk_samples import bom_mbox, quirk_samples  # noqa: E402
 
 DAY = 86400
 START = 1772323200  # 2026-03-01T00:00:00Z
@@ -38,6 +39,7 @@ class Sample:
     data: bytes
     reports: tuple[g.ReportSpec, ...]
     exercises: str
+    warnings: tuple[str, ...] = ()  # the quirk codes dmarcflow records for it
 
 
 class Builder:
@@ -173,6 +175,8 @@ def build(seed: int = 2026) -> tuple[list[Sample], dict[tuple[str, str], g.Sourc
         g.zip_bytes([(inner, g.gzip_bytes(xml(r)))]), [r], "zip holding a .xml.gz")
     out.extend(emails(b))
     out.append(mbox(b))
+    out.extend(quirk_samples(b, Sample))
+    out.append(bom_mbox(b, Sample))
     return out, b.truth()
 
 
@@ -218,12 +222,14 @@ def mbox(b: Builder) -> Sample:
 def expected(samples: list[Sample]) -> dict[str, dict[str, int]]:
     return {s.name: {"reports": len(s.reports),
                      "records": sum(len(r.records) for r in s.reports),
-                     "messages": sum(rec.count for r in s.reports for rec in r.records)}
+                     "messages": sum(rec.count for r in s.reports for rec in r.records),
+                     "warnings": sorted(s.warnings)}
             for s in samples}
 
 
 def write(samples: list[Sample], truth: dict) -> None:
     for s in samples:
+        (HERE / s.name).parent.mkdir(exist_ok=True)
         (HERE / s.name).write_bytes(s.data)
     doc = {"files": expected(samples),
            "sources": [vars(t) for t in sorted(truth.values(), key=lambda t: (t.domain, t.ip))]}

@@ -21,11 +21,20 @@ class Sizes:
     es_compare_records: int = 5_000  # the report both tools index, for the ratio
     imap_emails: int = 1_000
     imap_records_per_report: int = 20
+    hostile_records: int = 1_000_000  # records, each from another source IP
+    hostile_auth: int = 30_000  # records, each with another auth result
+    hostile_mb: int = 20  # MB of empty non-record elements in one XML
+    hostile_gzip_mb: int = 400  # the same, gzip-compressed (most is cut by the ratio limit)
+    hostile_width: int = 64  # zip of zips: width x width reports; overlapping entries
+    hostile_entries: int = 100_000  # folder entries in one zip
+    hostile_mime_levels: int = 1_000
+    hostile_mime_parts: int = 100_000
 
 
 QUICK = Sizes(parse_records=2_000, ingest_small=2_000, ingest_large=20_000, summary_records=20_000,
               summary_report_records=2_000, es_records=2_000, es_compare_records=300, imap_emails=30,
-              imap_records_per_report=5)
+              imap_records_per_report=5, hostile_records=20_000, hostile_auth=5_000, hostile_mb=2, hostile_gzip_mb=8,
+              hostile_width=16, hostile_entries=10_000, hostile_mime_levels=1_000, hostile_mime_parts=10_000)
 
 
 def size_fields() -> list[str]:

@@ -21,7 +21,7 @@ from benchmarks import machine
 from benchmarks.figures import Figure, markdown_table, not_available, text_table
 from benchmarks.run import QUICK, Run, Sizes, log, size_fields
 
-STAGE_NAMES = ("parse", "ingest", "summary", "web", "es", "imap")
+STAGE_NAMES = ("parse", "ingest", "summary", "web", "es", "imap", "hostile")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

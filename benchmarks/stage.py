@@ -26,6 +26,7 @@ STAGES = {
     "es-breakdown": "benchmarks.stages.es:child_breakdown",
     "es-parsedmarc": "benchmarks.stages.es:child_parsedmarc",
     "imap-parsedmarc": "benchmarks.stages.imap:child_parsedmarc",
+    "hostile": "benchmarks.stages.hostile:child_hostile",
 }
 
 

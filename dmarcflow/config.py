@@ -46,11 +46,11 @@ class StoreSettings:
 
 @dataclass(frozen=True)
 class Limits:
-    max_total_bytes: int = 1 << 30  # decompressed bytes per payload
-    max_ratio: int = 200  # decompressed / compressed
-    max_members: int = 64  # files in one zip
-    max_depth: int = 4  # nested archives and messages
-    max_message_bytes: int = 64 << 20  # one email or in-memory container
+    max_total_bytes: int = 1 << 30  # decompressed bytes per input, all layers together
+    max_ratio: int = 200  # decompressed / compressed, per stream and per input
+    max_members: int = 64  # zip entries and mail parts per input, all layers together
+    max_depth: int = 4  # nested archives, streams and messages
+    max_message_bytes: int = 64 << 20  # one email or mbox message in memory
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
-"""One exception hierarchy for the whole package.
+"""One exception hierarchy for the whole package, and the codes inputs are judged by.
 
 Input problems carry a machine-readable ``reason`` code so that every rejected
-payload can be listed and counted by cause.
+payload can be listed and counted by cause. Quirks that are read anyway carry a
+``warning`` code that is recorded on the report, so that nothing is tolerated silently.
 """
 
 from __future__ import annotations
@@ -58,6 +59,13 @@ class ParseError(InputError):
     """A payload is not a valid aggregate report."""
 
 
+class NotAReport(ParseError):
+    """A well-formed document that is not an aggregate report (another root element): noted, not rejected."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("not_a_report", message)
+
+
 REASONS = {
     "not_a_report": "no DMARC aggregate report in the input",
     "malformed_xml": "the XML is not well-formed",
@@ -69,4 +77,38 @@ REASONS = {
     "encrypted_archive": "the archive is password-protected",
     "empty": "the input is empty",
     "unreadable": "the input could not be read",
+    "internal_error": "dmarcflow failed on this input (a bug: the traceback is in the debug log)",
 }
+
+# Quirks of real reporters that are read anyway; each is recorded on the report it affected.
+WARNINGS = {
+    "org_name_from_email": "report_metadata/org_name was empty or missing: the domain of report_metadata/email stands in",
+    "org_name_from_sender": "report_metadata/org_name and email were empty or missing: the mail sender's domain stands in",
+    "invalid_bytes_replaced": "bytes that are not valid in the document's encoding, inside a text node, became U+FFFD",
+    "leading_whitespace": "whitespace or a byte order mark before the XML declaration was skipped",
+    "non_utf8_encoding": "the XML is in another encoding than UTF-8 (declared or signalled by a byte order mark)",
+    "bare_zlib": "the report was compressed as a bare zlib stream, not gzip",
+    "unnamed_zip_member": "a zip member had an empty file name",
+    "policy_evaluated_computed": "policy_evaluated lacked dkim or spf: computed from auth_results and alignment",
+    "zero_padding": "zero bytes followed the gzip or zlib stream",
+    "mail_header_no_space": "mail headers were written Name:value, without a space",
+    "undeclared_base64_body": "a mail part was base64 without saying so (its headers were misplaced or missing)",
+    "misplaced_mail_headers": "a mail part's headers were found inside its body",
+}
+
+
+class Warnings:
+    """Collects the warning codes met while reading one payload (a set: each code once)."""
+
+    def __init__(self, initial: tuple[str, ...] = ()) -> None:
+        self._codes: set[str] = set()
+        for code in initial:
+            self.add(code)
+
+    def add(self, code: str) -> None:
+        if code not in WARNINGS:
+            raise ValueError(f"unknown warning code {code!r}")
+        self._codes.add(code)
+
+    def codes(self) -> tuple[str, ...]:
+        return tuple(sorted(self._codes))

@@ -1,33 +1,42 @@
-"""Bytes, files and emails -> report payloads, by magic bytes, with limits.
+"""An input's bytes -> the report payloads in it, recognised by their bytes, within the input's budget.
 
-A payload is a named opener of an XML byte stream. Openers can be called more
-than once (the ingest may read a report twice), and every decompressing
-stream is bounded so that bombs stop with ``too_large`` instead of eating
-memory or disk.
+A payload is a named opener of one document, with the kind of document its bytes are (today
+``xml``, an aggregate report; TLS and failure reports will add kinds behind the same field).
+Openers can be called more than once (the ingest may read a report twice); every decompressing
+stream is bounded and charged to the input's budget, so bombs stop with ``too_large``.
+
+Walking never raises: a part that cannot be read becomes a ``Rejection`` and the walk goes on
+with the next part; a part that is not a report (a mail's text, a picture, a readme in a zip)
+becomes a ``Skipped`` note.
 """
 
 from __future__ import annotations
 
-import email
-import email.policy
-import gzip
 import io
+import logging
 import re
+import shutil
+import tempfile
 import zipfile
-import zlib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from email.message import Message
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, replace
 from typing import IO
 
-from dmarcflow.config import Limits
-from dmarcflow.errors import ExtractError
+from dmarcflow import archive, mime
+from dmarcflow.budget import InputBudget, bounded
+from dmarcflow.errors import ExtractError, InputError, Warnings
+from dmarcflow.inflate import GZIP, ZLIB, InflateStream
+from dmarcflow.inputs import Source
+from dmarcflow.mbox import split_mbox
 
-Opener = Callable[[], IO[bytes]]
+log = logging.getLogger(__name__)
+
+Opener = Callable[[Warnings], IO[bytes]]  # the sink collects quirks met while the bytes are read
 
 _PEEK = 512
-_RATIO_FLOOR = 1 << 20  # below 1 MiB of output the ratio check would only flag tiny inputs
-_HEADER_LINE = re.compile(rb"^[A-Za-z0-9][A-Za-z0-9-]*:[ \t]")
+_PEEK_MAX = 1 << 16  # how far leading whitespace is skipped to find the content
+_LEAD = b"\xef\xbb\xbf \t\r\n"
+_HEADER_LINE = re.compile(rb"^[A-Za-z0-9][A-Za-z0-9-]*:")
 _OTHER_COMPRESSION = {
     b"BZh": "bzip2",
     b"\xfd7zXZ\x00": "xz",
@@ -35,30 +44,57 @@ _OTHER_COMPRESSION = {
     b"7z\xbc\xaf\x27\x1c": "7z",
     b"Rar!": "rar",
 }
+REPORT_KINDS = ("xml",)  # payload kinds a parser exists for
+_CONTENT_KINDS = REPORT_KINDS + ("gzip", "zlib", "zip")
 
 
 @dataclass(frozen=True)
 class Payload:
-    """One XML document that should be an aggregate report."""
+    """One document that should be a report."""
 
     name: str
+    kind: str  # one of REPORT_KINDS
     open: Opener
+    warnings: tuple[str, ...] = ()  # quirks of the layers it came through
+    sender_domain: str | None = None  # the From domain of the mail that carried it
 
 
 @dataclass(frozen=True)
 class Rejection:
-    """A part of the input that could not yield a payload."""
+    """A part of the input that could not be read."""
 
     name: str
-    error: ExtractError
+    error: InputError
 
 
-Item = Payload | Rejection
+@dataclass(frozen=True)
+class Skipped:
+    """A part that is not a report: noted in the outcome, not an error."""
+
+    name: str
+    reason: str  # not_a_report | empty
+    message: str
+
+
+Item = Payload | Rejection | Skipped
+
+
+@dataclass(frozen=True)
+class _Trail:
+    """What the layers above a part hand down to it."""
+
+    depth: int = 0
+    warnings: tuple[str, ...] = ()
+    sender: str | None = None
+
+    def down(self, *warnings: str, sender: str | None = None) -> _Trail:
+        merged = self.warnings + tuple(w for w in warnings if w not in self.warnings)
+        return _Trail(self.depth + 1, merged, sender or self.sender)
 
 
 def detect(head: bytes) -> str:
-    """Kind of content from its first bytes: xml, gzip, zip, email, mbox, empty, or a compression name."""
-    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    """Kind of content from its first bytes: xml, html, gzip, zlib, zip, email, mbox, empty, unknown or a compression."""
+    stripped = head.lstrip(_LEAD)
     if not stripped:
         return "empty"
     if head[:2] == b"\x1f\x8b":
@@ -68,8 +104,12 @@ def detect(head: bytes) -> str:
     for magic, name in _OTHER_COMPRESSION.items():
         if head.startswith(magic):
             return name
-    if stripped.startswith(b"<"):
-        return "xml"
+    if _is_zlib(head):
+        return "zlib"
+    text = _as_text(head)
+    if text.startswith("<"):
+        low = text[:16].lower()
+        return "html" if low.startswith(("<!doctype html", "<html")) else "xml"
     if stripped.startswith(b"From "):
         return "mbox"
     if _HEADER_LINE.match(stripped):
@@ -77,235 +117,212 @@ def detect(head: bytes) -> str:
     return "unknown"
 
 
-class BoundedReader(io.RawIOBase):
-    """Caps the bytes a decompressing stream may produce."""
+def _is_zlib(head: bytes) -> bool:
+    """A zlib header: deflate, a window of at most 32 KiB, no preset dictionary, a valid check."""
+    if len(head) < 2:
+        return False
+    cmf, flg = head[0], head[1]
+    return cmf & 0x0F == 8 and cmf >> 4 <= 7 and not flg & 0x20 and (cmf << 8 | flg) % 31 == 0
 
-    def __init__(self, inner: IO[bytes], limit: int, what: str) -> None:
-        self._inner = inner
-        self._limit = limit
-        self._what = what
-        self._seen = 0
 
-    def readable(self) -> bool:
-        return True
+def _as_text(head: bytes) -> str:
+    """The first characters, whatever the Unicode encoding form, without leading whitespace."""
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        codec = "utf-16"
+    elif head[1:2] == b"\x00" and head[:1] != b"\x00":
+        codec = "utf-16-le"
+    elif head[:1] == b"\x00" and head[1:2] != b"\x00":
+        codec = "utf-16-be"
+    else:
+        return head.lstrip(_LEAD).decode("latin-1")
+    return head[: len(head) & ~1].decode(codec, "replace").lstrip("\ufeff \t\r\n")
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+
+def kind_of(source: Source) -> str:
+    """What the input is, from its first bytes."""
+    return detect(_peek(lambda _: source.open()))
+
+
+def walk(name: str, source: Source, budget: InputBudget) -> Generator[Item, None, None]:
+    """Every payload, rejection and skipped part of one input, in order (close it when done early)."""
+    return _Walker(budget).node(name, lambda _: source.open(), source.size, _Trail(), seekable=True)
+
+
+class _Walker:
+    def __init__(self, budget: InputBudget) -> None:
+        self.budget = budget
+        self.limits = budget.limits
+
+    def node(self, name: str, opener: Opener, size: int, trail: _Trail, seekable: bool) -> Generator[Item, None, None]:
+        """One layer: recognise it, then unpack it; whatever fails becomes its rejection."""
         try:
-            data = self._inner.read(len(buffer))
-        except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
-            raise ExtractError("unreadable", f"{self._what}: cannot decompress: {exc}") from None
-        self._seen += len(data)
-        if self._seen > self._limit:
-            raise ExtractError("too_large", f"{self._what} decompresses to more than {self._limit} bytes")
-        buffer[: len(data)] = data
-        return len(data)
+            self.budget.check_depth(trail.depth)
+            kind = detect(_peek(opener))
+            yield from self._dispatch(kind, name, opener, size, trail, seekable)
+        except InputError as exc:
+            yield Rejection(name, exc)
+        except MemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one part's bug must not hide the other parts
+            yield Rejection(name, internal_error(exc, name))
 
-    def close(self) -> None:
-        self._inner.close()
-        super().close()
+    def _dispatch(self, kind: str, name: str, opener: Opener, size: int, trail: _Trail, seekable: bool) -> Iterator[Item]:
+        if kind in REPORT_KINDS:
+            self.budget.take_parse()
+            yield Payload(name, kind, opener, trail.warnings, trail.sender)
+        elif kind in (GZIP, ZLIB):
+            yield from self._inflate(kind, name, opener, size, trail)
+        elif kind == "zip":
+            yield from self._zip(name, opener, trail, seekable)
+        elif kind == "email":
+            sink = Warnings()  # a compressed mail's quirks (zero padding) are known once it is read
+            raw = _read_capped(opener, self.limits.max_message_bytes, name, sink)
+            yield from self._email(name, raw, replace(trail, warnings=trail.warnings + sink.codes()))
+        elif kind == "mbox":
+            yield from self._mbox(name, opener, trail)
+        elif kind == "empty":
+            yield Skipped(name, "empty", "the input is empty")
+        elif kind == "html":
+            yield Skipped(name, "not_a_report", "an HTML document, not a report")
+        elif kind == "unknown":
+            yield Skipped(name, "not_a_report", "not XML, gzip, zip or an email (unrecognised content)")
+        else:
+            yield Rejection(name, ExtractError("unsupported_compression", f"{kind} compression is not supported"))
+
+    def _inflate(self, fmt: str, name: str, opener: Opener, size: int, trail: _Trail) -> Iterator[Item]:
+        limit = self.budget.stream_limit(size)
+        meter = self.budget.meter()
+        inner = name + ("|gunzip" if fmt == GZIP else "|inflate")
+
+        def open_inner(sink: Warnings) -> IO[bytes]:
+            return bounded(InflateStream(opener(sink), fmt, name, sink.add), limit, name, meter)
+
+        quirks = ("bare_zlib",) if fmt == ZLIB else ()
+        yield from self.node(inner, open_inner, limit, trail.down(*quirks), seekable=False)
+
+    def _zip(self, name: str, opener: Opener, trail: _Trail, seekable: bool) -> Iterator[Item]:
+        sink = Warnings()
+        stream = opener(sink) if seekable else _spooled(opener, sink)
+        try:
+            zf = archive.open_zip(stream, self.limits.max_members)
+            with zf:
+                self.budget.take_members(len(zf.infolist()))
+                files = list(archive.members(zf))
+                if not files:
+                    yield Skipped(name, "empty", "the zip archive has no files")
+                for member in files:
+                    yield from self._member(name, zf, member, trail.down(*sink.codes()))
+        finally:
+            stream.close()
+
+    def _member(self, name: str, zf: zipfile.ZipFile, member: archive.Member, trail: _Trail) -> Iterator[Item]:
+        member_name = f"{name}!{member.label}"
+        limit = self.budget.stream_limit(max(member.info.compress_size, 1))
+        refused = archive.refusal(member, limit)
+        if refused is not None:
+            yield Rejection(member_name, refused)
+            return
+        meter = self.budget.meter()
+
+        def open_member(_: Warnings) -> IO[bytes]:
+            return bounded(archive.open_member(zf, member, member_name), limit, member_name, meter)
+
+        quirks = ("unnamed_zip_member",) if member.unnamed else ()
+        yield from self.node(member_name, open_member, limit, replace(trail, warnings=trail.warnings + quirks), seekable=False)
+
+    def _email(self, name: str, raw: bytes, trail: _Trail) -> Iterator[Item]:
+        quirks = mime.header_quirks(raw)
+        msg = mime.parse_mail(raw)
+        sender = mime.sender_domain(msg)
+        found = list(mime.leaves(msg))
+        self.budget.take_members(len(found))
+        for leaf in found:
+            if isinstance(leaf, ExtractError):
+                yield Rejection(name, leaf)
+                continue
+            part_name = f"{name}#{mime.label(leaf)}"
+            try:
+                yield from self._leaf(part_name, leaf, trail.down(*quirks, sender=sender))
+            except InputError as exc:
+                yield Rejection(part_name, exc)
+            except MemoryError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a poison part must not lose the good parts after it
+                yield Rejection(part_name, internal_error(exc, part_name))
+
+    def _leaf(self, name: str, leaf: mime.Leaf, trail: _Trail) -> Iterator[Item]:
+        data = mime.content(leaf.part)
+        if not data.strip():
+            yield Skipped(name, "empty", f"an empty {mime.describe(leaf.part)} part")
+            return
+        kind = detect(data[:_PEEK_MAX])
+        if (kind == "email" and mime.is_message(leaf.part, data)) or (kind == "mbox" and mime.is_mbox(data)):
+            yield from self.node(name, _bytes_opener(data), len(data), trail, seekable=True)  # a forwarded mail, a mailbox
+            return
+        if kind in ("unknown", "email"):
+            found = mime.recover(leaf.part, data, lambda b: detect(b[:_PEEK_MAX]) in _CONTENT_KINDS)
+            if found is not None:
+                data, quirks = found
+                trail = replace(trail, warnings=trail.warnings + quirks)
+                kind = detect(data[:_PEEK_MAX])
+        if kind in ("unknown", "email", "mbox", "html", "empty"):
+            yield Skipped(name, "not_a_report", f"a {mime.describe(leaf.part)} part, not a report")
+            return
+        yield from self.node(name, _bytes_opener(data), len(data), trail, seekable=True)
+
+    def _mbox(self, name: str, opener: Opener, trail: _Trail) -> Iterator[Item]:
+        with opener(Warnings()) as stream:
+            for message in split_mbox(stream, self.limits.max_message_bytes):
+                self.budget.take_members(1)
+                message_name = f"{name}:{message.index}"
+                if message.data is None:
+                    yield Rejection(message_name, too_large_message(message.size, self.limits.max_message_bytes))
+                    continue
+                yield from self.node(message_name, _bytes_opener(message.data), message.size, trail.down(), seekable=True)
 
 
-def _limit_for(limits: Limits, compressed_size: int) -> int:
-    by_ratio = max(compressed_size * limits.max_ratio, _RATIO_FLOOR)
-    return min(limits.max_total_bytes, by_ratio)
+def _bytes_opener(data: bytes) -> Opener:
+    return lambda _: io.BytesIO(data)
+
+
+def too_large_message(size: int, limit: int) -> ExtractError:
+    return ExtractError("too_large", f"the message has {size} bytes, more than limits.max_message_bytes ({limit})")
+
+
+def internal_error(exc: BaseException, name: str) -> InputError:
+    """An unexpected exception as the input's rejection; the traceback goes to the debug log."""
+    log.debug("internal error while reading %s", name, exc_info=exc)
+    return InputError("internal_error", f"internal error while reading the input: {type(exc).__name__}: {str(exc)[:200]}")
 
 
 def _peek(opener: Opener) -> bytes:
-    with opener() as stream:
-        return stream.read(_PEEK)
+    """The first bytes, and as many more as it takes to get past leading whitespace."""
+    with opener(Warnings()) as stream:
+        head = stream.read(_PEEK)
+        while len(head) < _PEEK_MAX and len(head.lstrip(_LEAD)) < 16:
+            more = stream.read(_PEEK)
+            if not more:
+                break
+            head += more
+    return head
 
 
-def payloads_from_bytes(name: str, data: bytes, limits: Limits) -> Iterator[Item]:
-    return _walk(name, lambda: io.BytesIO(data), len(data), limits, 0, data)
-
-
-def payloads_from_file(path: str, limits: Limits) -> Iterator[Item]:
-    import os
-
-    size = os.path.getsize(path)
-    return _walk(path, lambda: open(path, "rb"), size, limits, 0, None, path)
-
-
-def _walk(
-    name: str,
-    opener: Opener,
-    size: int,
-    limits: Limits,
-    depth: int,
-    data: bytes | None,
-    path: str | None = None,
-) -> Iterator[Item]:
-    if depth > limits.max_depth:
-        yield Rejection(name, ExtractError("too_large", f"nested deeper than {limits.max_depth} levels"))
-        return
-    try:
-        kind = detect(data[:_PEEK] if data is not None else _peek(opener))
-    except ExtractError as exc:
-        yield Rejection(name, exc)
-        return
-    yield from _dispatch(kind, name, opener, size, limits, depth, data, path)
-
-
-def _dispatch(kind, name, opener, size, limits, depth, data, path) -> Iterator[Item]:
-    if kind == "xml":
-        yield Payload(name, opener)
-    elif kind == "gzip":
-        yield from _gunzip(name, opener, size, limits, depth)
-    elif kind == "zip":
-        yield from _unzip(name, opener, size, limits, depth, data, path)
-    elif kind == "email":
-        yield from _email_items(name, _read_all(opener, limits, name), limits, depth)
-    elif kind == "mbox":
-        yield from _mbox_items(name, _read_all(opener, limits, name), limits, depth)
-    elif kind == "empty":
-        yield Rejection(name, ExtractError("empty", "the input is empty"))
-    elif kind == "unknown":
-        yield Rejection(name, ExtractError("not_a_report", "not XML, gzip, zip or an email (unrecognised content)"))
-    else:
-        yield Rejection(name, ExtractError("unsupported_compression", f"{kind} compression is not supported"))
-
-
-def _read_all(opener: Opener, limits: Limits, name: str) -> bytes:
-    with opener() as stream:
-        data = stream.read(limits.max_message_bytes + 1)
-    if len(data) > limits.max_message_bytes:
-        _raise_too_large(name, limits.max_message_bytes)
+def _read_capped(opener: Opener, cap: int, name: str, sink: Warnings) -> bytes:
+    with opener(sink) as stream:
+        data = stream.read(cap + 1)
+    if len(data) > cap:
+        raise ExtractError("too_large", f"{name} is larger than {cap} bytes")
     return data
 
 
-def _raise_too_large(name: str, limit: int) -> None:
-    raise ExtractError("too_large", f"{name} is larger than {limit} bytes")
-
-
-def _gunzip(name: str, opener: Opener, size: int, limits: Limits, depth: int) -> Iterator[Item]:
-    limit = _limit_for(limits, size)
-
-    def open_inner() -> IO[bytes]:
-        raw = gzip.GzipFile(fileobj=opener(), mode="rb")
-        return io.BufferedReader(BoundedReader(raw, limit, name), buffer_size=1 << 16)
-
-    yield from _walk_inner(name + "|gunzip", open_inner, limit, limits, depth)
-
-
-def _walk_inner(name: str, opener: Opener, limit: int, limits: Limits, depth: int) -> Iterator[Item]:
-    """Walk decompressed content; a zip inside must be materialised to be seekable."""
+def _spooled(opener: Opener, sink: Warnings) -> IO[bytes]:
+    """A decompressed archive as a seekable file (zipfile needs one), on disk beyond 1 MiB."""
+    spool = tempfile.SpooledTemporaryFile(max_size=1 << 20)
     try:
-        kind = detect(_peek(opener))
-    except ExtractError as exc:
-        yield Rejection(name, exc)
-        return
-    if kind in ("zip", "email", "mbox"):
-        try:
-            with opener() as stream:
-                data = stream.read()
-        except ExtractError as exc:
-            yield Rejection(name, exc)
-            return
-        yield from _walk(name, lambda: io.BytesIO(data), len(data), limits, depth + 1, data)
-        return
-    if depth + 1 > limits.max_depth:
-        yield Rejection(name, ExtractError("too_large", f"nested deeper than {limits.max_depth} levels"))
-        return
-    yield from _dispatch(kind, name, opener, limit, limits, depth + 1, None, None)
-
-
-def _unzip(name, opener, size, limits, depth, data, path) -> Iterator[Item]:
-    def open_zip() -> zipfile.ZipFile:
-        return zipfile.ZipFile(path if path else io.BytesIO(data))
-
-    try:
-        with open_zip() as zf:
-            members = [m for m in zf.infolist() if not m.is_dir()]
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        yield Rejection(name, ExtractError("unreadable", f"broken zip archive: {exc}"))
-        return
-    if not members:
-        yield Rejection(name, ExtractError("empty", "the zip archive has no files"))
-        return
-    if len(members) > limits.max_members:
-        yield Rejection(name, ExtractError("too_large", f"the zip archive has {len(members)} members, more than {limits.max_members}"))
-        return
-    for member in members:
-        yield from _zip_member(name, member, open_zip, size, limits, depth)
-
-
-def _zip_member(name, member: zipfile.ZipInfo, open_zip, size, limits, depth) -> Iterator[Item]:
-    member_name = f"{name}!{member.filename}"
-    if member.flag_bits & 0x1:
-        yield Rejection(member_name, ExtractError("encrypted_archive", "the zip member is password-protected"))
-        return
-    if member.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA):
-        yield Rejection(member_name, ExtractError("unsupported_compression", f"zip compression method {member.compress_type} is not supported"))
-        return
-    limit = _limit_for(limits, max(member.compress_size, 1))
-    if member.file_size > limit:
-        yield Rejection(member_name, ExtractError("too_large", f"the zip member declares {member.file_size} bytes, more than the limit {limit}"))
-        return
-
-    def open_member() -> IO[bytes]:
-        zf = open_zip()
-        return io.BufferedReader(BoundedReader(_ZipStream(zf, member), limit, member_name), buffer_size=1 << 16)
-
-    yield from _walk_inner(member_name, open_member, limit, limits, depth)
-
-
-class _ZipStream(io.RawIOBase):
-    """A member stream that also closes its archive."""
-
-    def __init__(self, zf: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
-        self._zf = zf
-        self._inner = zf.open(member)
-
-    def read(self, size: int = -1) -> bytes:
-        return self._inner.read(size)
-
-    def close(self) -> None:
-        self._inner.close()
-        self._zf.close()
-        super().close()
-
-
-def _email_items(name: str, raw: bytes, limits: Limits, depth: int) -> Iterator[Item]:
-    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-    found = False
-    for index, part in enumerate(_leaf_parts(msg)):
-        content = _decoded(part)
-        if not content:
-            continue
-        kind = detect(content[:_PEEK])
-        if kind in ("unknown", "empty", "email", "mbox"):
-            continue  # message text, signatures, images: not reports
-        found = True
-        label = part.get_filename() or f"part{index}"
-        yield from _walk(f"{name}#{label}", lambda c=content: io.BytesIO(c), len(content), limits, depth + 1, content)
-    if not found:
-        yield Rejection(name, ExtractError("not_a_report", "the email has no report attachment"))
-
-
-def _leaf_parts(msg: Message) -> Iterator[Message]:
-    for part in msg.walk():
-        if not part.is_multipart() and part.get_content_maintype() != "message":
-            yield part
-
-
-def _decoded(part: Message) -> bytes:
-    try:
-        payload = part.get_payload(decode=True)
-    except (ValueError, TypeError):
-        return b""
-    return payload if isinstance(payload, bytes) else b""
-
-
-def _mbox_items(name: str, raw: bytes, limits: Limits, depth: int) -> Iterator[Item]:
-    for index, message in enumerate(split_mbox(raw), start=1):
-        yield from _email_items(f"{name}:{index}", message, limits, depth)
-
-
-def split_mbox(raw: bytes) -> list[bytes]:
-    """Messages of an mbox (mboxrd/mboxo ">From " quoting is undone)."""
-    chunks = re.split(rb"(?m)^From [^\n]*\n", raw)
-    messages = []
-    for chunk in chunks:
-        if chunk.strip():
-            messages.append(re.sub(rb"(?m)^>(>*From )", rb"\1", chunk))
-    return messages
+        with opener(sink) as stream:
+            shutil.copyfileobj(stream, spool, 1 << 16)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dmarcflow.config import MailboxSettings
-from dmarcflow.errors import StoreError
 from dmarcflow.ingest import InputOutcome, Ingestor
 from dmarcflow.mailbox import Mailbox, Message, plan_batches
 from dmarcflow.store import RawInput
@@ -122,16 +120,9 @@ def ingest_message(ingestor: Ingestor, box: MailboxSettings, message: Message) -
     if known is not None:
         # Read again after a crash between commit and move: the rejection is kept already.
         return InputOutcome(name, "rejected", known[0], known[1], 0, 0, 0)
-    try:
-        return ingestor.ingest_bytes(name, message.raw)
-    except (StoreError, sqlite3.Error, MemoryError):
-        raise  # the store is at fault, not the message: leave the message where it is
-    except Exception as exc:  # noqa: BLE001 - one poison message must not block every later one
-        log.exception("mailbox %s: uid %d could not be processed", box.name, message.uid)
-        text = f"internal error while reading the message: {type(exc).__name__}: {exc}"
-        with ingestor.store.transaction():
-            ingestor.store.save_rejected(name, name, "unreadable", text, message.raw)
-        return InputOutcome(name, "rejected", "unreadable", text, 0, 0, 0)
+    # A poison message is its own rejection (internal_error) inside ingest_bytes, as for files. Store
+    # failures propagate: the store is at fault, not the message, which stays where it is.
+    return ingestor.ingest_bytes(name, message.raw)
 
 
 def _known_rejection(ingestor: Ingestor, raw: bytes) -> tuple[str, str] | None:

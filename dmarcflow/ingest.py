@@ -1,44 +1,53 @@
-"""The pipeline for one input: extract -> parse -> store (+ enrich), with one outcome.
+"""The pipeline for one input: extract -> parse -> store (+ enrich), with exactly one outcome, whatever it holds.
 
-Every input ends as exactly one of ingested, duplicate, conflict or rejected.
-Rejected inputs are kept (raw bytes in the store) with a reason code.
+Every input ends as exactly one of ingested, duplicate, conflict or rejected; files, mbox
+messages and IMAP messages all go through ``Ingestor._ingest``, which turns any unexpected
+exception into that input's rejection (``internal_error``) so that the run goes on. Rejected
+inputs are kept (raw bytes in the store) with a reason code. A failing store is not the
+input's fault: its errors propagate, and the caller decides (fetch leaves the mail in place).
 """
 
 from __future__ import annotations
 
-
 import logging
-import mailbox
-import os
+import sqlite3
 import tempfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
 
+from dmarcflow.budget import InputBudget
 from dmarcflow.config import Limits
 from dmarcflow.enrich import Enricher
-from dmarcflow.errors import InputError, StoreError
-from dmarcflow.extract import Payload, Rejection, detect, payloads_from_bytes, payloads_from_file
-from dmarcflow.parse import parse_report
+from dmarcflow.errors import ExtractError, InputError, StoreError, Warnings
+from dmarcflow.extract import Item, Payload, Rejection, Skipped, internal_error, kind_of, too_large_message, walk
+from dmarcflow.inputs import BytesSource, Source, list_inputs, open_file
+from dmarcflow.mbox import split_mbox
+from dmarcflow.parse import NotAReport, parse_report
 from dmarcflow.store import RawInput
 from dmarcflow.store.sqlite import Store, StoredReport, hash_records
 
+__all__ = ["InputOutcome", "Ingestor", "PayloadOutcome", "combine", "list_inputs"]
+
 log = logging.getLogger(__name__)
 
-_ENRICH_BATCH = 1000  # IPs looked up and committed at a time, so an interrupted run keeps what it did
 _STATUS_RANK = {"rejected": 3, "conflict": 2, "ingested": 1, "duplicate": 0}
+_STORE_FAILURES = (StoreError, sqlite3.Error, MemoryError)
+_ENRICH_BATCH = 1000  # IPs looked up and committed at a time, so an interrupted run keeps what it did
+_NOTED_IN_MESSAGE = 3
 
 
 @dataclass(frozen=True)
 class PayloadOutcome:
     name: str
-    status: str
+    status: str  # ingested | duplicate | conflict | rejected | skipped (not a report: noted, not an error)
     reason: str | None = None
     message: str | None = None
     records: int = 0
     messages: int = 0
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,7 +61,16 @@ class InputOutcome:
     messages: int
     payloads: tuple[PayloadOutcome, ...] = field(default=())
 
-    def as_dict(self) -> dict:
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The quirks read in this input's reports (those stored or found already stored)."""
+        return tuple(sorted({w for p in self.payloads for w in p.warnings}))
+
+    @property
+    def skipped(self) -> tuple[PayloadOutcome, ...]:
+        return tuple(p for p in self.payloads if p.status == "skipped")
+
+    def as_dict(self) -> dict[str, Any]:
         return {
             "path": self.path,
             "status": self.status,
@@ -61,13 +79,20 @@ class InputOutcome:
             "reports": self.reports,
             "records": self.records,
             "messages": self.messages,
+            "warnings": list(self.warnings),
+            "skipped": [{"part": p.name, "reason": p.reason, "message": p.message} for p in self.skipped],
         }
 
 
 def combine(path: str, outcomes: list[PayloadOutcome]) -> InputOutcome:
-    """One outcome for the input: the most serious of its payloads'."""
-    worst = max(outcomes, key=lambda o: _STATUS_RANK[o.status])
-    stored = [o for o in outcomes if o.status in ("ingested", "conflict", "duplicate")]
+    """One outcome for the input: the most serious of its payloads'; parts that are no report do not count."""
+    judged = [o for o in outcomes if o.status != "skipped"]
+    if not judged:
+        first = outcomes[0] if outcomes else PayloadOutcome(path, "skipped", "not_a_report", "no report found in the input")
+        reason = "empty" if all(o.reason == "empty" for o in outcomes) and outcomes else "not_a_report"
+        return InputOutcome(path, "rejected", reason, _nothing_found(outcomes) or first.message, 0, 0, 0, tuple(outcomes))
+    worst = max(judged, key=lambda o: _STATUS_RANK[o.status])
+    stored = [o for o in judged if o.status in ("ingested", "conflict", "duplicate")]
     return InputOutcome(
         path=path,
         status=worst.status,
@@ -78,6 +103,14 @@ def combine(path: str, outcomes: list[PayloadOutcome]) -> InputOutcome:
         messages=sum(o.messages for o in stored),
         payloads=tuple(outcomes),
     )
+
+
+def _nothing_found(skipped: list[PayloadOutcome]) -> str | None:
+    if len(skipped) < 2:
+        return None
+    listed = "; ".join(f"{o.name}: {o.message}" for o in skipped[:_NOTED_IN_MESSAGE])
+    more = f"; {len(skipped) - _NOTED_IN_MESSAGE} more" if len(skipped) > _NOTED_IN_MESSAGE else ""
+    return f"no report in the input ({len(skipped)} parts): {listed}{more}"
 
 
 class _CompressingReader:
@@ -116,86 +149,140 @@ class Ingestor:
         self.limits = limits
 
     def ingest_bytes(self, name: str, data: bytes) -> InputOutcome:
-        return self._ingest(name, payloads_from_bytes(name, data, self.limits), lambda: RawInput.of_bytes(data))
+        """One input given as bytes (an IMAP message, an mbox message)."""
+        return self._ingest(name, BytesSource(data))
 
     def ingest_file(self, path: str) -> Iterator[InputOutcome]:
-        """One outcome per file, or per message for an mbox."""
-        with open(path, "rb") as fh:
-            kind = detect(fh.read(512))
-        if kind == "mbox":
-            yield from self._ingest_mbox(path)
-            return
-        yield self._ingest(path, payloads_from_file(path, self.limits), lambda: RawInput.of_file(path))
-
-    def _ingest_mbox(self, path: str) -> Iterator[InputOutcome]:
-        box = mailbox.mbox(path, create=False)
+        """One outcome per file, or per message for an mbox; a file that cannot be read is one rejection."""
         try:
-            for index, key in enumerate(box.iterkeys(), start=1):
-                yield self.ingest_bytes(f"{path}:{index}", box.get_bytes(key))
-        finally:
-            box.close()
+            source = open_file(path)
+        except InputError as exc:
+            yield self._reject(path, exc, None)
+            return
+        with source:
+            try:
+                is_mbox = kind_of(source) == "mbox"
+            except _STORE_FAILURES:
+                raise
+            except Exception as exc:  # noqa: BLE001 - e.g. an I/O error: the input's outcome
+                yield self._reject(path, _read_error(exc, path), None)
+                return
+            if is_mbox:
+                yield from self._ingest_mbox(path, source)
+            else:
+                yield self._ingest(path, source)
 
-    def _ingest(self, name: str, items: Iterable[Payload | Rejection], raw) -> InputOutcome:
+    def _ingest_mbox(self, path: str, source: Source) -> Iterator[InputOutcome]:
+        """Each message of an mbox file is an input of its own (``path:N``)."""
+        index = 0
+        cap = self.limits.max_message_bytes
+        try:
+            with source.open() as stream:
+                for message in split_mbox(stream, cap):
+                    index = message.index
+                    name = f"{path}:{index}"
+                    if message.data is None:
+                        not_kept = RawInput.not_downloaded(message.size, f"its {message.size} bytes were not kept: "
+                                                           "larger than limits.max_message_bytes")
+                        yield self._reject(name, too_large_message(message.size, cap), not_kept)
+                    else:
+                        yield self.ingest_bytes(name, message.data)
+        except _STORE_FAILURES:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the mbox itself could not be read on
+            yield self._reject(f"{path}:{index + 1}", _read_error(exc, path), None)
+            return
+        if index == 0:
+            yield self._reject(path, ExtractError("empty", "the mbox file holds no message"), source.raw())
+
+    def _ingest(self, name: str, source: Source) -> InputOutcome:
         outcomes: list[PayloadOutcome] = []
         try:
-            for item in items:
-                if isinstance(item, Rejection):
-                    outcomes.append(PayloadOutcome(item.name, "rejected", item.error.reason, item.error.message))
-                else:
-                    outcomes.append(self._store_payload(name, item))
-        except InputError as exc:  # a container that failed while being walked
+            with closing(walk(name, source, InputBudget(self.limits, source.size))) as items:
+                for item in items:
+                    outcomes.append(self._item(name, item))
+        except _STORE_FAILURES:
+            raise
+        except InputError as exc:
             outcomes.append(PayloadOutcome(name, "rejected", exc.reason, exc.message))
-        if not outcomes:
-            outcomes.append(PayloadOutcome(name, "rejected", "not_a_report", "no report found in the input"))
+        except Exception as exc:  # noqa: BLE001 - one poison input must not end the run
+            error = internal_error(exc, name)
+            outcomes.append(PayloadOutcome(name, "rejected", error.reason, error.message))
         result = combine(name, outcomes)
         if result.status == "rejected":
-            self._keep_rejected(name, outcomes, raw())
+            self._keep_rejected(name, result, source)
         return result
 
-    def _keep_rejected(self, name: str, outcomes: list[PayloadOutcome], data: RawInput | None) -> None:
+    def _item(self, input_name: str, item: Item) -> PayloadOutcome:
+        if isinstance(item, Rejection):
+            return PayloadOutcome(item.name, "rejected", item.error.reason, item.error.message)
+        if isinstance(item, Skipped):
+            return PayloadOutcome(item.name, "skipped", item.reason, item.message)
+        return self._store_payload(input_name, item)
+
+    def _reject(self, name: str, error: InputError, raw: RawInput | None) -> InputOutcome:
+        """An input rejected as a whole, before any of it could be walked."""
         with self.store.transaction():
-            for o in outcomes:
-                if o.status == "rejected":
-                    self.store.save_rejected(name, o.name, o.reason or "", o.message or "", data)
+            self.store.save_rejected(name, name, error.reason, error.message, raw)
+        only = PayloadOutcome(name, "rejected", error.reason, error.message)
+        return InputOutcome(name, "rejected", error.reason, error.message, 0, 0, 0, (only,))
+
+    def _keep_rejected(self, name: str, result: InputOutcome, source: Source) -> None:
+        raw = source.raw()
+        rejected = [o for o in result.payloads if o.status == "rejected"]
+        with self.store.transaction():
+            for o in rejected:
+                self.store.save_rejected(name, o.name, o.reason or "", o.message or "", raw)
+            if not rejected:  # nothing in it was a report
+                self.store.save_rejected(name, name, result.reason or "", result.message or "", raw)
 
     def _store_payload(self, input_name: str, payload: Payload) -> PayloadOutcome:
+        warnings = Warnings(payload.warnings)
         try:
             with self.store.transaction():
-                stored, ips = self._store_in_transaction(input_name, payload)
+                stored = self._store_in_transaction(input_name, payload, warnings)
+        except NotAReport as exc:
+            return PayloadOutcome(payload.name, "skipped", exc.reason, exc.message)
         except InputError as exc:
             return PayloadOutcome(payload.name, "rejected", exc.reason, exc.message)
-        self._enrich_after_commit()  # reverse DNS must not hold the store's write lock
-        return PayloadOutcome(payload.name, stored.status, None, None, stored.records, stored.messages)
+        except _STORE_FAILURES:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug on one report must not lose the others
+            error = internal_error(exc, payload.name)
+            return PayloadOutcome(payload.name, "rejected", error.reason, error.message)
+        if stored.report_pk is not None:
+            self._enrich_after_commit()  # reverse DNS must not hold the store's write lock
+        return PayloadOutcome(payload.name, stored.status, None, None, stored.records, stored.messages, warnings.codes())
 
-    def _store_in_transaction(self, input_name: str, payload: Payload) -> tuple[StoredReport, set[str]]:
-        """The report's outcome and the source IPs it stored (to enrich once committed)."""
-        with payload.open() as stream, closing(_CompressingReader(stream)) as tee:
-            parsed = parse_report(tee)
+    def _store_in_transaction(self, input_name: str, payload: Payload, warnings: Warnings) -> StoredReport:
+        with payload.open(warnings) as stream, closing(_CompressingReader(stream)) as tee:
+            parsed = parse_report(tee, warnings, payload.sender_domain)
             existing = self.store.find_identity(parsed.report)
             if existing:
                 digest, count, messages = hash_records(parsed.records)
                 if any(e.records_hash == digest for e in existing):
-                    return StoredReport("duplicate", None, count, messages), set()
-                return self._write(input_name, payload, conflict_of=existing[0].pk)
+                    return StoredReport("duplicate", None, count, messages)
+                return self._write(input_name, payload, existing[0].pk, warnings)
             return self.store.write_report(
-                parsed.report, parsed.records, status="active", conflict_of=None, source=input_name, raw_xml=tee.compressed,
-                refresh_rdns=not self.enricher.offline,
+                parsed.report, parsed.records, status="active", conflict_of=None, source=input_name,
+                raw_xml=tee.compressed, refresh_rdns=not self.enricher.offline, warnings=warnings.codes,
             )
 
-    def _write(self, input_name: str, payload: Payload, conflict_of: int) -> tuple[StoredReport, set[str]]:
+    def _write(self, input_name: str, payload: Payload, conflict_of: int, warnings: Warnings) -> StoredReport:
         """Store a second version of a known report, flagged as a conflict."""
-        with payload.open() as stream, closing(_CompressingReader(stream)) as tee:
-            parsed = parse_report(tee)
+        with payload.open(warnings) as stream, closing(_CompressingReader(stream)) as tee:
+            parsed = parse_report(tee, warnings, payload.sender_domain)
             return self.store.write_report(
-                parsed.report, parsed.records, status="conflict", conflict_of=conflict_of, source=input_name, raw_xml=tee.compressed,
-                refresh_rdns=not self.enricher.offline,
+                parsed.report, parsed.records, status="conflict", conflict_of=conflict_of, source=input_name,
+                raw_xml=tee.compressed, refresh_rdns=not self.enricher.offline, warnings=warnings.codes,
             )
 
     def complete_enrichment(self) -> int:
         """Fill in the facts of every source IP still waiting for them: this run's, or what a crash left.
 
-        The store marks a report's IPs in the report's transaction (see ``store.ipfacts``); each batch of
-        facts is committed on its own, so a run that is interrupted keeps what it did. Returns the count.
+        The store marks a report's IPs in the report's transaction (see ``store.ipfacts``), so nothing here
+        holds them in memory however many distinct IPs a report has; each batch of facts is committed on
+        its own, so a run that is interrupted keeps what it did. Returns the count.
         """
         need_rdns = not self.enricher.offline
         after, done = "", 0
@@ -212,18 +299,16 @@ class Ingestor:
         except StoreError as exc:
             # The report is stored and its IPs stay marked: the next payload or run fills them in.
             log.warning("IP facts not saved yet: %s", exc)
+        except (sqlite3.Error, MemoryError):
+            raise
+        except Exception:  # noqa: BLE001 - the report is stored; its IPs stay marked for the next run
+            log.warning("enriching source IPs failed; they stay marked for the next run", exc_info=True)
 
 
-def list_inputs(paths: Iterable[str]) -> list[str]:
-    """Files under the given paths, recursively, in a stable order; hidden files skipped in folders."""
-    files: list[str] = []
-    for path in paths:
-        if os.path.isdir(path):
-            for root, dirs, names in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                files.extend(os.path.join(root, n) for n in sorted(names) if not n.startswith("."))
-        else:
-            files.append(path)
-    return files
-
+def _read_error(exc: BaseException, name: str) -> InputError:
+    if isinstance(exc, InputError):
+        return exc
+    if isinstance(exc, OSError):
+        return ExtractError("unreadable", f"cannot read the file: {exc.strerror or exc}")
+    return internal_error(exc, name)
 

@@ -5,6 +5,10 @@ Nothing here does I/O; the parser calls these while it streams.
 
 from __future__ import annotations
 
+import ipaddress
+import math
+import re
+import socket
 from datetime import datetime, timezone
 from functools import lru_cache
 
@@ -25,6 +29,9 @@ POLICIES = {"none", "quarantine", "reject"}
 EVALUATED = {"pass", "fail"}
 # A 32-bit epoch bound keeps absurd dates (and overflow) out of the store.
 _MAX_EPOCH = 2**32
+MAX_COUNT = 2**63 - 1  # SQLite's INTEGER
+_FLOAT_EPOCH = re.compile(r"[0-9]{1,20}\.[0-9]{0,20}|[0-9]{1,20}(?:\.[0-9]{0,20})?[eE][+]?[0-9]{1,3}")
+_EMAIL_DOMAIN = re.compile(r"@([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+)\.?(?:[\s>]|$)")
 
 
 def word(value: str | None) -> str | None:
@@ -48,14 +55,25 @@ def domain(value: str | None) -> str | None:
     return value.rstrip(".") if value else None
 
 
+def _ascii_digits(raw: str, most: int) -> bool:
+    """Only 0-9 (str.isdigit() also takes '²' and '٣'), and not longer than ``most``."""
+    return len(raw) <= most and raw.isascii() and raw.isdigit()
+
+
 def epoch_to_utc(value: str | None, name: str) -> datetime:
+    """Seconds since the epoch: an integer, or a float with no fraction (some reporters write 1772323200.0)."""
     raw = text(value)
     if raw is None:
         raise ParseError("missing_field", f"{name} is missing")
-    try:
-        seconds = int(float(raw)) if "." in raw else int(raw)
-    except ValueError:
-        raise ParseError("invalid_value", f"{name} is not an epoch timestamp: {raw[:40]!r}") from None
+    if _ascii_digits(raw, 20):
+        seconds = int(raw)
+    elif raw.isascii() and _FLOAT_EPOCH.fullmatch(raw):
+        number = float(raw)
+        if not (math.isfinite(number) and number.is_integer() and 0 <= number < _MAX_EPOCH):
+            raise ParseError("invalid_value", f"{name} is not a whole number of seconds in range: {raw[:40]!r}")
+        seconds = int(number)
+    else:
+        raise ParseError("invalid_value", f"{name} is not an epoch timestamp: {raw[:40]!r}")
     if not 0 <= seconds < _MAX_EPOCH:
         raise ParseError("invalid_value", f"{name} is out of range: {seconds}")
     return datetime.fromtimestamp(seconds, tz=timezone.utc)
@@ -65,9 +83,49 @@ def count(value: str | None) -> int:
     raw = text(value)
     if raw is None:
         raise ParseError("missing_field", "record count is missing")
-    if not raw.isdigit():
+    if not _ascii_digits(raw, 19):
         raise ParseError("invalid_value", f"record count is not a non-negative integer: {raw[:40]!r}")
-    return int(raw)
+    number = int(raw)
+    if number > MAX_COUNT:
+        raise ParseError("invalid_value", f"record count is larger than 2^63-1: {raw[:40]!r}")
+    return number
+
+
+def pct(raw: str | None, schema: str, defaults: list[str]) -> int | None:
+    value = text(raw)
+    if value is None:
+        if schema == "rfc9990":
+            return None  # RFC 9990 dropped pct
+        defaults.append("pct")
+        return 100
+    if not _ascii_digits(value, 3) or int(value) > 100:
+        raise ParseError("invalid_value", f"policy_published/pct is not 0-100: {value[:20]!r}")
+    return int(value)
+
+
+def source_ip(value: str | None) -> str:
+    """The source IP as written, once it parses as an IPv4 or IPv6 address (a C parser first: it is the hot path)."""
+    raw = text(value)
+    if raw is None:
+        raise ParseError("missing_field", "record/row/source_ip is missing")
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in raw else socket.AF_INET, raw)
+        return raw
+    except (OSError, ValueError):
+        pass
+    try:
+        ipaddress.ip_address(raw)  # also takes what inet_pton does not, e.g. a scoped IPv6 address
+    except ValueError:
+        raise ParseError("invalid_value", f"record/row/source_ip is not an IP address: {raw[:40]!r}") from None
+    return raw
+
+
+def email_domain(value: str | None) -> str | None:
+    """The domain of the first address in a report's <email> (which may be 'mailto:', or 'Name <a@b>')."""
+    if not value:
+        return None
+    found = _EMAIL_DOMAIN.search(value)
+    return found.group(1).lower() if found else None
 
 
 def choice(value: str | None, allowed: set[str], name: str, default: str | None = None) -> str | None:
@@ -107,8 +165,8 @@ def compute_alignment(
     return Alignment(
         dkim=bool(dkim_ok),
         spf=bool(spf_ok),
-        dkim_domain=(dkim_ok or passing_dkim or [None])[0],
-        spf_domain=(spf_ok or passing_spf or [None])[0],
+        dkim_domain=dkim_ok[0] if dkim_ok else (passing_dkim[0] if passing_dkim else None),
+        spf_domain=spf_ok[0] if spf_ok else (passing_spf[0] if passing_spf else None),
     )
 
 

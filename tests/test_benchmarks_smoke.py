@@ -67,3 +67,17 @@ def test_unknown_stage_is_refused() -> None:
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "unknown stage(s) ['nope']" in proc.stderr
+
+
+def test_hostile_shapes_stage_gets_every_expected_outcome(tmp_path: Path) -> None:
+    from benchmarks.hostile_shapes import SHAPES
+
+    out = tmp_path / "hostile.json"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--only", "hostile", "--json", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    assert {f["key"] for f in data["figures"]} == {"hostile_rss_small"} | {f"hostile_rss_{s.name}" for s in SHAPES}
+    metrics = data["metrics"]["hostile"]
+    assert {name: (m["status"], m["reason"], m["integrity"]) for name, m in metrics.items()} == {
+        "small": ("ingested", None, "ok"), **{s.name: (s.status, s.reason, "ok") for s in SHAPES}}

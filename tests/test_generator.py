@@ -230,7 +230,7 @@ def test_cli_writes_a_report(tmp_path: Path) -> None:
 def test_committed_samples_are_reproducible() -> None:
     from benchmarks import make_samples
     samples, _ = make_samples.build()
-    assert len(samples) == 17
+    assert len(samples) == 32  # 17 report shapes and 15 quirks (sample_reports/quirks/)
     for s in samples:
         assert (SAMPLES / s.name).read_bytes() == s.data, s.name
     expected = json.loads((SAMPLES.parent / "tests" / "data" / "sample_reports_expected.json").read_text())["files"]

@@ -28,8 +28,16 @@ def to_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
-    writer.writerows(["" if v is None else v for v in row] for row in rows)
+    writer.writerows([_csv_value(v) for v in row] for row in rows)
     return out.getvalue()
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return " ".join(str(v) for v in value)  # e.g. warning codes
+    return value
 
 
 def to_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 80) -> str:

@@ -24,9 +24,12 @@ class ReportRow:
     status: str
     conflict_of: int | None
     source: str | None
+    warnings: tuple[str, ...] = ()  # quirks read with this report (warning codes, sorted)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["warnings"] = list(self.warnings)
+        return out
 
 
 @dataclass(frozen=True)
@@ -86,10 +89,11 @@ class RecordRow:
 
 _REPORT_COLUMNS = ("id, org_name, report_id, domain, begin_ts, end_ts, schema, record_count, message_count, status, "
                    "conflict_of, source")
+_WARNINGS = "(SELECT group_concat(code, ' ') FROM report_warnings w WHERE w.report = reports.id)"
 
 
-def _report_row(r: tuple[Any, ...]) -> ReportRow:
-    return ReportRow(r[0], r[1], r[2], r[3], iso(r[4]), iso(r[5]), *r[6:12])
+def _report_row(r: tuple[Any, ...], warnings: str | None = None) -> ReportRow:
+    return ReportRow(r[0], r[1], r[2], r[3], iso(r[4]), iso(r[5]), *r[6:12], tuple(sorted((warnings or "").split())))
 
 
 def list_reports(store: Store, where: ReportFilter = ReportFilter(), *, limit: int | None = None, offset: int = 0,
@@ -99,8 +103,8 @@ def list_reports(store: Store, where: ReportFilter = ReportFilter(), *, limit: i
     order = " ORDER BY begin_ts DESC, id DESC" if newest_first else " ORDER BY begin_ts, id"
     page = " LIMIT ? OFFSET ?" if limit is not None or offset else ""
     args += (-1 if limit is None else limit, offset) if page else ()
-    rows = store.conn.execute(f"SELECT {_REPORT_COLUMNS} FROM reports{clause}{order}{page}", args)
-    return [_report_row(r) for r in rows]
+    rows = store.conn.execute(f"SELECT {_REPORT_COLUMNS}, {_WARNINGS} FROM reports{clause}{order}{page}", args)
+    return [_report_row(r, r[12]) for r in rows]
 
 
 def count_reports(store: Store, where: ReportFilter = ReportFilter()) -> int:
@@ -116,7 +120,7 @@ def report_domains(store: Store) -> list[str]:
 def report_detail(store: Store, pk: int) -> ReportDetail | None:
     row = store.conn.execute(
         f"SELECT {_REPORT_COLUMNS}, email, extra_contact_info, generator, errors, version, adkim, aspf, p, sp, np, "
-        "pct, fo, testing, discovery_method, defaults_applied, ingested_at, raw_xml IS NOT NULL "
+        f"pct, fo, testing, discovery_method, defaults_applied, ingested_at, raw_xml IS NOT NULL, {_WARNINGS} "
         "FROM reports WHERE id = ?", (pk,),
     ).fetchone()
     if row is None:
@@ -125,7 +129,7 @@ def report_detail(store: Store, pk: int) -> ReportDetail | None:
     conflicts = tuple(r[0] for r in store.conn.execute(
         "SELECT id FROM reports WHERE conflict_of = ? ORDER BY id", (pk,)))
     return ReportDetail(
-        row=_report_row(row[:12]), email=row[12], extra_contact_info=row[13], generator=row[14],
+        row=_report_row(row[:12], row[29]), email=row[12], extra_contact_info=row[13], generator=row[14],
         errors=tuple(_json_list(row[15])), version=row[16], policy=policy,
         defaults_applied=tuple(_json_list(row[26])), ingested_at=row[27], has_raw_xml=bool(row[28]),
         conflicts=conflicts,

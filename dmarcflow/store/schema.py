@@ -227,6 +227,16 @@ MIGRATIONS: list[str] = [
         result TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 9: the quirks read while a report was read (warning codes), so that nothing tolerated is silent. A table,
+    # not a column of reports: a column after raw_xml would make SQLite build the zeroblob of the raw copy in
+    # memory (it stays lazy only as the row's last column), and memory would grow with the report's size.
+    """
+    CREATE TABLE report_warnings (
+        report INTEGER NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+        code TEXT NOT NULL,
+        PRIMARY KEY (report, code)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from dmarcflow.errors import StoreError
+from dmarcflow.errors import ParseError, StoreError
 from dmarcflow.models import Record, Report
 from dmarcflow.store import ipfacts, rejected
 from dmarcflow.store.connection import describe, open_reader, open_writer
@@ -26,6 +26,10 @@ from dmarcflow.store.checks import CheckRepository
 from dmarcflow.utc import now_iso
 
 _BATCH = 5000
+_ROLLUP_BATCH = 5000  # rollup sums kept in memory before they are merged into daily_sources
+_JSON_CACHE_MAX = 4096
+_JSON_CACHED_LEN = 1024  # longer auth-result JSON (long human_result texts) is not kept
+MAX_INTEGER = 2**63 - 1  # SQLite's INTEGER
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,13 @@ def hash_records(records: Iterable[Record]) -> tuple[str, int, int]:
         hasher.update(fingerprint(encoder.row(0, count, record)))
         count += 1
         messages += record.count
+    _check_sum(messages)
     return hasher.hexdigest(), count, messages
+
+
+def _check_sum(messages: int) -> None:
+    if messages > MAX_INTEGER:
+        raise ParseError("invalid_value", "the report's record counts add up to more than 2^63-1 messages")
 
 
 class RowEncoder:
@@ -71,7 +81,7 @@ class RowEncoder:
         text = self._json.get(results)
         if text is None:
             text = json.dumps([{k: getattr(r, k) for k in r.__slots__} for r in results], separators=(",", ":"))
-            if len(self._json) < 50_000:
+            if len(self._json) < _JSON_CACHE_MAX and len(text) <= _JSON_CACHED_LEN:
                 self._json[results] = text
         return text
 
@@ -183,14 +193,16 @@ class Store:
         source: str,
         raw_xml: Callable[[], IO[bytes]],
         refresh_rdns: bool = False,
-    ) -> tuple[StoredReport, set[str]]:
+        warnings: Callable[[], tuple[str, ...]] = tuple,
+    ) -> StoredReport:
         """Insert a report and stream its records; call inside transaction().
 
-        Returns the outcome and the set of source IPs seen. The records hash is
-        only known at the end, so the row starts with a placeholder that the
-        unique identity index cannot collide with. Its IPs without facts (with
-        refresh_rdns, also those never looked up in reverse DNS) are marked as
-        pending in the same transaction: see ``ipfacts``.
+        The records hash (and the quirks met while reading) are only known at
+        the end, so the row starts with a placeholder that the unique identity
+        index cannot collide with. Its IPs without facts (with refresh_rdns,
+        also those never looked up in reverse DNS) are marked as pending in the
+        same transaction (see ``ipfacts``), and enriched from there after the
+        commit: no set of IPs is kept, however many distinct ones the report has.
         """
         pk = self._insert_report_row(report, status, conflict_of, source)
         writer = _RecordWriter(self.conn, pk, report, rollup=(status == "active"))
@@ -203,10 +215,16 @@ class Store:
             "UPDATE reports SET records_hash=?, record_count=?, message_count=? WHERE id=?",
             (digest, writer.count, writer.messages, pk),
         )
+        self.conn.executemany("INSERT OR IGNORE INTO report_warnings (report, code) VALUES (?, ?)",
+                              [(pk, code) for code in warnings()])
         self._put_raw_xml(pk, raw_xml())
         ipfacts.mark_report(self.conn, pk, refresh_rdns)
         outcome = "ingested" if status == "active" else "conflict"
-        return StoredReport(outcome, pk, writer.count, writer.messages), writer.ips
+        return StoredReport(outcome, pk, writer.count, writer.messages)
+
+    def report_warnings(self, pk: int) -> tuple[str, ...]:
+        rows = self.conn.execute("SELECT code FROM report_warnings WHERE report = ? ORDER BY code", (pk,))
+        return tuple(code for (code,) in rows)
 
     def _index_sources(self, pk: int, domain: str) -> None:
         """Note which source IPs this report saw (read back from its records, still in the page cache)."""
@@ -318,7 +336,11 @@ def _first_result(results: tuple, domain: str | None) -> str:
 
 
 class _RecordWriter:
-    """Buffers record rows and rollup sums for one report."""
+    """Buffers record rows and rollup sums for one report, a bounded batch at a time.
+
+    Rollup sums are merged into daily_sources whenever the batch is full (the upsert adds them
+    up), so memory does not grow with the number of distinct sources in one report.
+    """
 
     def __init__(self, conn: sqlite3.Connection, pk: int, report: Report, rollup: bool) -> None:
         self.conn, self.pk, self.rollup = conn, pk, rollup
@@ -329,7 +351,6 @@ class _RecordWriter:
         self.count = self.messages = 0
         self.rows: list[tuple] = []
         self.sums: dict[tuple, list[int]] = {}
-        self.ips: set[str] = set()
 
     def add(self, r: Record) -> None:
         row = self.encoder.row(self.pk, self.count, r)
@@ -337,11 +358,14 @@ class _RecordWriter:
         self.rows.append(row)
         self.count += 1
         self.messages += r.count
-        self.ips.add(r.source_ip)
+        if self.messages > MAX_INTEGER:
+            _check_sum(self.messages)
         if self.rollup:
             sums = self.sums.setdefault(_dims(r), [0, 0])
             sums[0] += r.count
             sums[1] += 1
+            if len(self.sums) >= _ROLLUP_BATCH:
+                self._flush_sums()
         if len(self.rows) >= _BATCH:
             self._flush()
 
@@ -356,6 +380,11 @@ class _RecordWriter:
 
     def finish(self) -> None:
         self._flush()
+        self._flush_sums()
+
+    def _flush_sums(self) -> None:
+        if not self.sums:
+            return
         self.conn.executemany(
             "INSERT INTO daily_sources (domain, day, source_ip, header_from, class, disposition, dmarc_pass, dkim_eval, "
             "spf_eval, dkim_aligned, spf_aligned, dkim_domain, spf_domain, dkim_result, spf_result, reasons, messages, records) "
@@ -363,6 +392,7 @@ class _RecordWriter:
             "messages = messages + excluded.messages, records = records + excluded.records",
             [(self.domain, self.day, *dims, m, n) for dims, (m, n) in self.sums.items()],
         )
+        self.sums.clear()
 
 
 class _Inflating(io.RawIOBase):

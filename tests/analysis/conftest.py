@@ -60,6 +60,7 @@ def samples(tmp_path_factory):
     from dmarcflow.store import Store
 
     built, truth = make_samples.build()
+    built = [s for s in built if not s.name.startswith("quirks/")]  # the ingest tests' quirk samples: not these figures
     volumes: dict[str, Counter] = defaultdict(Counter)
     impostors: dict[str, Counter] = defaultdict(Counter)
     for report in (r for s in built for r in s.reports):

@@ -16,7 +16,8 @@ def test_ingest_json_contract_and_exit_code(cli, db_path, tmp_path):
     result = cli("--db", db_path, "ingest", "--offline", "--format", "json", good)
     assert result.exit_code == 0
     assert json.loads(result.stdout) == [
-        {"path": str(good), "status": "ingested", "reason": None, "message": None, "reports": 1, "records": 1, "messages": 3}
+        {"path": str(good), "status": "ingested", "reason": None, "message": None, "reports": 1, "records": 1, "messages": 3,
+         "warnings": [], "skipped": []}
     ]
 
 
@@ -26,8 +27,8 @@ def test_ingest_sample_folder_then_again(cli, db_path):
     rows = json.loads(first.stdout)
     assert {r["status"] for r in rows} == {"ingested"}
     assert sum(r["messages"] for r in rows) == sum(v["messages"] for v in EXPECTED.values())
-    # mbox messages are inputs of their own
-    assert len([r for r in rows if ".mbox:" in r["path"]]) == 3
+    # mbox messages are inputs of their own (three-reports.mbox and quirks/bom-before-from.mbox)
+    assert len([r for r in rows if ".mbox:" in r["path"]]) == 5
     second = cli("--db", db_path, "ingest", "--offline", "--format", "json", SAMPLES)
     assert {r["status"] for r in json.loads(second.stdout)} == {"duplicate"}
     assert second.exit_code == 0

@@ -59,7 +59,7 @@ BIG_SPACES = b"<" + b" " * (5 << 20)
         ("protected.zip", encrypted_zip(GOOD), "encrypted_archive"),
         ("empty.xml", b"", "empty"),
         ("empty.zip", zip_of([]), "empty"),
-        ("invalid-utf8.xml", GOOD.replace(b"receiver.example", b"\xc3\x28\xa0\xa1", 1), "malformed_xml"),
+        ("invalid-utf8-in-a-tag.xml", GOOD.replace(b"org_name", b"org\xc3\x28\xa0\xa1name"), "malformed_xml"),
         ("no-records.xml", report(""), "missing_field"),
         ("negative-count.xml", report(record(count="-1")), "invalid_value"),
         ("words-count.xml", report(record(count="ten")), "invalid_value"),
