@@ -29,6 +29,7 @@ from dmarcflow.fetch import run_pass
 from dmarcflow.health import HealthState
 from dmarcflow.ingest import Ingestor
 from dmarcflow.mailbox import Mailbox, MailboxAuthError, check_settings
+from dmarcflow.pass_lock import lock_path, pass_lock
 from dmarcflow.systemd_notify import Notifier
 from dmarcflow.store import Store
 
@@ -211,8 +212,14 @@ class MailboxWorker(threading.Thread):
         self.state.failed(self.box.name, why, store=store)
 
     def _serve(self, mailbox: Mailbox, ingestor: Ingestor) -> None:
+        lock = lock_path(self.settings.store.resolved_path(), self.box)
         while not self.stop.is_set():
-            result = run_pass(mailbox, ingestor, self.stop.is_set, self.state.filed)
+            with pass_lock(lock, wait=False) as ours:
+                result = run_pass(mailbox, ingestor, self.stop.is_set, self.state.filed) if ours else None
+            if result is None:
+                log.debug("mailbox %s: another process is filing this mailbox; waiting for its pass", self.box.name)
+                self._wait_for_mail(mailbox)
+                continue
             self.state.polled(self.box.name)
             self.hooks.run()
             if result.stopped:

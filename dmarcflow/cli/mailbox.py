@@ -24,6 +24,7 @@ from dmarcflow.fetch import run_pass
 from dmarcflow.health import HealthServer, HealthState, parse_address
 from dmarcflow.ingest import InputOutcome
 from dmarcflow.mailbox import Mailbox, check_settings
+from dmarcflow.pass_lock import lock_path, pass_lock
 from dmarcflow.metrics import DaemonCollector, index_targets, registered, render
 from dmarcflow.systemd_notify import Notifier
 
@@ -61,7 +62,8 @@ def fetch(app: AppContext, names: tuple[str, ...], offline: bool, fmt: str, **op
             if stopping():
                 break
             try:
-                with Mailbox.connect(box) as mailbox:
+                with pass_lock(lock_path(app.settings.store.resolved_path(), box), wait=True), \
+                        Mailbox.connect(box) as mailbox:
                     run_pass(mailbox, ingestor, stopping, on_filed=lambda item: outcomes.append(item.outcome))
             except MailboxError as exc:
                 failures.append(str(exc))
