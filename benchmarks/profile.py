@@ -1,6 +1,9 @@
-"""cProfile of dmarcflow's side of a stage: ``python -m benchmarks.profile parse|ingest|es-build``.
+"""cProfile of dmarcflow's side of a stage: ``python -m benchmarks.profile TARGET``.
 
-Prints the top functions by own time, to say what limits a figure (measured, not guessed).
+Targets: parse, ingest (the Google-style report), ingest-distinct (a distinct source IP per record),
+backfill (the year of small reports from their folder, as ``ingest DIR`` does it), es-build, summary.
+Prints the top functions by own time, to say what limits a figure (measured, not guessed); ``--out``
+writes the same text to a file too (benchmarks/profiles/ keeps the ones the README cites).
 """
 
 from __future__ import annotations
@@ -38,6 +41,21 @@ def _ingest(path: Path, workdir: Path) -> None:
         pass
 
 
+def _backfill(workdir: Path, seed: int, reports: int):
+    from benchmarks.year import YearShape, year
+
+    data = year(workdir, seed, YearShape(reports=reports))  # generated before the profiler starts
+    ingestor = _ingestor(workdir / "profile.db")
+    files = sorted(str(p) for p in data.folder.iterdir())
+
+    def work() -> None:
+        for path in files:
+            for _ in ingestor.ingest_file(path):
+                pass
+
+    return work
+
+
 def _es_build(path: Path, workdir: Path):
     """Building the ECS documents a sync sends (no node needed): the client-side cost of indexing."""
     from dmarcflow.index import outbox
@@ -58,15 +76,18 @@ def _summary(db: Path):
     return lambda: summarise(store, ["example.com"])
 
 
-TARGETS = {"parse": _parse, "ingest": _ingest, "es-build": _es_build, "summary": _summary}
+TARGETS = {"parse": _parse, "ingest": _ingest, "ingest-distinct": _ingest, "backfill": _backfill,
+           "es-build": _es_build, "summary": _summary}
 
 
 def _prepare(args: argparse.Namespace, workdir: Path):
     """The callable to profile; its setup (generating, ingesting) is not profiled."""
     if args.target == "summary":
         return _summary(Path(args.db))
+    if args.target == "backfill":
+        return _backfill(Path(args.workdir) if args.workdir else workdir, args.seed, args.reports)
     path = workdir / "report.xml"
-    big_report(path, args.records)
+    big_report(path, args.records, args.seed, distinct_ips=args.target == "ingest-distinct")
     if args.target == "es-build":
         return _es_build(path, workdir)
     work = TARGETS[args.target]
@@ -78,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("target", choices=sorted(TARGETS))
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--db", help="summary: the store to summarise (e.g. one kept with --summary-db)")
+    ap.add_argument("--reports", type=int, default=6_000, help="backfill: reports in the year")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--workdir", help="backfill: where the year is cached (as the runner's --workdir)")
+    ap.add_argument("--out", help="also write the profile text to this file")
     ap.add_argument("--top", type=int, default=15)
     ap.add_argument("--sort", default="tottime", choices=("tottime", "cumulative"))
     args = ap.parse_args(argv)
@@ -90,9 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out).sort_stats(args.sort)
     stats.print_stats(args.top)
-    what = f"store {args.db}" if args.target == "summary" else f"{args.records:,} records"
-    print(f"{args.target}, {what}, top {args.top} by {args.sort}:")
-    print("\n".join(line for line in out.getvalue().splitlines() if line.strip()))
+    what = {"summary": f"store {args.db}", "backfill": f"a year of {args.reports:,} small reports"}.get(
+        args.target, f"{args.records:,} records")
+    root = str(Path(__file__).resolve().parent.parent) + "/"  # paths relative to the checkout
+    text = f"{args.target}, {what}, top {args.top} by {args.sort}:\n" + "\n".join(
+        line.replace(root, "") for line in out.getvalue().splitlines() if line.strip())
+    print(text)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
     return 0
 
 
