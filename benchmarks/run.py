@@ -61,6 +61,7 @@ class Run:
     seed: int = 1
     keep_summary_db: Path | None = None  # reuse or keep the 10M-record store here
     repeat: int = 3  # runs of each side of a comparison, interleaved; the best of each counts
+    keep_inputs: bool = False  # --workdir given: generated inputs are kept there and reused
     metrics: dict[str, Any] = field(default_factory=dict)
     stores: dict[str, Path] = field(default_factory=dict)  # stores a stage left for a later one (store sizes)
     _reports: dict[tuple[int, bool], Path] = field(default_factory=dict)
@@ -72,9 +73,12 @@ class Run:
         """
         key = (n_records, distinct_ips)
         if key not in self._reports:
-            path = self.workdir / f"report-{n_records}{'-distinct' if distinct_ips else ''}.xml"
-            log(f"generating a {n_records:,}-record report{' (a distinct IP per record)' if distinct_ips else ''}")
-            big_report(path, n_records, self.seed, distinct_ips)
+            path = self.workdir / f"report-v1-s{self.seed}-{n_records}{'-distinct' if distinct_ips else ''}.xml"
+            if not path.exists():  # only a complete file has this name: it is renamed once written
+                log(f"generating a {n_records:,}-record report{' (a distinct IP per record)' if distinct_ips else ''}")
+                partial = path.with_suffix(".partial")
+                big_report(partial, n_records, self.seed, distinct_ips)
+                partial.rename(path)
             self._reports[key] = path
         return self._reports[key]
 
@@ -86,7 +90,7 @@ class Run:
 
     def forget_report(self, n_records: int) -> None:
         path = self._reports.pop((n_records, False), None)
-        if path is not None:
+        if path is not None and not self.keep_inputs:  # with --workdir, inputs stay for the next run
             path.unlink(missing_ok=True)
 
     def record(self, stage: str, metrics: dict[str, Any]) -> None:

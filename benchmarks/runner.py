@@ -39,7 +39,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeat", type=int, help="runs of each side of a comparison, interleaved, best counts "
                                               "(default 3, 1 with --quick)")
-    ap.add_argument("--workdir", help="where generated inputs go (default: a temporary folder, removed)")
+    ap.add_argument("--workdir", help="where generated inputs go, kept and reused by the next run with the same "
+                                      "--workdir (default: a temporary folder, removed)")
     ap.add_argument("--summary-db", help="reuse (or build and keep) the summary store at this path")
     for name in size_fields():
         ap.add_argument("--" + name.replace("_", "-"), type=int, help=f"default {getattr(Sizes(), name):,}")
@@ -84,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="dmarcflow-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     repeat = args.repeat or (1 if args.quick else 3)
-    run = Run(sizes, workdir, args.seed, Path(args.summary_db) if args.summary_db else None, repeat)
+    run = Run(sizes, workdir, args.seed, Path(args.summary_db) if args.summary_db else None, repeat,
+              keep_inputs=bool(args.workdir))
     try:
         figures = run_stages(run, names)
     finally:
