@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from benchmarks import generator as g
 
@@ -106,19 +107,19 @@ def email_of(item: Packaged) -> bytes:
 class Year:
     folder: Path  # the report files
     mbox: Path  # one mail per file, same attachments
-    manifest: dict[str, object]
+    manifest: dict[str, Any]
 
     @property
     def reports(self) -> int:
-        return int(self.manifest["reports"])  # type: ignore[call-overload]
+        return int(self.manifest["reports"])
 
     @property
     def records(self) -> int:
-        return int(self.manifest["records"])  # type: ignore[call-overload]
+        return int(self.manifest["records"])
 
     @property
     def messages(self) -> int:
-        return int(self.manifest["messages"])  # type: ignore[call-overload]
+        return int(self.manifest["messages"])
 
 
 def year(cache: Path, seed: int, shape: YearShape = YearShape()) -> Year:

@@ -169,7 +169,7 @@ def _drop_indices(url: str, prefix: str) -> None:
 
 def _against_ceiling(run: Run, url: str, db: str, n: int) -> dict[str, list[dict[str, Any]]]:
     """Syncs (orjson as installed, and with orjson hidden when it is) and the node alone, interleaved."""
-    sides = {"sync": {}, "node": None}
+    sides: dict[str, dict[str, Any] | None] = {"sync": {}, "node": None}
     if _orjson_installed():
         sides["sync_json"] = {"hide_orjson": True}
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in sides}
@@ -181,7 +181,7 @@ def _against_ceiling(run: Run, url: str, db: str, n: int) -> dict[str, list[dict
                 runs[name].append({**split, "seconds": split["node_seconds"]})
             else:
                 runs[name].append(run_stage("es-dmarcflow", {"db": db, "url": url, "prefix": prefix, "records": n,
-                                                              **extra})[0])
+                                                              **(extra or {})})[0])
             _drop_indices(url, prefix)
     return runs
 

@@ -35,7 +35,8 @@ def child_growth(params: dict[str, Any]) -> dict[str, Any]:
     store = Store.open(params["db"])
     ingestor = Ingestor(store, Enricher(EnrichmentSettings(offline=True)), Limits())
     shape, batch = YearShape(reports=params["year_reports"]), params["batch"]
-    points, spent, done, last = [], 0.0, 0, None
+    points: list[dict[str, Any]] = []
+    spent, done, last = 0.0, 0, None
     for item in reports(params["seed"], shape, params["reports"], same_day=params["same_day"]):
         started = time.perf_counter()
         outcome = ingestor.ingest_bytes(item.filename, item.data)

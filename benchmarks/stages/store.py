@@ -75,10 +75,10 @@ def _small_store(run: Run) -> tuple[Path, float]:
         argv = dmarcflow_argv("--db", str(db), "ingest", "--offline", "--format", "json", str(data.folder))
         checked(run_measured(argv, timeout=3600), "dmarcflow ingest")
         run.stores["small"] = db
-    return run.stores["small"], data.manifest["xml_bytes"] / data.records  # type: ignore[operator]
+    return run.stores["small"], data.manifest["xml_bytes"] / data.records
 
 
-def _figure(key: str, label: str, target: Target | None, db: Path, xml_per_record: float) -> tuple[Figure, dict]:
+def _figure(key: str, label: str, target: Target | None, db: Path, xml_per_record: float) -> tuple[Figure, dict[str, Any]]:
     measured = measure_store(db)
     per_record = measured["file_bytes"] / measured["records"]
     note = f"{measured['file_bytes'] / 1e6:.1f} MB for {measured['records']:,} records; {_split(measured)}"
@@ -89,7 +89,8 @@ def _figure(key: str, label: str, target: Target | None, db: Path, xml_per_recor
 def measure(run: Run) -> list[Figure]:
     big_db, big_xml = _big_store(run)
     small_db, small_xml = _small_store(run)
-    figures, metrics = [], {}
+    figures: list[Figure] = []
+    metrics: dict[str, Any] = {}
     for key, label, target, db, xml in (
             ("store_bytes_per_record_big", f"store size, big reports ({run.sizes.ingest_small:,}-record report)",
              TARGET_BIG, big_db, big_xml),
