@@ -30,8 +30,9 @@ STAGE_NAMES = ("startup", "parse", "ingest", "bigreport", "backfill", "growth", 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=(
-        "Benchmark every stage of dmarcflow against its target and against parsedmarc on the same input; "
-        "print a table and optionally write JSON."))
+        "Benchmark dmarcflow against its targets (issue 16's and earlier ones), every figure against a peer "
+        "measured in the same run (parsedmarc on the same input, a bare Python, the search-engine node alone, ...); "
+        "print a table and optionally write JSON (python -m benchmarks.readme puts it into the README)."))
     ap.add_argument("--quick", action="store_true", help="tiny sizes: checks that every stage works (CI)")
     ap.add_argument("--only", help=f"comma-separated stages among {','.join(STAGE_NAMES)}")
     ap.add_argument("--json", dest="json_path", help="write figures, raw metrics and the machine here")
