@@ -53,12 +53,20 @@ def curve(results: dict[str, Any]) -> list[str]:
     return out
 
 
+def _commit(machine: dict[str, Any]) -> str:
+    checkout = machine.get("checkout") or {}
+    if not checkout.get("commit"):
+        return ""
+    modified = " with dmarcflow/ modified" if checkout.get("dmarcflow_modified") else ""
+    return f" on commit {checkout['commit'][:12]}{modified}"
+
+
 def section(results: dict[str, Any]) -> str:
     m = results["machine"]
     verdicts = [f["verdict"] for f in results["figures"] if f.get("target_issue") == "16"]
     lines = [
         START,
-        f"Run from {results['started']} to {results['ended']} (UTC) by `{results['command']}` "
+        f"Run from {results['started']} to {results['ended']} (UTC) by `{results['command']}`{_commit(m)} "
         f"(`--repeat {results['repeat']}`){' **(--quick: tiny sizes, the figures mean nothing)**' if results['quick'] else ''}, "
         f"on a shared machine: {machine_line(results)}. Load average (1, 5, 15 min) at start "
         f"{m['load_avg_at_start']}, at end {m['load_avg_at_end']}. Issue-16 targets: "
