@@ -49,26 +49,25 @@ def child_growth(params: dict[str, Any]) -> dict[str, Any]:
             spent = 0.0
             print(f"[benchmarks] growth: {done:,} reports, {points[-1]['ms_per_report']:.2f} ms a report",
                   flush=True, file=sys.stderr)
-    plan = identity_plan(store, last.data if last else b"")
+    if last is None:
+        raise RuntimeError("no report was ingested")
+    plan = identity_plan(store, last.report)
     store.close()
     return {"points": points, "identity_plan": plan}
 
 
-def identity_plan(store: Any, report_bytes: bytes) -> str:
-    """The query plan of the identity lookup dmarcflow runs, caught as it runs it."""
+def identity_plan(store: Any, report: Any) -> str:
+    """The query plan of the identity lookup dmarcflow runs for this report, caught as it runs it."""
     import io
 
-    from dmarcflow.config import Limits
-    from dmarcflow.extract import Payload, payloads_from_bytes
+    from benchmarks.generator import render_xml
     from dmarcflow.parse import parse_report
 
-    payload = next(p for p in payloads_from_bytes("plan", report_bytes, Limits()) if isinstance(p, Payload))
-    with payload.open() as stream:
-        report = parse_report(io.BytesIO(stream.read())).report
+    parsed = parse_report(io.BytesIO(render_xml(report))).report
     statements: list[str] = []
     store.conn.set_trace_callback(statements.append)
     try:
-        store.find_identity(report)
+        store.find_identity(parsed)
     finally:
         store.conn.set_trace_callback(None)
     lookup = next(s for s in statements if s.lstrip().upper().startswith("SELECT"))
