@@ -56,7 +56,7 @@ class ExtractError(InputError):
 
 
 class ParseError(InputError):
-    """A payload is not a valid aggregate report."""
+    """A payload is not a valid report of its kind."""
 
 
 class NotAReport(ParseError):
@@ -69,6 +69,7 @@ class NotAReport(ParseError):
 REASONS = {
     "not_a_report": "no DMARC aggregate report in the input",
     "malformed_xml": "the XML is not well-formed",
+    "malformed_json": "an SMTP TLS report is not valid JSON (or repeats a key)",
     "forbidden_xml": "the XML declares a DTD or entities, which are refused",
     "missing_field": "a required element is missing",
     "invalid_value": "an element has a value the schema does not allow",
