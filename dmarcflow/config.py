@@ -201,6 +201,13 @@ class DnsSettings:
 
 
 @dataclass(frozen=True)
+class FailureReportSettings:
+    # A failure report can carry someone's whole message: by default only its metadata and the
+    # original's headers are stored. True also keeps the raw report mail (body included).
+    keep_samples: bool = False
+
+
+@dataclass(frozen=True)
 class ApprovedSenders:
     services: tuple[str, ...] = ()
     networks: tuple[str, ...] = ()
@@ -218,6 +225,7 @@ class Settings:
     elasticsearch: ElasticsearchSettings = field(default_factory=ElasticsearchSettings)  # deprecated: [index]
     web: WebSettings = field(default_factory=WebSettings)
     dns: DnsSettings = field(default_factory=DnsSettings)
+    failure_reports: FailureReportSettings = field(default_factory=FailureReportSettings)
     approved: Mapping[str, ApprovedSenders] = field(default_factory=dict)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     alerts: AlertsSettings = field(default_factory=AlertsSettings)
@@ -244,6 +252,7 @@ _SECTIONS = {
     "digest": DigestSettings,
     "web": WebSettings,
     "dns": DnsSettings,
+    "failure_reports": FailureReportSettings,
 }
 
 

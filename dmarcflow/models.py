@@ -268,6 +268,7 @@ class FailureReport:
     user_agent: str | None = None
     reporting_mta: str | None = None
     submitter: str | None = None  # the From address of the report mail
+    mail_date: datetime | None = None  # the report mail's Date (what stands in for a missing Arrival-Date)
     incidents: int | None = None
     original_headers: str = ""  # the original message's header block, unfolded, one field per line
     feedback_fields: str = ""  # the machine-readable part as read (canonicalised DKIM copies left out)

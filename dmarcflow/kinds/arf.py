@@ -135,6 +135,7 @@ def build_report(feedback: Fields, original: Fields, mail: MailFacts, warnings: 
         user_agent=user_agent,
         reporting_mta=reporting_mta,
         submitter=mail.submitter,
+        mail_date=mail.date,
         incidents=_incidents(f.one("Incidents")),
         original_headers=headers_text,
         feedback_fields=render_fields(kept_fields(feedback)),

@@ -17,6 +17,7 @@ import email.utils
 import hashlib
 import re
 from dataclasses import dataclass, field
+from email.header import Header, decode_header
 from email.message import Message
 from email.parser import Parser
 from email.policy import compat32
@@ -28,6 +29,8 @@ from dmarcflow.models import FailureReport
 MAX_DEPTH = 8  # MIME levels walked inside a report mail (an ARF mail has two)
 _HEAD = 256 << 10  # bytes of a part looked at: fields and header blocks sit at the start
 _FEEDBACK = re.compile(r"(?im)^feedback-type[ \t]*:")
+_SOURCE_IP = re.compile(r"(?im)^source-ip[ \t]*:")
+_ARF_COMPANION = re.compile(r"(?im)^(reported-domain|auth-failure|arrival-date)[ \t]*:")
 _HEADER_LINE = re.compile(r"[\x21-\x39\x3b-\x7e]+:[ \t]*\S")
 _ORIGINAL_MARK = re.compile(r"(?im)^(return-path|received|from|message-id|subject|dkim-signature|authentication-results)[ \t]*:")
 _DMARC = re.compile(r"(?i)\bdmarc\b")
@@ -121,7 +124,7 @@ def _message_part(part: Message, payload: list[Message | str], found: _Found) ->
     if part.get_content_type() == "message/feedback-report":
         encoding = (part.get("Content-Transfer-Encoding") or "").strip().lower()
         text = _decoded_sub(sub, encoding, found)
-        if found.feedback is None and _FEEDBACK.search(text):
+        if found.feedback is None and _is_arf(text):
             found.feedback = text
         return
     if found.original is None:
@@ -153,7 +156,7 @@ def _leaf(part: Message, found: _Found) -> None:
     if not text:
         return
     starts_with_field = bool(_HEADER_LINE.match(text.lstrip("\r\n")))
-    if found.feedback is None and starts_with_field and _FEEDBACK.search(text):
+    if found.feedback is None and starts_with_field and _is_arf(text):
         found.feedback = text
     elif found.original is None and starts_with_field and _ORIGINAL_MARK.search(text) and found.feedback is not None:
         headers, body = _header_block(text)
@@ -161,6 +164,12 @@ def _leaf(part: Message, found: _Found) -> None:
         found.body_omitted = body or len(data) > _HEAD
     elif found.notice is None and _DMARC.search(text) and _FAIL.search(text):
         found.notice = text
+
+
+def _is_arf(text: str) -> bool:
+    """ARF fields: a Feedback-Type, or (some reporters omit it) a Source-IP with another ARF field."""
+    head = text[:_HEAD]
+    return bool(_FEEDBACK.search(head) or (_SOURCE_IP.search(head) and _ARF_COMPANION.search(head)))
 
 
 def _is_texty(data: bytes) -> bool:
@@ -220,11 +229,12 @@ def _submitter(msg: Message) -> str | None:
 
 
 def _clean(value: object) -> str:
-    """A header value as valid text: raw 8-bit bytes (kept as surrogates by the parser) become UTF-8 or U+FFFD."""
+    """A header value as valid text: raw 8-bit bytes (which the parser wraps) read as UTF-8, else U+FFFD."""
     if value is None:
         return ""
-    text = str(value)
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if isinstance(value, Header):
+        return "".join(p.decode("utf-8", "replace") if isinstance(p, bytes) else p for p, _ in decode_header(value))
+    return str(value).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _unfold(value: str) -> str:
