@@ -164,8 +164,8 @@ def _failure_groups(domain: str, rows: Sequence[TlsFailureRow]) -> list[FailureG
 
 def describe(result_type: str, mx: str | None, domain: str, sessions: int, reporters: Sequence[str]) -> str:
     """E.g. ``mx1.example.com presented a certificate that expired (certificate-expired): 37 sessions from Google failed``."""
-    template = _PHRASES.get(result_type, "{mx} failed with result type {result}")
-    phrase = template.format(mx=mx or "an MX host", domain=domain, result=result_type)
+    template = _PHRASES.get(result_type, "{mx} returned a result type RFC 8460 does not list")
+    phrase = template.format(mx=mx or "an MX host", domain=domain)
     if phrase.startswith("the "):
         phrase = "The" + phrase[3:]
     noun = "session" if sessions == 1 else "sessions"
