@@ -33,6 +33,7 @@ _SOURCE_IP = re.compile(r"(?im)^source-ip[ \t]*:")
 _ARF_COMPANION = re.compile(r"(?im)^(reported-domain|auth-failure|arrival-date)[ \t]*:")
 _HEADER_LINE = re.compile(r"[\x21-\x39\x3b-\x7e]+:[ \t]*\S")
 _ORIGINAL_MARK = re.compile(r"(?im)^(return-path|received|from|message-id|subject|dkim-signature|authentication-results)[ \t]*:")
+_HEADER_TYPES = ("text/rfc822-headers", "message/rfc822-headers")
 _DMARC = re.compile(r"(?i)\bdmarc\b")
 _FAIL = re.compile(r"(?i)\bfail")
 _LABEL = re.compile(r"(?m)^[ \t]*([A-Za-z][A-Za-z -]{0,39}):[ \t]+([^\r\n]+)")
@@ -117,31 +118,33 @@ def _walk(msg: Message) -> _Found:
 
 
 def _message_part(part: Message, payload: list[Message | str], found: _Found) -> None:
-    """A message/* part: the ARF part (message/feedback-report) or the original (message/rfc822)."""
+    """A message/* part: the ARF part (message/feedback-report) or the original (message/rfc822 and others)."""
     sub = payload[0] if payload and isinstance(payload[0], Message) else None
     if sub is None:
         return
+    encoding = (part.get("Content-Transfer-Encoding") or "").strip().lower()
+    if encoding in ("base64", "quoted-printable") and not sub.items():
+        # Encoded against RFC 2046 (message/* parts are 7bit, 8bit or binary): the parser saw no
+        # headers, only the encoded text. Decode it and read the headers from that.
+        headers, body = _header_block(_decoded_body(sub, encoding, found)[:_HEAD])
+    else:
+        headers = [(n, _unfold(_clean(v))) for n, v in sub.items()]
+        rest = sub.get_payload()
+        body = bool(rest) and (not isinstance(rest, str) or bool(rest.strip()))
     if part.get_content_type() == "message/feedback-report":
-        encoding = (part.get("Content-Transfer-Encoding") or "").strip().lower()
-        text = _decoded_sub(sub, encoding, found)
+        text = "".join(f"{n}: {v}\n" for n, v in headers)
         if found.feedback is None and _is_arf(text):
             found.feedback = text
-        return
-    if found.original is None:
-        found.original = [(n, _unfold(_clean(v))) for n, v in sub.items()]
-        body = sub.get_payload()
-        found.body_omitted = bool(body) and (not isinstance(body, str) or bool(body.strip()))
+    elif found.original is None:
+        found.original, found.body_omitted = headers, body
 
 
-def _decoded_sub(sub: Message, encoding: str, found: _Found) -> str:
-    """The text of a parsed message/feedback-report part (some reporters base64 it, against RFC 5965)."""
-    if encoding in ("base64", "quoted-printable") and not sub.items():
-        carrier = Message()
-        carrier["Content-Transfer-Encoding"] = encoding
-        carrier.set_payload(_clean(str(sub.get_payload())))
-        data = carrier.get_payload(decode=True)
-        return _text(data if isinstance(data, bytes) else None, found)
-    return "".join(f"{n}: {_clean(v)}\n" for n, v in sub.items())
+def _decoded_body(sub: Message, encoding: str, found: _Found) -> str:
+    carrier = Message()
+    carrier["Content-Transfer-Encoding"] = encoding
+    carrier.set_payload(_clean(str(sub.get_payload())))
+    data = carrier.get_payload(decode=True)
+    return _text(data if isinstance(data, bytes) else None, found)
 
 
 def _leaf(part: Message, found: _Found) -> None:
@@ -158,7 +161,8 @@ def _leaf(part: Message, found: _Found) -> None:
     starts_with_field = bool(_HEADER_LINE.match(text.lstrip("\r\n")))
     if found.feedback is None and starts_with_field and _is_arf(text):
         found.feedback = text
-    elif found.original is None and starts_with_field and _ORIGINAL_MARK.search(text) and found.feedback is not None:
+    elif found.original is None and starts_with_field and found.feedback is not None and (
+            _ORIGINAL_MARK.search(text) or part.get_content_type() in _HEADER_TYPES):
         headers, body = _header_block(text)
         found.original = headers
         found.body_omitted = body or len(data) > _HEAD

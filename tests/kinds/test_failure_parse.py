@@ -203,3 +203,13 @@ def test_detection_is_by_content_not_by_declared_type():
 
     assert is_failure_message(email.message_from_bytes(mislabelled, policy=compat32))
     assert not is_failure_message(email.message_from_bytes(b"From: a@b.example\n\nhello\n", policy=compat32))
+
+
+def test_an_encoded_message_rfc822_original_and_a_sparse_header_part_are_read():
+    headers = original_headers("enc@example.com", "Encoded", "a@example.com", "Mon, 02 Mar 2026 10:00:00 +0000")
+    encoded = base64.encodebytes((headers + "\nSecret body text\n").encode()).decode()
+    r = parse_failure_mail(_arf(GOOD, "Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n" + encoded))
+    assert (r.message_id, r.subject, r.body_omitted) == ("<enc@example.com>", "Encoded", True)
+    assert "Secret body text" not in repr(r)
+    sparse = parse_failure_mail(_arf(GOOD, "Content-Type: text/rfc822-headers\n\nTo: bob@receiver.example\nDate: x\n"))
+    assert (sparse.header_to, sparse.body_omitted) == ("bob@receiver.example", False)
