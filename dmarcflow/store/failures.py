@@ -167,3 +167,24 @@ def _row(r: tuple[object, ...]) -> FailureRow:
     values[27] = bool(r[27])
     values[28] = tuple(json.loads(str(r[28])))
     return FailureRow(*values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class FailureIndexRow:
+    """A stored failure report with what its search document needs beyond the listing row."""
+
+    identity: str
+    ingested_at: str
+    report: FailureRow
+
+
+def failure_index_rows(store: Store, after: int, limit: int) -> list[FailureIndexRow]:
+    """Up to ``limit`` failure reports with an id above ``after``, in id order (the failure outbox reads these)."""
+    rows = store.conn.execute(
+        f"SELECT identity, ingested_at, {_COLUMNS} FROM failure_reports WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
+    ).fetchall()
+    return [FailureIndexRow(r[0], r[1], _row(r[2:])) for r in rows]
+
+
+def last_failure_id(store: Store) -> int:
+    return int(store.conn.execute("SELECT coalesce(max(id), 0) FROM failure_reports").fetchone()[0])

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from dmarcflow.kinds.tls import content_hash
-from dmarcflow.models import TlsReport
+from dmarcflow.models import TlsFailureDetail, TlsReport
 from dmarcflow.store.sqlite import Store
 from dmarcflow.utc import now_iso
 
@@ -191,3 +191,55 @@ class TlsReports:
             (begin_ts, end_ts, json.dumps(list(domains))),
         )
         return [TlsFailureRow(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class TlsIndexRow:
+    """One stored policy with its report and failure details: what its search documents are built from."""
+
+    policy_id: int
+    position: int
+    policy_type: str
+    policy_domain: str
+    policy_strings: tuple[str, ...]
+    mx_hosts: tuple[str, ...]
+    successful: int
+    failed: int
+    org_name: str
+    report_id: str
+    begin_ts: int
+    end_ts: int
+    contact_info: str | None
+    content_hash: str
+    status: str
+    ingested_at: str
+    failures: tuple[TlsFailureDetail, ...]
+
+
+def tls_index_rows(store: Store, after: int, limit: int) -> list[TlsIndexRow]:
+    """Up to ``limit`` policies with an id above ``after``, in id order (the TLS outbox reads these)."""
+    conn = store.conn
+    rows = conn.execute(
+        "SELECT p.id, p.position, p.policy_type, p.policy_domain, p.policy_strings, p.mx_hosts, p.successful, p.failed, "
+        "r.org_name, r.report_id, r.begin_ts, r.end_ts, r.contact_info, r.content_hash, r.status, r.ingested_at "
+        "FROM tls_policies p JOIN tls_reports r ON r.id = p.report WHERE p.id > ? ORDER BY p.id LIMIT ?",
+        (after, limit),
+    ).fetchall()
+    details: dict[int, list[TlsFailureDetail]] = {}
+    ids = json.dumps([r[0] for r in rows])
+    for f in conn.execute(
+        "SELECT policy, result_type, failed_sessions, sending_mta_ip, receiving_mx_hostname, receiving_mx_helo, "
+        "receiving_ip, failure_reason_code, additional_information FROM tls_failures "
+        "WHERE policy IN (SELECT value FROM json_each(?)) ORDER BY policy, position",
+        (ids,),
+    ):
+        details.setdefault(f[0], []).append(TlsFailureDetail(*f[1:]))
+    return [
+        TlsIndexRow(r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), tuple(json.loads(r[5])), r[6], r[7], r[8], r[9],
+                    r[10], r[11], r[12], r[13], r[14], r[15], tuple(details.get(r[0], ())))
+        for r in rows
+    ]
+
+
+def last_policy_id(store: Store) -> int:
+    return int(store.conn.execute("SELECT coalesce(max(id), 0) FROM tls_policies").fetchone()[0])
