@@ -37,7 +37,7 @@ def failures(app: AppContext, domain: str | None, since: str | None, until: str 
     (see [failure_reports] keep_samples), so none is shown.
     """
     first, last = read_window(since, until)
-    with app.open_store() as store:
+    with app.open_store_readonly() as store:
         listing = list_failures(store, domain, first, last, app.settings.approved, limit=limit)
     if not listing.failures:
         click.echo("No failure reports" + (f" for {domain}" if domain else "") + " in this period.", err=True)

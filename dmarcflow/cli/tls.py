@@ -39,7 +39,7 @@ def tls_summary(app: AppContext, domains: tuple[str, ...], since: str | None, un
     even when there is no data (a message says so on stderr).
     """
     first, last = read_window(since, until)
-    with app.open_store() as store:
+    with app.open_store_readonly() as store:
         result = summarise_tls(store, domains, first, last)
     found = {s.domain for s in result}
     for name in dict.fromkeys(d.strip().lower().rstrip(".") for d in domains):
