@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from dmarcflow.index.mapping import BOOLEAN, DATE, KEYWORD, LONG, PERIOD_FORMATS
-from dmarcflow.store.failures import FailureIndexRow
+from dmarcflow.index import outbox
+from dmarcflow.index.feed import Document, kind_target
+from dmarcflow.index.mapping import BOOLEAN, DATE, KEYWORD, LONG
+from dmarcflow.store import Store
+from dmarcflow.store.failures import (
+    FailureIndexRow, failure_index_rows, failure_index_rows_by_id, failures_after, last_failure_id,
+)
 from dmarcflow.utc import iso
 
 FAMILY = "failure"
@@ -51,12 +58,41 @@ def mappings() -> dict[str, Any]:
     }
 
 
-def index_name(prefix: str, period: str, arrival_ts: int) -> str:
-    return f"{prefix}-{FAMILY}-" + datetime.fromtimestamp(arrival_ts, timezone.utc).strftime(PERIOD_FORMATS[period])
+@dataclass(frozen=True)
+class FailureFeed:
+    """The failure outbox: stored failure reports in id order, a document each (in its arrival's period)."""
 
+    kind: str = "failure"
 
-def index_pattern(prefix: str) -> str:
-    return f"{prefix}-{FAMILY}-*"
+    def target(self, base: str) -> str:
+        return kind_target(base, self.kind)
+
+    def family(self, prefix: str) -> str:
+        return f"{prefix}-{FAMILY}"
+
+    def mappings(self) -> dict[str, Any] | None:
+        return mappings()
+
+    def pending(self, store: Store, target: str, after: int, limit: int, now: datetime) -> Sequence[Any]:
+        return failure_index_rows(store, after, limit)
+
+    def rows_by_id(self, store: Store, ids: list[int]) -> Sequence[Any]:
+        return failure_index_rows_by_id(store, ids)
+
+    def seq(self, row: Any) -> int:
+        return int(row.report.id)
+
+    def begin_ts(self, row: Any) -> int:
+        return int(row.report.arrival_ts)
+
+    def documents(self, row: Any, index: str) -> list[Document]:
+        doc_id, doc = document(row)
+        return [(doc_id, index, doc)]
+
+    def backlog(self, store: Store, target: str) -> outbox.Backlog:
+        done = outbox.checkpoint(store, target)
+        parked = len(outbox.failures(store, target, 1 << 30))
+        return outbox.Backlog(target, done, last_failure_id(store), failures_after(store, done), parked)
 
 
 def document(row: FailureIndexRow) -> tuple[str, dict[str, Any]]:

@@ -10,11 +10,16 @@ identity, its content hash and the positions, so a re-sent document is recognise
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from dmarcflow.index.mapping import BOOLEAN, DATE, KEYWORD, LONG, PERIOD_FORMATS
-from dmarcflow.store.tls import TlsIndexRow
+from dmarcflow.index import outbox
+from dmarcflow.index.feed import Document, kind_target
+from dmarcflow.index.mapping import BOOLEAN, DATE, KEYWORD, LONG
+from dmarcflow.store import Store
+from dmarcflow.store.tls import TlsIndexRow, last_policy_id, policies_after, tls_index_rows, tls_index_rows_by_id
 from dmarcflow.utc import iso
 
 FAMILY = "tls"
@@ -52,16 +57,40 @@ def mappings() -> dict[str, Any]:
     }
 
 
-def index_name(prefix: str, period: str, begin_ts: int) -> str:
-    return f"{prefix}-{FAMILY}-" + _period(period, begin_ts)
+@dataclass(frozen=True)
+class TlsFeed:
+    """The TLS outbox: stored policies in id order, each with its failure details."""
 
+    kind: str = "tls"
 
-def index_pattern(prefix: str) -> str:
-    return f"{prefix}-{FAMILY}-*"
+    def target(self, base: str) -> str:
+        return kind_target(base, self.kind)
 
+    def family(self, prefix: str) -> str:
+        return f"{prefix}-{FAMILY}"
 
-def _period(period: str, ts: int) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime(PERIOD_FORMATS[period])
+    def mappings(self) -> dict[str, Any] | None:
+        return mappings()
+
+    def pending(self, store: Store, target: str, after: int, limit: int, now: datetime) -> Sequence[Any]:
+        return tls_index_rows(store, after, limit)
+
+    def rows_by_id(self, store: Store, ids: list[int]) -> Sequence[Any]:
+        return tls_index_rows_by_id(store, ids)
+
+    def seq(self, row: Any) -> int:
+        return int(row.policy_id)
+
+    def begin_ts(self, row: Any) -> int:
+        return int(row.begin_ts)
+
+    def documents(self, row: Any, index: str) -> list[Document]:
+        return [(doc_id, index, doc) for doc_id, doc in documents(row)]
+
+    def backlog(self, store: Store, target: str) -> outbox.Backlog:
+        done = outbox.checkpoint(store, target)
+        parked = len(outbox.failures(store, target, 1 << 30))
+        return outbox.Backlog(target, done, last_policy_id(store), policies_after(store, done), parked)
 
 
 def report_uid(row: TlsIndexRow) -> str:

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from dmarcflow.config import Limits
 from dmarcflow.store.sqlite import Store
+
+if TYPE_CHECKING:
+    from dmarcflow.index.feed import Feed
 
 Opener = Callable[[], IO[bytes]]
 
@@ -93,7 +96,15 @@ class ListedReport:
 class ReportKind(Protocol):
     """One kind of report, as the pipeline sees it."""
 
-    name: str  # aggregate | tls | failure: the `kind` key of outcomes and listings
+    @property
+    def name(self) -> str:
+        """aggregate | tls | failure: the ``kind`` key of outcomes and listings."""
+        ...
+
+    @property
+    def feed(self) -> Feed:
+        """Its side of the search-index outbox: rows, documents, index family."""
+        ...
 
     def store(self, store: Store, payload: KindPayload, source: str, settings: KindSettings) -> Stored:
         """Parse the payload and store it (own transaction); raise ``InputError`` to reject it."""

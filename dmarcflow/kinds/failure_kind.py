@@ -7,6 +7,7 @@ parses again from the kept fields and header block.
 from __future__ import annotations
 
 from dmarcflow.errors import ParseError
+from dmarcflow.index.failures import FailureFeed
 from dmarcflow.kinds.arf import MailFacts
 from dmarcflow.kinds.base import KindPayload, KindSettings, ListedReport, Reprocessed, Stored
 from dmarcflow.kinds.failure import parse_failure_mail, reparse
@@ -18,6 +19,7 @@ from dmarcflow.utc import iso
 
 
 class FailureKind:
+    feed = FailureFeed()
     name = "failure"
 
     def store(self, store: Store, payload: KindPayload, source: str, settings: KindSettings) -> Stored:

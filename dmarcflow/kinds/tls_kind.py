@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dmarcflow.errors import ParseError
+from dmarcflow.index.tls import TlsFeed
 from dmarcflow.kinds.base import KindPayload, KindSettings, ListedReport, Reprocessed, Stored
 from dmarcflow.kinds.json_input import read_bounded
 from dmarcflow.kinds.tls import LIMITS, parse_tls
@@ -12,6 +13,7 @@ from dmarcflow.utc import iso
 
 
 class TlsKind:
+    feed = TlsFeed()
     name = "tls"
 
     def store(self, store: Store, payload: KindPayload, source: str, settings: KindSettings) -> Stored:

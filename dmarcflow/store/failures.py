@@ -188,3 +188,16 @@ def failure_index_rows(store: Store, after: int, limit: int) -> list[FailureInde
 
 def last_failure_id(store: Store) -> int:
     return int(store.conn.execute("SELECT coalesce(max(id), 0) FROM failure_reports").fetchone()[0])
+
+
+def failures_after(store: Store, after: int) -> int:
+    """How many failure reports have an id above ``after`` (the failure outbox's backlog)."""
+    return int(store.conn.execute("SELECT count(*) FROM failure_reports WHERE id > ?", (after,)).fetchone()[0])
+
+
+def failure_index_rows_by_id(store: Store, ids: list[int]) -> list[FailureIndexRow]:
+    rows = store.conn.execute(
+        f"SELECT identity, ingested_at, {_COLUMNS} FROM failure_reports WHERE id IN (SELECT value FROM json_each(?)) "
+        "ORDER BY id", (json.dumps(sorted(set(ids))),)
+    ).fetchall()
+    return [FailureIndexRow(r[0], r[1], _row(r[2:])) for r in rows]

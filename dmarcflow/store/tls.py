@@ -243,3 +243,17 @@ def tls_index_rows(store: Store, after: int, limit: int) -> list[TlsIndexRow]:
 
 def last_policy_id(store: Store) -> int:
     return int(store.conn.execute("SELECT coalesce(max(id), 0) FROM tls_policies").fetchone()[0])
+
+
+def policies_after(store: Store, after: int) -> int:
+    """How many policies have an id above ``after`` (the TLS outbox's backlog)."""
+    return int(store.conn.execute("SELECT count(*) FROM tls_policies WHERE id > ?", (after,)).fetchone()[0])
+
+
+def tls_index_rows_by_id(store: Store, ids: list[int]) -> list[TlsIndexRow]:
+    """The policies with these ids (parked ones, retried), in id order; ids no longer stored are left out."""
+    wanted = set(ids)
+    out: list[TlsIndexRow] = []
+    for start in sorted(wanted):
+        out += [r for r in tls_index_rows(store, start - 1, 1) if r.policy_id in wanted]
+    return out

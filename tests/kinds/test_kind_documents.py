@@ -43,7 +43,9 @@ def test_tls_documents(kinds_store):
     assert google["tlsrpt"]["failure"] == {"result_type": "certificate-expired", "sessions": 37, "position": 0}
     again = [d for row in tls_index_rows(kinds_store, 0, 1000) for d in tls_index.documents(row)]
     assert [i for i, _ in again] == [i for i, _ in docs]
-    assert tls_index.index_name("dmarcflow", "month", rows[0].begin_ts).startswith("dmarcflow-tls-2026.03")
+    from dmarcflow.index.feed import index_of
+
+    assert index_of(tls_index.TlsFeed(), rows[0], "dmarcflow", "month") == "dmarcflow-tls-2026.03"
 
 
 def test_failure_documents(kinds_store):
