@@ -48,6 +48,17 @@ def parse_mail(raw: bytes) -> Message:
         raise ExtractError("too_large", "the mail's MIME parts are nested too deeply to read") from None
 
 
+def headers_named(msg: Message, names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The first value of each of these headers the mail has, as (lowercase name, text)."""
+    out = []
+    for name in names:
+        value = msg.get(name)
+        if value is not None:
+            text = str(value).encode("utf-8", "surrogateescape").decode("utf-8", "replace").strip()
+            out.append((name, text[:1000]))
+    return tuple(out)
+
+
 def header_quirks(raw: bytes) -> tuple[str, ...]:
     end = raw.find(b"\n\n")
     crlf = raw.find(b"\r\n\r\n")

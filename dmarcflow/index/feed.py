@@ -107,4 +107,4 @@ def feeds() -> list[Feed]:
     """Every kind's feed, aggregate first (the registry says which kinds exist)."""
     from dmarcflow.kinds.registry import KINDS
 
-    return [AggregateFeed(), *(kind.feed for kind in KINDS)]
+    return [kind.feed for kind in KINDS]

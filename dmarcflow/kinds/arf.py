@@ -17,20 +17,14 @@ from email.header import decode_header, make_header
 from email.parser import HeaderParser
 from email.policy import compat32
 
+from dmarcflow.errors import WARNINGS as ALL_WARNINGS
 from dmarcflow.errors import ParseError
 from dmarcflow.models import FailureReport
 
-WARNINGS = {
-    "plain_text_notice": "a plain-text failure notice without an ARF part; read from its labelled lines",
-    "missing_feedback_type": "the ARF part has no Feedback-Type; read as auth-failure",
-    "missing_auth_failure": "the ARF part has no Auth-Failure field",
-    "missing_identity_alignment": "the ARF part has no Identity-Alignment field (required since RFC 9991)",
-    "arrival_date_from_mail": "Arrival-Date is missing or unreadable; the report mail's Date stands in",
-    "reported_domain_from_header": "Reported-Domain is missing; the original From domain stands in",
-    "unknown_delivery_result": "Delivery-Result has a value outside RFC 6591's list; read as other",
-    "headers_truncated": "the original message's headers were cut at 64 KiB",
-    "invalid_utf8": "invalid UTF-8 bytes were replaced in text values",
-}
+# The quirks this kind tolerates (their meanings are in dmarcflow.errors.WARNINGS).
+WARNINGS = {code: ALL_WARNINGS[code] for code in (
+    "plain_text_notice", "missing_feedback_type", "missing_auth_failure", "missing_identity_alignment", "arrival_date_from_mail", "reported_domain_from_header", "unknown_delivery_result", "headers_truncated", "invalid_bytes_replaced",
+)}
 
 DELIVERY_RESULTS = ("delivered", "spam", "policy", "reject", "other")
 HEADERS_MAX = 64 << 10

@@ -12,9 +12,12 @@ read from its labelled lines (``Sender IP Address: ...``).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import email
 import email.utils
 import hashlib
+import quopri
 import re
 from dataclasses import dataclass, field
 from email.header import Header, decode_header
@@ -34,6 +37,7 @@ _ARF_COMPANION = re.compile(r"(?im)^(reported-domain|auth-failure|arrival-date)[
 _HEADER_LINE = re.compile(r"[\x21-\x39\x3b-\x7e]+:[ \t]*\S")
 _ORIGINAL_MARK = re.compile(r"(?im)^(return-path|received|from|message-id|subject|dkim-signature|authentication-results)[ \t]*:")
 _HEADER_TYPES = ("text/rfc822-headers", "message/rfc822-headers")
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=]")
 _DMARC = re.compile(r"(?i)\bdmarc\b")
 _FAIL = re.compile(r"(?i)\bfail")
 _LABEL = re.compile(r"(?m)^[ \t]*([A-Za-z][A-Za-z -]{0,39}):[ \t]+([^\r\n]+)")
@@ -77,13 +81,20 @@ def parse_failure_message(msg: Message) -> FailureReport:
     raise ParseError("not_a_report", "no ARF feedback part (Feedback-Type) and no plain-text DMARC failure notice")
 
 
-def is_failure_message(msg: Message) -> bool:
-    """Whether the content makes this mail a failure report (ARF part or plain-text notice)."""
+def mail_claim(msg: Message) -> str | None:
+    """What the content makes this mail: "arf" (it has an ARF part), "notice" (a plain-text failure notice), or None."""
     try:
         found = _walk(msg)
     except ParseError:
-        return False
-    return found.feedback is not None or found.notice is not None
+        return None
+    if found.feedback is not None:
+        return "arf"
+    return "notice" if found.notice is not None else None
+
+
+def is_failure_message(msg: Message) -> bool:
+    """Whether the content makes this mail a failure report (ARF part or plain-text notice)."""
+    return mail_claim(msg) is not None
 
 
 def identity(report: FailureReport) -> str:
@@ -148,13 +159,9 @@ def _decoded_body(sub: Message, encoding: str, found: _Found) -> str:
 
 
 def _leaf(part: Message, found: _Found) -> None:
-    try:
-        data = part.get_payload(decode=True)
-    except (ValueError, TypeError, AssertionError):
+    head, more = _head_of(part)
+    if not head.strip():
         return
-    if not isinstance(data, bytes) or not data.strip():
-        return
-    head = data[:_HEAD]
     text = _text(head, found) if _is_texty(head) else ""
     if not text:
         return
@@ -165,9 +172,32 @@ def _leaf(part: Message, found: _Found) -> None:
             _ORIGINAL_MARK.search(text) or part.get_content_type() in _HEADER_TYPES):
         headers, body = _header_block(text)
         found.original = headers
-        found.body_omitted = body or len(data) > _HEAD
+        found.body_omitted = body or more
     elif found.notice is None and _DMARC.search(text) and _FAIL.search(text):
         found.notice = text
+
+
+def _head_of(part: Message) -> tuple[bytes, bool]:
+    """The first _HEAD decoded bytes of a part, and whether more follow.
+
+    Only the start is decoded: this runs on every mail (is it a failure report?), whose parts may
+    be megabytes of base64 attachments that only the report's own path needs to decode.
+    """
+    raw = part.get_payload()
+    if not isinstance(raw, str):
+        return b"", False
+    encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    try:
+        if encoding == "base64":
+            chunk = _NOT_BASE64.sub("", raw[: _HEAD * 2])  # line breaks take room: twice the characters
+            data, more = base64.b64decode(chunk[: len(chunk) // 4 * 4]), len(raw) > _HEAD * 2
+        elif encoding == "quoted-printable":
+            data, more = quopri.decodestring(_clean(raw[: _HEAD * 3]).encode()), len(raw) > _HEAD * 3
+        else:
+            data, more = raw[: _HEAD + 1].encode("utf-8", "surrogateescape"), len(raw) > _HEAD
+    except (binascii.Error, ValueError):
+        return b"", False
+    return data[:_HEAD], more or len(data) > _HEAD
 
 
 def _is_arf(text: str) -> bool:
@@ -189,7 +219,7 @@ def _text(data: bytes | None, found: _Found) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        found.warnings.append("invalid_utf8")
+        found.warnings.append("invalid_bytes_replaced")
         return data.decode("utf-8", errors="replace")
 
 

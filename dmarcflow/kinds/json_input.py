@@ -4,7 +4,7 @@ Anyone can mail a forged report, so the decoder is fenced on every side: the byt
 of objects and arrays are capped before decoding (memory stays proportional to a small input),
 nesting too deep for the decoder is ``too_large``, numbers with more digits than any count can have
 are kept as text (a field that needs a count then says ``invalid_value``), ``NaN``/``Infinity`` and
-repeated keys are ``malformed_json``, and invalid UTF-8 is replaced (the ``invalid_utf8`` warning).
+repeated keys are ``malformed_json``, and invalid UTF-8 is replaced (the ``invalid_bytes_replaced`` warning).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def decode(data: bytes, limits: JsonLimits, what: str) -> Decoded:
     except UnicodeDecodeError:
         # Structural characters are ASCII, so replacing invalid bytes changes only text values.
         text = data.decode("utf-8", errors="replace")
-        warnings.append("invalid_utf8")
+        warnings.append("invalid_bytes_replaced")
     containers = text.count("{") + text.count("[")  # counts brackets inside strings too: a safe over-estimate
     if containers > limits.max_containers:
         raise ParseError("too_large", f"{what} has more than {limits.max_containers} JSON objects and arrays")

@@ -17,7 +17,8 @@ from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from dmarcflow.errors import ParseError
+from dmarcflow.errors import WARNINGS as ALL_WARNINGS
+from dmarcflow.errors import NotAReport, ParseError
 from dmarcflow.kinds.json_input import HugeNumber, JsonLimits, decode
 from dmarcflow.models import TLS_POLICY_TYPES, TlsFailureDetail, TlsPolicy, TlsReport
 
@@ -27,17 +28,12 @@ LIMITS = JsonLimits(max_bytes=8 << 20, max_containers=100_000)
 MAX_COUNT = 2**63 - 1
 _EPOCH_END = 2**32  # the same 32-bit bound as aggregate reports
 
-WARNINGS = {
-    "missing_sending_mta_ip": "a failure detail has no sending-mta-ip (Microsoft sends these)",
-    "null_contact_info": "contact-info is null or missing",
-    "missing_policy_domain": "a no-policy-found policy has no policy-domain; the report's domain stands in",
-    "draft_field_name": "a field used its draft name (mx-host-pattern, additional-info-uri) instead of RFC 8460's",
-    "naive_datetime": "a date-time has no UTC offset; read as UTC",
-    "blank_field": "an optional field was an empty string; read as absent",
-    "empty_organization_name": "organization-name is empty; the TLS-Report-Submitter header stands in",
-    "invalid_utf8": "invalid UTF-8 bytes were replaced in text values",
-}
+# The quirks this kind tolerates (their meanings are in dmarcflow.errors.WARNINGS).
+WARNINGS = {code: ALL_WARNINGS[code] for code in (
+    "missing_sending_mta_ip", "null_contact_info", "missing_policy_domain", "draft_field_name", "naive_datetime", "blank_field", "empty_organization_name", "invalid_bytes_replaced",
+)}
 
+_REPORT_KEYS = ("organization-name", "report-id", "date-range", "policies")
 # Draft names some reporters and tools still use, read only when the RFC name is absent.
 _DRAFT_NAMES = {"mx-host": "mx-host-pattern", "additional-information": "additional-info-uri"}
 _DATETIME = re.compile(
@@ -56,6 +52,8 @@ def parse_tls(data: bytes, *, report_domain: str | None = None, submitter: str |
     decoded = decode(data, LIMITS, "the SMTP TLS report")
     reader = _Reader(list(decoded.warnings))
     top = reader.obj(decoded.value, "the report")
+    if not any(key in top for key in _REPORT_KEYS):
+        raise NotAReport("a JSON document without any field of an SMTP TLS report (RFC 8460)")
     org = reader.text(top, "organization-name", "the report", required=False)
     if not org:
         if not submitter:

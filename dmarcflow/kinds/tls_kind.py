@@ -2,48 +2,62 @@
 
 from __future__ import annotations
 
-from dmarcflow.errors import ParseError
+from email.message import Message
+
+from dmarcflow.errors import InputError, StoreError, Warnings
+from dmarcflow.index.feed import Feed
 from dmarcflow.index.tls import TlsFeed
-from dmarcflow.kinds.base import KindPayload, KindSettings, ListedReport, Reprocessed, Stored
+from dmarcflow.kinds.base import KindSettings, Payload, Reprocessed, Stored, page
 from dmarcflow.kinds.json_input import read_bounded
 from dmarcflow.kinds.tls import LIMITS, parse_tls
+from dmarcflow.store.browse import ReportFilter, ReportRow
 from dmarcflow.store.sqlite import Store
 from dmarcflow.store.tls import TlsReports
 from dmarcflow.utc import iso
 
+REPORT_DOMAIN, SUBMITTER = "tls-report-domain", "tls-report-submitter"
+
 
 class TlsKind:
-    feed = TlsFeed()
     name = "tls"
+    shapes = ("json",)
+    mail_headers = (REPORT_DOMAIN, SUBMITTER)
+    feed: Feed = TlsFeed()
 
-    def store(self, store: Store, payload: KindPayload, source: str, settings: KindSettings) -> Stored:
-        with payload.open() as stream:
+    def claims_mail(self, msg: Message) -> str | None:
+        return None  # a TLS report is a part of its mail (found by its bytes), not the mail itself
+
+    def store(self, store: Store, payload: Payload, source: str, settings: KindSettings) -> Stored:
+        sink = Warnings(payload.warnings)
+        with payload.open(sink) as stream:
             data = read_bounded(stream, LIMITS.max_bytes, "the SMTP TLS report")
-        report = parse_tls(data, report_domain=payload.context.report_domain, submitter=payload.context.submitter)
+        report = parse_tls(data, report_domain=payload.header(REPORT_DOMAIN), submitter=payload.header(SUBMITTER))
+        for code in report.warnings:
+            sink.add(code)
         with store.transaction():
-            saved = TlsReports(store).save(report, source=source, raw=data)
-        return Stored(saved.status, saved.policies, 0)
+            saved = TlsReports(store).save(report, source=source, raw=data, warnings=sink.codes())
+        return Stored(saved.status, saved.policies, 0, sink.codes())
 
-    def reprocess(self, store: Store, settings: KindSettings) -> Reprocessed:
+    def reprocess(self, store: Store) -> Reprocessed:
         repo = TlsReports(store)
-        reports = policies = skipped = 0
+        reports = policies = 0
         for pk, domain, submitter, raw in repo.raw_reports():
-            if raw is None:
-                skipped += 1
-                continue
+            assert raw is not None  # the raw JSON is kept with every TLS report
             try:
                 report = parse_tls(raw, report_domain=domain, submitter=submitter)
-            except ParseError:
-                skipped += 1  # a parser that became stricter keeps the old rows rather than losing them
-                continue
+            except InputError as exc:
+                raise StoreError(f"reprocess: TLS report {pk} no longer reads ({exc.reason}: {exc.message}); "
+                                 "nothing was changed") from None
             repo.replace(pk, report)
             reports += 1
             policies += len(report.policies)
-        return Reprocessed(reports, policies, 0, skipped)
+        return Reprocessed(reports, policies, 0, 0, f"reprocessed {reports} SMTP TLS report(s): {policies} policies")
 
-    def list_reports(self, store: Store, domain: str | None) -> list[ListedReport]:
-        return [
-            ListedReport("tls", r.id, r.org_name, r.report_id, ",".join(r.policy_domains), iso(r.begin_ts),
-                         iso(r.end_ts), "rfc8460", r.policies, 0, r.status, r.conflict_of, r.source, r.warnings)
-            for r in TlsReports(store).reports(domain)
+    def list_reports(self, store: Store, where: ReportFilter, *, limit: int | None = None,
+                     offset: int = 0) -> list[ReportRow]:
+        rows = [
+            ReportRow(r.id, r.org_name, r.report_id, ",".join(r.policy_domains), iso(r.begin_ts), iso(r.end_ts),
+                      "rfc8460", r.policies, 0, r.status, r.conflict_of, r.source, r.warnings, kind=self.name)
+            for r in TlsReports(store).reports(where.domain)
         ]
+        return page(rows, where, limit, offset)

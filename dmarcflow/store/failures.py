@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 
 from dmarcflow.kinds.failure import identity
 from dmarcflow.models import FailureReport
+from dmarcflow.store import ipfacts
 from dmarcflow.store.sqlite import Store
 from dmarcflow.utc import now_iso
 
@@ -32,6 +33,7 @@ _COLUMNS = (
 class StoredFailure:
     status: str  # ingested | duplicate
     report_pk: int | None
+    marked_ips: bool = False  # its source IP waits for facts (ip_pending), in the same transaction
 
 
 @dataclass(frozen=True)
@@ -89,8 +91,12 @@ class FailureReports:
     def __init__(self, store: Store) -> None:
         self._conn: sqlite3.Connection = store.conn
 
-    def save(self, report: FailureReport, *, source: str, sample: bytes | None) -> StoredFailure:
-        """Store the report unless its identity is known; ``sample`` (the raw mail) only if configured."""
+    def save(self, report: FailureReport, *, source: str, sample: bytes | None, need_rdns: bool = False,
+             warnings: tuple[str, ...] | None = None) -> StoredFailure:
+        """Store the report unless its identity is known; ``sample`` (the raw mail) only if configured.
+
+        Its source IP is marked for enrichment in the same transaction (see ``store.ipfacts``).
+        """
         key = identity(report)
         if self._conn.execute("SELECT 1 FROM failure_reports WHERE identity = ?", (key,)).fetchone():
             return StoredFailure("duplicate", None)
@@ -101,9 +107,10 @@ class FailureReports:
             "header_from, header_to, subject, message_id, user_agent, reporting_mta, submitter, mail_date_ts, "
             "incidents, original_headers, feedback_fields, body_omitted, warnings, source, ingested_at, sample) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (key, *_values(report), source, now_iso(), zlib.compress(sample, 6) if sample is not None else None),
+            (key, *_values(report, warnings), source, now_iso(), zlib.compress(sample, 6) if sample is not None else None),
         )
-        return StoredFailure("ingested", int(cur.lastrowid or 0))
+        marked = ipfacts.mark_ips(self._conn, [report.source_ip], need_rdns) > 0
+        return StoredFailure("ingested", int(cur.lastrowid or 0), marked)
 
     def replace(self, pk: int, report: FailureReport) -> None:
         """Rewrite a stored report's fields from a new parse (reprocess); its identity and sample stay."""
@@ -145,8 +152,8 @@ class FailureReports:
         return zlib.decompress(row[0]) if row and row[0] is not None else None
 
 
-def _values(r: FailureReport) -> tuple[object, ...]:
-    """The columns after ``identity`` up to ``warnings``, in the INSERT's order."""
+def _values(r: FailureReport, warnings: tuple[str, ...] | None = None) -> tuple[object, ...]:
+    """The columns after ``identity`` up to ``warnings``, in the INSERT's order (the report's warnings by default)."""
     return (
         r.reporter, int(r.arrival.timestamp()), r.source_ip, r.reported_domain, r.feedback_type,
         json.dumps(list(r.auth_failure)), json.dumps(list(r.identity_alignment)) if r.identity_alignment is not None else None,
@@ -154,7 +161,7 @@ def _values(r: FailureReport) -> tuple[object, ...]:
         r.dkim_domain, r.dkim_selector, r.dkim_identity, r.spf_domain, r.original_envelope_id, r.original_mail_from,
         r.original_rcpt_to, r.header_from, r.header_to, r.subject, r.message_id, r.user_agent, r.reporting_mta,
         r.submitter, int(r.mail_date.timestamp()) if r.mail_date else None, r.incidents, r.original_headers,
-        r.feedback_fields, int(r.body_omitted), json.dumps(list(r.warnings)),
+        r.feedback_fields, int(r.body_omitted), json.dumps(list(r.warnings if warnings is None else warnings)),
     )
 
 

@@ -82,8 +82,11 @@ class TlsReports:
     def __init__(self, store: Store) -> None:
         self._conn: sqlite3.Connection = store.conn
 
-    def save(self, report: TlsReport, *, source: str, raw: bytes) -> StoredTls:
-        """Store the report unless it is a duplicate; call inside ``Store.transaction()``."""
+    def save(self, report: TlsReport, *, source: str, raw: bytes, warnings: tuple[str, ...] | None = None) -> StoredTls:
+        """Store the report unless it is a duplicate; call inside ``Store.transaction()``.
+
+        ``warnings``: every quirk read on the way (the containers' too); the report's own by default.
+        """
         digest = content_hash(report)
         known = self._conn.execute(
             "SELECT id, content_hash FROM tls_reports WHERE org_name = ? AND report_id = ? ORDER BY id", report.identity
@@ -92,10 +95,11 @@ class TlsReports:
         if any(row[1] == digest for row in known):
             return StoredTls("duplicate", None, len(report.policies), sessions)
         conflict_of = int(known[0][0]) if known else None
-        pk = self._insert(report, digest, conflict_of, source, raw)
+        pk = self._insert(report, digest, conflict_of, source, raw, report.warnings if warnings is None else warnings)
         return StoredTls("conflict" if known else "ingested", pk, len(report.policies), sessions)
 
-    def _insert(self, report: TlsReport, digest: str, conflict_of: int | None, source: str, raw: bytes) -> int:
+    def _insert(self, report: TlsReport, digest: str, conflict_of: int | None, source: str, raw: bytes,
+                warnings: tuple[str, ...]) -> int:
         cur = self._conn.execute(
             "INSERT INTO tls_reports (org_name, report_id, begin_ts, end_ts, contact_info, report_domain, submitter, "
             "successful, failed, content_hash, warnings, status, conflict_of, source, ingested_at, raw_json) "
@@ -103,7 +107,7 @@ class TlsReports:
             (
                 report.org_name, report.report_id, int(report.begin.timestamp()), int(report.end.timestamp()),
                 report.contact_info, report.report_domain, report.submitter, report.successful, report.failed,
-                digest, json.dumps(list(report.warnings)), "conflict" if conflict_of else "active", conflict_of,
+                digest, json.dumps(list(warnings)), "conflict" if conflict_of else "active", conflict_of,
                 source, now_iso(), zlib.compress(raw, 6),
             ),
         )

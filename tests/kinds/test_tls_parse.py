@@ -126,7 +126,7 @@ def test_a_bom_and_unknown_keys_are_fine_and_invalid_utf8_is_replaced_not_counte
     data = b"\xef\xbb\xbf" + tls_json(report).replace(b"ORG-NAME", b"\xff\xfe")
     r = parse_tls(data)
     assert (r.org_name, r.warnings, r.policies[0].successful, r.policies[0].failed) == (
-        "Google \ufffd\ufffd", ("invalid_utf8",), 1510, 37)
+        "Google \ufffd\ufffd", ("invalid_bytes_replaced",), 1510, 37)
 
 
 def test_empty_organization_name_takes_the_submitter_header():
@@ -137,6 +137,15 @@ def test_empty_organization_name_takes_the_submitter_header():
     with pytest.raises(ParseError) as err:
         parse_tls(tls_json(report))
     assert (err.value.reason, err.value.message) == ("missing_field", "organization-name is missing or empty")
+
+
+def test_json_that_is_no_tls_report_is_noted_not_rejected():
+    from dmarcflow.errors import NotAReport
+
+    with pytest.raises(NotAReport) as err:
+        parse_tls(b'{"name": "dmarcflow", "version": "1.0"}')
+    assert (err.value.reason, err.value.message) == (
+        "not_a_report", "a JSON document without any field of an SMTP TLS report (RFC 8460)")
 
 
 def test_detection_is_by_content():

@@ -1,6 +1,6 @@
 """Sample SMTP TLS reports and DMARC failure reports, one per variant real reporters send.
 
-    python -m tests.support.kind_samples    # (re)write them into tests/data/kinds/tls and .../failure
+    python -m tests.support.kind_samples    # (re)write them into sample_reports/tls and sample_reports/failure
 
 Every byte is built here (gzip and zip without timestamps), so the files are reproducible; a test
 checks the committed files equal what this module builds. All content is synthetic: documentation
@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent.parent
-SAMPLES = REPO / "tests" / "data" / "kinds"
-TLS_DIR = SAMPLES / "tls"
-FAILURE_DIR = SAMPLES / "failure"
+TLS_DIR = REPO / "sample_reports" / "tls"
+FAILURE_DIR = REPO / "sample_reports" / "failure"
 DAY = 86400
 MARCH_1 = 1772323200  # 2026-03-01T00:00:00Z
 
