@@ -21,6 +21,7 @@ import tempfile
 import zipfile
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
+from email.message import Message
 from typing import IO
 
 from dmarcflow import archive, mime
@@ -234,7 +235,7 @@ class _Walker:
             self.budget.take_parse()
             yield Payload(name, claim[0], _bytes_opener(raw), below.warnings, sender, below.headers)
             return
-        found = list(mime.leaves(msg))
+        found = list(mime.leaves(msg, keep_whole=_is_whole_report))
         self.budget.take_members(len(found))
         reports = 0
         for leaf in found:
@@ -242,12 +243,27 @@ class _Walker:
                 yield Rejection(name, leaf)
                 continue
             part_name = f"{name}#{mime.label(leaf)}"
-            for item in self._part(part_name, leaf, below):
+            attached = mime.attached_mail(leaf.part)
+            parts = self._attached_report(part_name, attached, below) if attached is not None else \
+                self._part(part_name, leaf, below)
+            for item in parts:
                 reports += isinstance(item, Payload)
                 yield item
         if claim is not None and not reports:
             self.budget.take_parse()  # a plain-text failure notice, and nothing else in the mail is a report
             yield Payload(name, claim[0], _bytes_opener(raw), below.warnings, sender, below.headers)
+
+    def _attached_report(self, name: str, attached: Message, trail: _Trail) -> Iterator[Item]:
+        """A forwarded mail that is itself a report (a failure report): as a whole, its parts unread."""
+        claim = mail_claim(attached)
+        assert claim is not None
+        try:
+            raw = attached.as_bytes()
+        except Exception as exc:  # noqa: BLE001 - the parser read it but cannot write it back: that mail's rejection
+            yield Rejection(name, ExtractError("unreadable", f"the attached mail cannot be read: {type(exc).__name__}"))
+            return
+        self.budget.take_parse()
+        yield Payload(name, claim[0], _bytes_opener(raw), trail.warnings, mime.sender_domain(attached), trail.headers)
 
     def _part(self, part_name: str, leaf: mime.Leaf, trail: _Trail) -> Iterator[Item]:
         try:
@@ -288,6 +304,11 @@ class _Walker:
                     yield Rejection(message_name, too_large_message(message.size, self.limits.max_message_bytes))
                     continue
                 yield from self.node(message_name, _bytes_opener(message.data), message.size, trail.down(), seekable=True)
+
+
+def _is_whole_report(mail: Message) -> bool:
+    claim = mail_claim(mail)
+    return claim is not None and claim[1] != FALLBACK
 
 
 def _bytes_opener(data: bytes) -> Opener:
