@@ -33,3 +33,21 @@ def test_environment_and_file(tmp_path):
     with pytest.raises(ConfigError) as unknown:
         load_settings(path, env={})
     assert str(unknown.value) == "[failure_reports] unknown key(s): keep_body"
+
+
+def test_each_kind_may_have_its_own_archive_folder():
+    from dataclasses import replace
+
+    from dmarcflow.config import MailboxSettings
+    from dmarcflow.mailbox import check_settings
+
+    box = MailboxSettings(name="m", host="127.0.0.1", user="u", password="p", tls_archive_folder="TLS")
+    assert (box.archive_folder_for("tls"), box.archive_folder_for("failure"), box.archive_folder_for("aggregate"),
+            box.archive_folder_for("mixed"), box.archive_folder_for(None)) == ("TLS", "Archive", "Archive", "Archive",
+                                                                               "Archive")
+    assert box.archive_folders() == ("Archive", "TLS")
+    with pytest.raises(ConfigError) as err:
+        check_settings(replace(box, failure_archive_folder="INBOX"))
+    assert str(err.value) == "mailbox 'm': tls_archive_folder and failure_archive_folder must differ from folder"
+    env = {"DMARCFLOW_MAILBOX_HOST": "127.0.0.1", "DMARCFLOW_MAILBOX_FAILURE_ARCHIVE_FOLDER": "DMARC/Failures"}
+    assert load_settings(None, env=env).mailboxes[0].failure_archive_folder == "DMARC/Failures"
