@@ -157,3 +157,20 @@ def test_a_failure_mail_without_any_date_is_rejected_cleanly(ingestor):
         "Date: Mon, 02 Mar 2026 10:15:00 +0000\n", ""))
     outcome = ingestor.ingest_bytes("nd.eml", raw)
     assert (outcome.kind, outcome.status, outcome.reason) == ("failure", "rejected", "missing_field")
+
+
+def test_a_200_mb_json_file_is_too_large_and_read_only_to_the_limit(ingestor, store, tmp_path):
+    from dmarcflow.kinds.tls import LIMITS
+
+    path = tmp_path / "huge.json"
+    with path.open("wb") as fh:
+        fh.write(b'{"organization-name": "x", "pad": "')
+        chunk = b"a" * (1 << 20)
+        for _ in range(200):
+            fh.write(chunk)
+        fh.write(b'"}')
+    [outcome] = list(ingestor.ingest_file(str(path)))
+    assert (outcome.kind, outcome.status, outcome.reason, outcome.message) == (
+        "tls", "rejected", "too_large",
+        f"the SMTP TLS report is larger than {LIMITS.max_bytes} bytes; it is refused unread")
+    assert store.conn.execute("SELECT count(*) FROM tls_reports").fetchone()[0] == 0
