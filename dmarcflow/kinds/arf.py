@@ -90,12 +90,7 @@ def build_report(feedback: Fields, original: Fields, mail: MailFacts, warnings: 
     o = _Fields(original)
     if f.one(NOTICE_MARK) == "plain-text-notice":
         notes.append("plain_text_notice")
-    feedback_type = (f.one("Feedback-Type") or "").lower()
-    if not feedback_type:
-        notes.append("missing_feedback_type")
-        feedback_type = "auth-failure"
-    if feedback_type != "auth-failure":
-        raise ParseError("not_a_report", f"a feedback report of type {feedback_type[:40]!r}, not a DMARC failure report (auth-failure)")
+    feedback_type = _feedback_type(f, notes)
     auth_text = f.one("Authentication-Results", _VALUE_MAX)
     header_from = _decoded(o.one("From"))
     reported = _reported_domain(f, header_from, notes)
@@ -136,6 +131,17 @@ def build_report(feedback: Fields, original: Fields, mail: MailFacts, warnings: 
         body_omitted=mail.body_omitted,
         warnings=tuple(dict.fromkeys(notes)),
     )
+
+
+def _feedback_type(f: _Fields, notes: list[str]) -> str:
+    """auth-failure, or the report is of another kind (abuse, fraud, ...): not a DMARC failure report."""
+    feedback_type = (f.one("Feedback-Type") or "").lower()
+    if not feedback_type:
+        notes.append("missing_feedback_type")
+        return "auth-failure"
+    if feedback_type != "auth-failure":
+        raise ParseError("not_a_report", f"a feedback report of type {feedback_type[:40]!r}, not a DMARC failure report (auth-failure)")
+    return feedback_type
 
 
 def reporter_of(submitter: str | None, reporting_mta: str | None, user_agent: str | None) -> str:
