@@ -80,6 +80,9 @@ class MailboxSettings:
     folder: str = "INBOX"
     archive_folder: str = "Archive"
     invalid_folder: str = "Invalid"
+    # Optional folders of their own for the other report kinds' mails; empty: archive_folder.
+    tls_archive_folder: str = ""
+    failure_archive_folder: str = ""
     delete_processed: bool = False
     batch_size: int = 50
     poll_interval: float = 60.0
@@ -90,6 +93,16 @@ class MailboxSettings:
 
     def effective_port(self) -> int:
         return self.port or (993 if self.tls == "implicit" else 143)
+
+    def archive_folder_for(self, kind: str | None) -> str:
+        """Where a processed mail of this report kind goes: ``<kind>_archive_folder`` when set, else archive_folder."""
+        own = getattr(self, f"{kind}_archive_folder", "") if kind else ""
+        return str(own) or self.archive_folder
+
+    def archive_folders(self) -> tuple[str, ...]:
+        """Every folder processed mail may be filed in (each once)."""
+        kinds = tuple(getattr(self, f.name) for f in fields(self) if f.name.endswith("_archive_folder"))
+        return tuple(dict.fromkeys(folder for folder in (self.archive_folder, *kinds) if folder))
 
 
 @dataclass(frozen=True)
@@ -201,6 +214,13 @@ class DnsSettings:
 
 
 @dataclass(frozen=True)
+class FailureReportSettings:
+    # A failure report can carry someone's whole message: by default only its metadata and the
+    # original's headers are stored. True also keeps the raw report mail (body included).
+    keep_samples: bool = False
+
+
+@dataclass(frozen=True)
 class ApprovedSenders:
     services: tuple[str, ...] = ()
     networks: tuple[str, ...] = ()
@@ -218,6 +238,7 @@ class Settings:
     elasticsearch: ElasticsearchSettings = field(default_factory=ElasticsearchSettings)  # deprecated: [index]
     web: WebSettings = field(default_factory=WebSettings)
     dns: DnsSettings = field(default_factory=DnsSettings)
+    failure_reports: FailureReportSettings = field(default_factory=FailureReportSettings)
     approved: Mapping[str, ApprovedSenders] = field(default_factory=dict)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     alerts: AlertsSettings = field(default_factory=AlertsSettings)
@@ -244,6 +265,7 @@ _SECTIONS = {
     "digest": DigestSettings,
     "web": WebSettings,
     "dns": DnsSettings,
+    "failure_reports": FailureReportSettings,
 }
 
 
