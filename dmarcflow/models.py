@@ -151,6 +151,7 @@ class RaisedAlert:
 
 
 FINDING_SEVERITIES = ("error", "warning", "info")
+CHECK_RECORDS = ("dmarc", "spf", "dkim", "mta_sts", "tlsrpt", "bimi")  # the record types a check saves, in its order
 
 
 @dataclass(frozen=True, slots=True)
