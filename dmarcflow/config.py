@@ -21,6 +21,7 @@ from dmarcflow.config_checks import (
     Where, check_elasticsearch, check_enrichment, check_limits, check_mailbox, check_web,
 )
 from dmarcflow.errors import ConfigError
+from dmarcflow.models import CHECK_RECORDS
 
 ENV_PREFIX = "DMARCFLOW_"
 SECRET_KEYS = {"password", "api_key", "oauth2_token"}
@@ -169,6 +170,7 @@ class AlertsSettings:
     own_sender_failing: bool = True
     pass_rate_drop: bool = True
     reports_stopped: bool = True
+    dns_changed: bool = True
     period_days: int = 7  # the period each rule looks at (and the previous one, of the same length)
     new_source_view: str = "ip"  # ip | sender: what counts as one source for new_unauthorised_source
     new_source_min_messages: int = 10  # failing messages a new source needs to raise an alert
@@ -178,6 +180,8 @@ class AlertsSettings:
     stopped_days: int = 3  # days without any report for a domain
     reporter_silent_days: int = 3  # days a daily reporter may be silent
     reporter_daily_days: int = 5  # a reporter is "daily" with reports on this many of the period_days before its last
+    dns_changed_records: tuple[str, ...] = CHECK_RECORDS  # the record types the dns_changed rule compares
+    dns_changed_min_severity: str = "warning"  # changes of a lower severity raise nothing (info < warning < critical)
     email_to: tuple[str, ...] = ()
     webhooks: tuple[str, ...] = ()
     webhook_secret_file: str = ""

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+
+from dmarcflow.utc import iso
 
 SOURCE_CLASSES = ("authorised", "forwarded", "misconfigured", "unauthorised")
 
@@ -147,6 +151,7 @@ class RaisedAlert:
 
 
 FINDING_SEVERITIES = ("error", "warning", "info")
+CHECK_RECORDS = ("dmarc", "spf", "dkim", "mta_sts", "tlsrpt", "bimi")  # the record types a check saves, in its order
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,15 +172,26 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class StoredCheck:
-    """The latest `dmarcflow check` of a domain, as kept in the store."""
+    """A `dmarcflow check` of a domain as kept in the store: what the command printed, read back."""
 
     domain: str
     checked_at: int  # epoch seconds, UTC
     findings: tuple[Finding, ...]
+    records: Mapping[str, Any] = field(default_factory=dict)  # as `check --format json` prints them
+    reports: Mapping[str, Any] | None = None  # what the stored reports added to the check, or None
 
     @property
     def errors(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.severity == "error")
+
+    def count(self, severity: str) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The domain's object of `dmarcflow check --format json`, as the check that saved it printed it."""
+        return {"domain": self.domain, "checked_at": iso(self.checked_at), "records": dict(self.records),
+                "reports": dict(self.reports) if self.reports is not None else None,
+                "findings": [f.as_dict() for f in self.findings]}
 
 
 # --- SMTP TLS reports (RFC 8460) -------------------------------------------------------------------

@@ -325,6 +325,15 @@ MIGRATIONS: list[str] = [
     CREATE INDEX failure_reports_domain_time ON failure_reports(reported_domain, arrival_ts);
     CREATE INDEX failure_reports_time ON failure_reports(arrival_ts);
     """,
+    # 12: the check before the latest of each domain, so that the `dns_changed` alert can say what changed
+    # between the two latest checks. Saving a check moves the row it replaces in dns_checks here.
+    """
+    CREATE TABLE dns_checks_previous (
+        domain TEXT PRIMARY KEY,
+        checked_at INTEGER NOT NULL,
+        result TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]
 
 
