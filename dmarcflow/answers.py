@@ -37,3 +37,8 @@ def senders_answer(domain: str, sources: Iterable[_AsDict]) -> dict[str, Any]:
 def rows_answer(rows: Sequence[_AsDict]) -> list[dict[str, Any]]:
     """``dmarcflow reports`` / ``rejected --format json`` and ``GET /api/reports`` / ``/api/rejected``."""
     return [r.as_dict() for r in rows]
+
+
+def checks_answer(checks: Iterable[_AsDict]) -> dict[str, Any]:
+    """``dmarcflow check [--cached] --format json`` and ``GET /api/checks``."""
+    return {"domains": [c.as_dict() for c in checks]}

@@ -21,6 +21,7 @@ from dmarcflow.config_checks import (
     Where, check_elasticsearch, check_enrichment, check_limits, check_mailbox, check_web,
 )
 from dmarcflow.errors import ConfigError
+from dmarcflow.models import CHECK_RECORDS
 
 ENV_PREFIX = "DMARCFLOW_"
 SECRET_KEYS = {"password", "api_key", "oauth2_token"}
@@ -80,6 +81,9 @@ class MailboxSettings:
     folder: str = "INBOX"
     archive_folder: str = "Archive"
     invalid_folder: str = "Invalid"
+    # Optional folders of their own for the other report kinds' mails; empty: archive_folder.
+    tls_archive_folder: str = ""
+    failure_archive_folder: str = ""
     delete_processed: bool = False
     batch_size: int = 50
     poll_interval: float = 60.0
@@ -90,6 +94,16 @@ class MailboxSettings:
 
     def effective_port(self) -> int:
         return self.port or (993 if self.tls == "implicit" else 143)
+
+    def archive_folder_for(self, kind: str | None) -> str:
+        """Where a processed mail of this report kind goes: ``<kind>_archive_folder`` when set, else archive_folder."""
+        own = getattr(self, f"{kind}_archive_folder", "") if kind else ""
+        return str(own) or self.archive_folder
+
+    def archive_folders(self) -> tuple[str, ...]:
+        """Every folder processed mail may be filed in (each once)."""
+        kinds = tuple(getattr(self, f.name) for f in fields(self) if f.name.endswith("_archive_folder"))
+        return tuple(dict.fromkeys(folder for folder in (self.archive_folder, *kinds) if folder))
 
 
 @dataclass(frozen=True)
@@ -156,6 +170,7 @@ class AlertsSettings:
     own_sender_failing: bool = True
     pass_rate_drop: bool = True
     reports_stopped: bool = True
+    dns_changed: bool = True
     period_days: int = 7  # the period each rule looks at (and the previous one, of the same length)
     new_source_view: str = "ip"  # ip | sender: what counts as one source for new_unauthorised_source
     new_source_min_messages: int = 10  # failing messages a new source needs to raise an alert
@@ -165,6 +180,8 @@ class AlertsSettings:
     stopped_days: int = 3  # days without any report for a domain
     reporter_silent_days: int = 3  # days a daily reporter may be silent
     reporter_daily_days: int = 5  # a reporter is "daily" with reports on this many of the period_days before its last
+    dns_changed_records: tuple[str, ...] = CHECK_RECORDS  # the record types the dns_changed rule compares
+    dns_changed_min_severity: str = "warning"  # changes of a lower severity raise nothing (info < warning < critical)
     email_to: tuple[str, ...] = ()
     webhooks: tuple[str, ...] = ()
     webhook_secret_file: str = ""
@@ -201,6 +218,13 @@ class DnsSettings:
 
 
 @dataclass(frozen=True)
+class FailureReportSettings:
+    # A failure report can carry someone's whole message: by default only its metadata and the
+    # original's headers are stored. True also keeps the raw report mail (body included).
+    keep_samples: bool = False
+
+
+@dataclass(frozen=True)
 class ApprovedSenders:
     services: tuple[str, ...] = ()
     networks: tuple[str, ...] = ()
@@ -218,6 +242,7 @@ class Settings:
     elasticsearch: ElasticsearchSettings = field(default_factory=ElasticsearchSettings)  # deprecated: [index]
     web: WebSettings = field(default_factory=WebSettings)
     dns: DnsSettings = field(default_factory=DnsSettings)
+    failure_reports: FailureReportSettings = field(default_factory=FailureReportSettings)
     approved: Mapping[str, ApprovedSenders] = field(default_factory=dict)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     alerts: AlertsSettings = field(default_factory=AlertsSettings)
@@ -244,6 +269,7 @@ _SECTIONS = {
     "digest": DigestSettings,
     "web": WebSettings,
     "dns": DnsSettings,
+    "failure_reports": FailureReportSettings,
 }
 
 

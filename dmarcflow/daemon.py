@@ -154,7 +154,8 @@ class MailboxWorker(threading.Thread):
             return
         enricher = Enricher(self.settings.enrichment)
         try:
-            ingestor = Ingestor(store, enricher, self.settings.limits)
+            ingestor = Ingestor(store, enricher, self.settings.limits,
+                                keep_failure_samples=self.settings.failure_reports.keep_samples)
             try:
                 ingestor.complete_enrichment()  # what an interrupted run left without its IP facts
             except StoreError as exc:

@@ -56,7 +56,7 @@ class ExtractError(InputError):
 
 
 class ParseError(InputError):
-    """A payload is not a valid aggregate report."""
+    """A payload is not a valid report of its kind."""
 
 
 class NotAReport(ParseError):
@@ -69,6 +69,7 @@ class NotAReport(ParseError):
 REASONS = {
     "not_a_report": "no DMARC aggregate report in the input",
     "malformed_xml": "the XML is not well-formed",
+    "malformed_json": "an SMTP TLS report is not valid JSON (or repeats a key)",
     "forbidden_xml": "the XML declares a DTD or entities, which are refused",
     "missing_field": "a required element is missing",
     "invalid_value": "an element has a value the schema does not allow",
@@ -94,6 +95,24 @@ WARNINGS = {
     "mail_header_no_space": "mail headers were written Name:value, without a space",
     "undeclared_base64_body": "a mail part was base64 without saying so (its headers were misplaced or missing)",
     "misplaced_mail_headers": "a mail part's headers were found inside its body",
+    # SMTP TLS reports (RFC 8460)
+    "missing_sending_mta_ip": "a TLS failure detail has no sending-mta-ip (Microsoft sends these)",
+    "null_contact_info": "a TLS report's contact-info is null or missing",
+    "missing_policy_domain": "a no-policy-found policy has no policy-domain: the TLS-Report-Domain header, else the "
+                             "report's other policy domain, stands in",
+    "draft_field_name": "a TLS report field used its draft name (mx-host-pattern, additional-info-uri), not RFC 8460's",
+    "naive_datetime": "a TLS report date-time has no UTC offset: read as UTC",
+    "blank_field": "an optional TLS report field was an empty string: read as absent",
+    "empty_organization_name": "a TLS report's organization-name is empty: the TLS-Report-Submitter header stands in",
+    # DMARC failure reports (RFC 6591 / RFC 9991)
+    "plain_text_notice": "a plain-text failure notice without an ARF part, read from its labelled lines",
+    "missing_feedback_type": "the ARF part has no Feedback-Type: read as auth-failure",
+    "missing_auth_failure": "the ARF part has no Auth-Failure field",
+    "missing_identity_alignment": "the ARF part has no Identity-Alignment field (required since RFC 9991)",
+    "arrival_date_from_mail": "Arrival-Date is missing or unreadable: the report mail's Date stands in",
+    "reported_domain_from_header": "Reported-Domain is missing: the original message's From domain stands in",
+    "unknown_delivery_result": "Delivery-Result has a value outside RFC 6591's list: read as other",
+    "headers_truncated": "the original message's headers were cut at 64 KiB",
 }
 
 

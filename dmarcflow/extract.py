@@ -1,7 +1,8 @@
 """An input's bytes -> the report payloads in it, recognised by their bytes, within the input's budget.
 
-A payload is a named opener of one document, with the kind of document its bytes are (today
-``xml``, an aggregate report; TLS and failure reports will add kinds behind the same field).
+A payload is a named opener of one document with the report kind its content says it is: the
+registry (``kinds.registry``) maps content shapes to kinds (an XML document: aggregate, a JSON
+object: SMTP TLS), and a kind may take a whole mail (a DMARC failure report is a mail).
 Openers can be called more than once (the ingest may read a report twice); every decompressing
 stream is bounded and charged to the input's budget, so bombs stop with ``too_large``.
 
@@ -18,8 +19,9 @@ import re
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
+from email.message import Message
 from typing import IO
 
 from dmarcflow import archive, mime
@@ -27,11 +29,11 @@ from dmarcflow.budget import InputBudget, bounded
 from dmarcflow.errors import ExtractError, InputError, Warnings
 from dmarcflow.inflate import GZIP, ZLIB, InflateStream
 from dmarcflow.inputs import Source
+from dmarcflow.kinds.base import FALLBACK, Opener, Payload
+from dmarcflow.kinds.registry import MAIL_HEADERS, SHAPES, mail_claim
 from dmarcflow.mbox import split_mbox
 
 log = logging.getLogger(__name__)
-
-Opener = Callable[[Warnings], IO[bytes]]  # the sink collects quirks met while the bytes are read
 
 _PEEK = 512
 _PEEK_MAX = 1 << 16  # how far leading whitespace is skipped to find the content
@@ -44,19 +46,7 @@ _OTHER_COMPRESSION = {
     b"7z\xbc\xaf\x27\x1c": "7z",
     b"Rar!": "rar",
 }
-REPORT_KINDS = ("xml",)  # payload kinds a parser exists for
-_CONTENT_KINDS = REPORT_KINDS + ("gzip", "zlib", "zip")
-
-
-@dataclass(frozen=True)
-class Payload:
-    """One document that should be a report."""
-
-    name: str
-    kind: str  # one of REPORT_KINDS
-    open: Opener
-    warnings: tuple[str, ...] = ()  # quirks of the layers it came through
-    sender_domain: str | None = None  # the From domain of the mail that carried it
+_CONTENT_KINDS = tuple(SHAPES) + ("gzip", "zlib", "zip")
 
 
 @dataclass(frozen=True)
@@ -86,14 +76,15 @@ class _Trail:
     depth: int = 0
     warnings: tuple[str, ...] = ()
     sender: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()  # the carrying mail's headers the kinds read
 
-    def down(self, *warnings: str, sender: str | None = None) -> _Trail:
+    def down(self, *warnings: str, sender: str | None = None, headers: tuple[tuple[str, str], ...] = ()) -> _Trail:
         merged = self.warnings + tuple(w for w in warnings if w not in self.warnings)
-        return _Trail(self.depth + 1, merged, sender or self.sender)
+        return _Trail(self.depth + 1, merged, sender or self.sender, headers or self.headers)
 
 
 def detect(head: bytes) -> str:
-    """Kind of content from its first bytes: xml, html, gzip, zlib, zip, email, mbox, empty, unknown or a compression."""
+    """Kind of content from its first bytes: xml, json, html, gzip, zlib, zip, email, mbox, empty, unknown or a compression."""
     stripped = head.lstrip(_LEAD)
     if not stripped:
         return "empty"
@@ -110,6 +101,8 @@ def detect(head: bytes) -> str:
     if text.startswith("<"):
         low = text[:16].lower()
         return "html" if low.startswith(("<!doctype html", "<html")) else "xml"
+    if text.startswith("{"):
+        return "json"
     if stripped.startswith(b"From "):
         return "mbox"
     if _HEADER_LINE.match(stripped):
@@ -167,9 +160,9 @@ class _Walker:
             yield Rejection(name, internal_error(exc, name))
 
     def _dispatch(self, kind: str, name: str, opener: Opener, size: int, trail: _Trail, seekable: bool) -> Iterator[Item]:
-        if kind in REPORT_KINDS:
+        if kind in SHAPES:
             self.budget.take_parse()
-            yield Payload(name, kind, opener, trail.warnings, trail.sender)
+            yield Payload(name, SHAPES[kind], opener, trail.warnings, trail.sender, trail.headers)
         elif kind in (GZIP, ZLIB):
             yield from self._inflate(kind, name, opener, size, trail)
         elif kind == "zip":
@@ -234,21 +227,53 @@ class _Walker:
         quirks = mime.header_quirks(raw)
         msg = mime.parse_mail(raw)
         sender = mime.sender_domain(msg)
-        found = list(mime.leaves(msg))
+        below = trail.down(*quirks, sender=sender, headers=mime.headers_named(msg, MAIL_HEADERS))
+        claim = mail_claim(msg)
+        if claim is not None and claim[1] != FALLBACK:
+            # The mail itself is the report (a failure report): its parts, the reported message among
+            # them, are not walked: nothing in that message is ever decoded or decompressed.
+            self.budget.take_parse()
+            yield Payload(name, claim[0], _bytes_opener(raw), below.warnings, sender, below.headers)
+            return
+        found = list(mime.leaves(msg, keep_whole=_is_whole_report))
         self.budget.take_members(len(found))
+        reports = 0
         for leaf in found:
             if isinstance(leaf, ExtractError):
                 yield Rejection(name, leaf)
                 continue
             part_name = f"{name}#{mime.label(leaf)}"
-            try:
-                yield from self._leaf(part_name, leaf, trail.down(*quirks, sender=sender))
-            except InputError as exc:
-                yield Rejection(part_name, exc)
-            except MemoryError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a poison part must not lose the good parts after it
-                yield Rejection(part_name, internal_error(exc, part_name))
+            attached = mime.attached_mail(leaf.part)
+            parts = self._attached_report(part_name, attached, below) if attached is not None else \
+                self._part(part_name, leaf, below)
+            for item in parts:
+                reports += isinstance(item, Payload)
+                yield item
+        if claim is not None and not reports:
+            self.budget.take_parse()  # a plain-text failure notice, and nothing else in the mail is a report
+            yield Payload(name, claim[0], _bytes_opener(raw), below.warnings, sender, below.headers)
+
+    def _attached_report(self, name: str, attached: Message, trail: _Trail) -> Iterator[Item]:
+        """A forwarded mail that is itself a report (a failure report): as a whole, its parts unread."""
+        claim = mail_claim(attached)
+        assert claim is not None
+        try:
+            raw = attached.as_bytes()
+        except Exception as exc:  # noqa: BLE001 - the parser read it but cannot write it back: that mail's rejection
+            yield Rejection(name, ExtractError("unreadable", f"the attached mail cannot be read: {type(exc).__name__}"))
+            return
+        self.budget.take_parse()
+        yield Payload(name, claim[0], _bytes_opener(raw), trail.warnings, mime.sender_domain(attached), trail.headers)
+
+    def _part(self, part_name: str, leaf: mime.Leaf, trail: _Trail) -> Iterator[Item]:
+        try:
+            yield from self._leaf(part_name, leaf, trail)
+        except InputError as exc:
+            yield Rejection(part_name, exc)
+        except MemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a poison part must not lose the good parts after it
+            yield Rejection(part_name, internal_error(exc, part_name))
 
     def _leaf(self, name: str, leaf: mime.Leaf, trail: _Trail) -> Iterator[Item]:
         data = mime.content(leaf.part)
@@ -279,6 +304,11 @@ class _Walker:
                     yield Rejection(message_name, too_large_message(message.size, self.limits.max_message_bytes))
                     continue
                 yield from self.node(message_name, _bytes_opener(message.data), message.size, trail.down(), seekable=True)
+
+
+def _is_whole_report(mail: Message) -> bool:
+    claim = mail_claim(mail)
+    return claim is not None and claim[1] != FALLBACK
 
 
 def _bytes_opener(data: bytes) -> Opener:

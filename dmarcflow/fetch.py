@@ -53,8 +53,8 @@ def input_name(box: MailboxSettings, uid: int) -> str:
 
 
 def prepare(box: Mailbox) -> None:
-    """Create the archive and invalid folders when missing, then select the reports folder."""
-    for folder in (box.settings.archive_folder, box.settings.invalid_folder):
+    """Create the archive (every kind's) and invalid folders when missing, then select the reports folder."""
+    for folder in (*box.settings.archive_folders(), box.settings.invalid_folder):
         box.ensure_folder(folder)
     box.select(box.settings.folder)
 
@@ -140,9 +140,10 @@ def _reject_oversized(ingestor: Ingestor, box: MailboxSettings, uid: int, size: 
 
 
 def _classify(box: MailboxSettings, uid: int, outcome: InputOutcome) -> Filed:
-    """Archive when at least one report is in the store; invalid when nothing usable was found."""
+    """Archive (into the report kind's own folder, when it has one) when at least one report is in the store;
+    invalid when nothing usable was found."""
     if outcome.reports > 0:
-        destination = DELETED if box.delete_processed else box.archive_folder
+        destination = DELETED if box.delete_processed else box.archive_folder_for(outcome.kind)
     else:
         destination = box.invalid_folder
     return Filed(box.name, uid, destination, outcome)

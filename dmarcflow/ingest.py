@@ -11,23 +11,22 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import tempfile
-import zlib
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 from dmarcflow.budget import InputBudget
 from dmarcflow.config import Limits
 from dmarcflow.enrich import Enricher
-from dmarcflow.errors import ExtractError, InputError, StoreError, Warnings
-from dmarcflow.extract import Item, Payload, Rejection, Skipped, internal_error, kind_of, too_large_message, walk
+from dmarcflow.errors import ExtractError, InputError, NotAReport, StoreError
+from dmarcflow.extract import Item, Rejection, Skipped, internal_error, kind_of, too_large_message, walk
 from dmarcflow.inputs import BytesSource, Source, list_inputs, open_file
+from dmarcflow.kinds.base import KindSettings, Payload
+from dmarcflow.kinds.registry import kind_named
 from dmarcflow.mbox import split_mbox
-from dmarcflow.parse import NotAReport, parse_report
 from dmarcflow.store import RawInput
-from dmarcflow.store.sqlite import Store, StoredReport, hash_records
+from dmarcflow.store.sqlite import Store
 
 __all__ = ["InputOutcome", "Ingestor", "PayloadOutcome", "combine", "list_inputs"]
 
@@ -48,6 +47,7 @@ class PayloadOutcome:
     records: int = 0
     messages: int = 0
     warnings: tuple[str, ...] = ()
+    kind: str | None = None  # the report kind the payload's content said it was (None: not a report)
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,16 @@ class InputOutcome:
     def skipped(self) -> tuple[PayloadOutcome, ...]:
         return tuple(p for p in self.payloads if p.status == "skipped")
 
+    @property
+    def kind(self) -> str | None:
+        """The report kind of what the input holds: aggregate, tls or failure; "mixed"; None when nothing was one."""
+        kinds = {p.kind for p in self.payloads if p.kind is not None and p.status != "skipped"}
+        return kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else None)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "path": self.path,
+            "kind": self.kind,
             "status": self.status,
             "reason": self.reason,
             "message": self.message,
@@ -113,40 +120,12 @@ def _nothing_found(skipped: list[PayloadOutcome]) -> str | None:
     return f"no report in the input ({len(skipped)} parts): {listed}{more}"
 
 
-class _CompressingReader:
-    """Passes bytes through to the parser and keeps a zlib copy for the store.
-
-    The copy goes to a spooled temporary file, not a list in memory, so that a report's size does
-    not show in the process's peak memory; level 3 costs half of level 6's time for 40% more bytes.
-    """
-
-    def __init__(self, inner: IO[bytes]) -> None:
-        self._inner = inner
-        self._zip = zlib.compressobj(3)
-        self._spool = tempfile.SpooledTemporaryFile(max_size=1 << 20)
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._inner.read(size)
-        if data:
-            self._spool.write(self._zip.compress(data))
-        return data
-
-    def compressed(self) -> IO[bytes]:
-        while self.read(1 << 16):
-            pass  # anything after the root element still belongs to the raw copy
-        self._spool.write(self._zip.flush())
-        self._spool.seek(0)
-        return self._spool
-
-    def close(self) -> None:
-        self._spool.close()
-
-
 class Ingestor:
-    def __init__(self, store: Store, enricher: Enricher, limits: Limits) -> None:
+    def __init__(self, store: Store, enricher: Enricher, limits: Limits, *, keep_failure_samples: bool = False) -> None:
         self.store = store
         self.enricher = enricher
         self.limits = limits
+        self.settings = KindSettings(limits, keep_failure_samples, need_rdns=not enricher.offline)
 
     def ingest_bytes(self, name: str, data: bytes) -> InputOutcome:
         """One input given as bytes (an IMAP message, an mbox message)."""
@@ -237,45 +216,23 @@ class Ingestor:
                 self.store.save_rejected(name, name, result.reason or "", result.message or "", raw)
 
     def _store_payload(self, input_name: str, payload: Payload) -> PayloadOutcome:
-        warnings = Warnings(payload.warnings)
+        """The payload's kind parses and stores it (in its own transaction); one outcome whatever happens."""
+        kind = payload.kind
         try:
-            with self.store.transaction():
-                stored = self._store_in_transaction(input_name, payload, warnings)
+            stored = kind_named(kind).store(self.store, payload, input_name, self.settings)
         except NotAReport as exc:
             return PayloadOutcome(payload.name, "skipped", exc.reason, exc.message)
         except InputError as exc:
-            return PayloadOutcome(payload.name, "rejected", exc.reason, exc.message)
+            return PayloadOutcome(payload.name, "rejected", exc.reason, exc.message, kind=kind)
         except _STORE_FAILURES:
             raise
         except Exception as exc:  # noqa: BLE001 - a bug on one report must not lose the others
             error = internal_error(exc, payload.name)
-            return PayloadOutcome(payload.name, "rejected", error.reason, error.message)
-        if stored.report_pk is not None:
+            return PayloadOutcome(payload.name, "rejected", error.reason, error.message, kind=kind)
+        if stored.marked_ips:
             self._enrich_after_commit()  # reverse DNS must not hold the store's write lock
-        return PayloadOutcome(payload.name, stored.status, None, None, stored.records, stored.messages, warnings.codes())
-
-    def _store_in_transaction(self, input_name: str, payload: Payload, warnings: Warnings) -> StoredReport:
-        with payload.open(warnings) as stream, closing(_CompressingReader(stream)) as tee:
-            parsed = parse_report(tee, warnings, payload.sender_domain)
-            existing = self.store.find_identity(parsed.report)
-            if existing:
-                digest, count, messages = hash_records(parsed.records)
-                if any(e.records_hash == digest for e in existing):
-                    return StoredReport("duplicate", None, count, messages)
-                return self._write(input_name, payload, existing[0].pk, warnings)
-            return self.store.write_report(
-                parsed.report, parsed.records, status="active", conflict_of=None, source=input_name,
-                raw_xml=tee.compressed, refresh_rdns=not self.enricher.offline, warnings=warnings.codes,
-            )
-
-    def _write(self, input_name: str, payload: Payload, conflict_of: int, warnings: Warnings) -> StoredReport:
-        """Store a second version of a known report, flagged as a conflict."""
-        with payload.open(warnings) as stream, closing(_CompressingReader(stream)) as tee:
-            parsed = parse_report(tee, warnings, payload.sender_domain)
-            return self.store.write_report(
-                parsed.report, parsed.records, status="conflict", conflict_of=conflict_of, source=input_name,
-                raw_xml=tee.compressed, refresh_rdns=not self.enricher.offline, warnings=warnings.codes,
-            )
+        return PayloadOutcome(payload.name, stored.status, None, None, stored.records, stored.messages, stored.warnings,
+                              kind)
 
     def complete_enrichment(self) -> int:
         """Fill in the facts of every source IP still waiting for them: this run's, or what a crash left.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from dmarcflow.analysis.window import check_order, window_of
+from dmarcflow.kinds.registry import KINDS, NAMES
 from dmarcflow.store import RejectedRow, Store, browse
 from dmarcflow.store.browse import ReportFilter, ReportRow
 
@@ -28,9 +29,22 @@ def report_filter(domain: str | None = None, since: date | None = None, until: d
 
 
 def list_reports(store: Store, domain: str | None = None, since: date | None = None, until: date | None = None,
-                 status: str | None = None, *, limit: int | None = None, offset: int = 0) -> list[ReportRow]:
-    """Stored reports, oldest first; ``limit``/``offset`` page through them."""
-    return browse.list_reports(store, report_filter(domain, since, until, status), limit=limit, offset=offset)
+                 status: str | None = None, *, limit: int | None = None, offset: int = 0,
+                 kind: str | None = None) -> list[ReportRow]:
+    """Stored reports of every kind (or of ``kind``), oldest first; ``limit``/``offset`` page through them.
+
+    When several kinds have reports, their rows are merged by begin time (then kind, then id).
+    """
+    where = report_filter(domain, since, until, status)
+    kinds = [k for k in KINDS if kind is None or k.name == kind]
+    if kind is not None and not kinds:
+        raise ValueError(f"kind must be one of {NAMES}, not {kind!r}")
+    with_rows = [k for k in kinds if k.list_reports(store, where, limit=1)]
+    if len(with_rows) <= 1:  # one kind pages itself (aggregate reports in SQL)
+        return with_rows[0].list_reports(store, where, limit=limit, offset=offset) if with_rows else []
+    merged = sorted((row for k in with_rows for row in k.list_reports(store, where)),
+                    key=lambda r: (r.begin, NAMES.index(r.kind), r.id))
+    return merged[offset:offset + limit if limit is not None else None]
 
 
 def list_rejected(store: Store, *, limit: int | None = None, offset: int = 0) -> list[RejectedRow]:

@@ -60,6 +60,8 @@ def check_settings(box: MailboxSettings) -> None:
     check_one_kind(box, where)
     if box.archive_folder == box.folder or box.invalid_folder == box.folder:
         raise ConfigError(f"{where}: archive_folder and invalid_folder must differ from folder")
+    if box.folder in box.archive_folders():
+        raise ConfigError(f"{where}: tls_archive_folder and failure_archive_folder must differ from folder")
 
 
 def oauth2_token(box: MailboxSettings) -> str:

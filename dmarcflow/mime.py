@@ -48,6 +48,17 @@ def parse_mail(raw: bytes) -> Message:
         raise ExtractError("too_large", "the mail's MIME parts are nested too deeply to read") from None
 
 
+def headers_named(msg: Message, names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The first value of each of these headers the mail has, as (lowercase name, text)."""
+    out = []
+    for name in names:
+        value = msg.get(name)
+        if value is not None:
+            text = str(value).encode("utf-8", "surrogateescape").decode("utf-8", "replace").strip()
+            out.append((name, text[:1000]))
+    return tuple(out)
+
+
 def header_quirks(raw: bytes) -> tuple[str, ...]:
     end = raw.find(b"\n\n")
     crlf = raw.find(b"\r\n\r\n")
@@ -67,14 +78,21 @@ def sender_domain(msg: Message) -> str | None:
     return domain if _DOMAIN.fullmatch(domain) else None
 
 
-def leaves(msg: Message) -> Iterator[Leaf | ExtractError]:
-    """Every leaf part, depth first in document order; too-deep branches as errors."""
+def leaves(msg: Message, keep_whole: Callable[[Message], bool] | None = None) -> Iterator[Leaf | ExtractError]:
+    """Every leaf part, depth first in document order; too-deep branches as errors.
+
+    An attached mail (message/rfc822) for which ``keep_whole`` says so is one leaf, not walked into.
+    """
     stack: list[tuple[Message, int]] = [(msg, 0)]
     index = 0
     while stack:
         part, depth = stack.pop()
         payload = part.get_payload()
-        if part.is_multipart() and isinstance(payload, list):
+        attached = attached_mail(part) if keep_whole is not None and part is not msg else None
+        if attached is not None and keep_whole is not None and keep_whole(attached):
+            yield Leaf(index, part)
+            index += 1
+        elif part.is_multipart() and isinstance(payload, list):
             if depth >= MAX_MIME_DEPTH:
                 yield ExtractError("too_large", f"MIME parts nested deeper than {MAX_MIME_DEPTH} levels")
                 continue
@@ -82,6 +100,14 @@ def leaves(msg: Message) -> Iterator[Leaf | ExtractError]:
         else:
             yield Leaf(index, part)
             index += 1
+
+
+def attached_mail(part: Message) -> Message | None:
+    """The mail a message/* part holds, as the parser read it (None for any other part)."""
+    payload = part.get_payload()
+    if describe(part).startswith("message/") and isinstance(payload, list) and payload and isinstance(payload[0], Message):
+        return payload[0]
+    return None
 
 
 def label(leaf: Leaf) -> str:

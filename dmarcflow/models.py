@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+
+from dmarcflow.utc import iso
 
 SOURCE_CLASSES = ("authorised", "forwarded", "misconfigured", "unauthorised")
 
@@ -147,6 +151,7 @@ class RaisedAlert:
 
 
 FINDING_SEVERITIES = ("error", "warning", "info")
+CHECK_RECORDS = ("dmarc", "spf", "dkim", "mta_sts", "tlsrpt", "bimi")  # the record types a check saves, in its order
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,12 +172,121 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class StoredCheck:
-    """The latest `dmarcflow check` of a domain, as kept in the store."""
+    """A `dmarcflow check` of a domain as kept in the store: what the command printed, read back."""
 
     domain: str
     checked_at: int  # epoch seconds, UTC
     findings: tuple[Finding, ...]
+    records: Mapping[str, Any] = field(default_factory=dict)  # as `check --format json` prints them
+    reports: Mapping[str, Any] | None = None  # what the stored reports added to the check, or None
 
     @property
     def errors(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.severity == "error")
+
+    def count(self, severity: str) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The domain's object of `dmarcflow check --format json`, as the check that saved it printed it."""
+        return {"domain": self.domain, "checked_at": iso(self.checked_at), "records": dict(self.records),
+                "reports": dict(self.reports) if self.reports is not None else None,
+                "findings": [f.as_dict() for f in self.findings]}
+
+
+# --- SMTP TLS reports (RFC 8460) -------------------------------------------------------------------
+
+TLS_POLICY_TYPES = ("sts", "tlsa", "no-policy-found")
+
+
+@dataclass(frozen=True, slots=True)
+class TlsFailureDetail:
+    """One ``failure-details`` entry of a policy: sessions that failed the same way."""
+
+    result_type: str
+    failed_sessions: int
+    sending_mta_ip: str | None = None
+    receiving_mx_hostname: str | None = None
+    receiving_mx_helo: str | None = None
+    receiving_ip: str | None = None
+    failure_reason_code: str | None = None
+    additional_information: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TlsPolicy:
+    """One ``policies`` entry: the policy the sender applied to a domain, and its session counts."""
+
+    policy_type: str  # one of TLS_POLICY_TYPES
+    policy_domain: str
+    successful: int
+    failed: int
+    policy_strings: tuple[str, ...] = ()
+    mx_hosts: tuple[str, ...] = ()
+    failures: tuple[TlsFailureDetail, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TlsReport:
+    """A whole SMTP TLS report, normalised: UTC times, lowercased names, RFC field names."""
+
+    org_name: str
+    report_id: str
+    begin: datetime
+    end: datetime
+    contact_info: str | None
+    policies: tuple[TlsPolicy, ...]
+    report_domain: str | None = None  # the mail's TLS-Report-Domain header, when it came by mail
+    submitter: str | None = None  # the mail's TLS-Report-Submitter header
+    warnings: tuple[str, ...] = ()  # codes of the tolerated quirks (dmarcflow.kinds.tls.WARNINGS)
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        return (self.org_name, self.report_id)
+
+    @property
+    def successful(self) -> int:
+        return sum(p.successful for p in self.policies)
+
+    @property
+    def failed(self) -> int:
+        return sum(p.failed for p in self.policies)
+
+
+# --- DMARC failure reports (RFC 6591 ARF, RFC 9991) ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FailureReport:
+    """The metadata of one failure report and the headers of the message it is about (never its body)."""
+
+    feedback_type: str
+    arrival: datetime
+    source_ip: str
+    reported_domain: str
+    reporter: str  # the report mail's From domain, else Reporting-MTA, else User-Agent
+    auth_failure: tuple[str, ...] = ()
+    identity_alignment: tuple[str, ...] | None = None  # None: the field was absent (pre-RFC 9991)
+    delivery_result: str | None = None
+    authentication_results: str | None = None
+    auth_results: tuple[tuple[str, str], ...] = ()  # (method, result) read from Authentication-Results
+    dkim_domain: str | None = None
+    dkim_selector: str | None = None
+    dkim_identity: str | None = None
+    spf_domain: str | None = None
+    original_envelope_id: str | None = None
+    original_mail_from: str | None = None
+    original_rcpt_to: str | None = None
+    header_from: str | None = None
+    header_to: str | None = None
+    subject: str | None = None
+    message_id: str | None = None
+    user_agent: str | None = None
+    reporting_mta: str | None = None
+    submitter: str | None = None  # the From address of the report mail
+    mail_date: datetime | None = None  # the report mail's Date (what stands in for a missing Arrival-Date)
+    incidents: int | None = None
+    original_headers: str = ""  # the original message's header block, unfolded, one field per line
+    feedback_fields: str = ""  # the machine-readable part as read (canonicalised DKIM copies left out)
+    body_omitted: bool = False  # the report carried the original body, which was not kept
+    warnings: tuple[str, ...] = ()  # codes of the tolerated quirks (dmarcflow.kinds.failure.WARNINGS)

@@ -1,45 +1,33 @@
-"""Re-parse every stored report from its kept raw XML (after a parser change)."""
+"""Re-parse every stored report of every kind from what was kept (after a parser change)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from dmarcflow.errors import InputError, StoreError
-from dmarcflow.parse import parse_report
+from dmarcflow.kinds.base import Reprocessed
+from dmarcflow.kinds.registry import KINDS
 from dmarcflow.store import Store
 
 
 @dataclass(frozen=True)
 class ReprocessResult:
-    reports: int
-    records: int
+    reports: int  # over every kind
+    records: int  # aggregate records, TLS policies, failure reports
     messages: int
-    skipped: int  # reports with no raw XML kept
+    skipped: int  # reports with nothing kept to parse again (no raw XML)
+    kinds: Mapping[str, Reprocessed] = field(default_factory=dict)  # each kind's own counts
 
 
 def reprocess(store: Store) -> ReprocessResult:
-    """Rewrite records and rollups of all reports in one transaction: all or nothing.
+    """Rewrite every kind's reports in one transaction: all or nothing.
 
     A report that no longer parses (a stricter check than when it was stored) stops the run with
     an error naming it, and nothing is changed.
     """
-    reports = records = messages = skipped = 0
-    with store.transaction() as conn:
-        conn.execute("DELETE FROM daily_sources")
-        for pk, status, org in conn.execute("SELECT id, status, org_name FROM reports ORDER BY id").fetchall():
-            stream = store.open_raw_xml(pk)
-            if stream is None:
-                skipped += 1
-                continue
-            with stream:
-                try:
-                    # The stored org_name stands in again for a report that had none of its own.
-                    parsed = parse_report(stream, sender_domain=org)
-                    conn.execute("DELETE FROM records WHERE report = ?", (pk,))
-                    stored = store.rewrite_records(pk, parsed.report, parsed.records, rollup=(status == "active"))
-                except InputError as exc:
-                    raise StoreError(f"reprocess: report {pk} no longer reads ({exc.reason}: {exc.message}); nothing was changed") from None
-            reports += 1
-            records += stored.records
-            messages += stored.messages
-    return ReprocessResult(reports, records, messages, skipped)
+    with store.transaction():
+        done = {kind.name: kind.reprocess(store) for kind in KINDS}
+    return ReprocessResult(
+        reports=sum(r.reports for r in done.values()), records=sum(r.records for r in done.values()),
+        messages=sum(r.messages for r in done.values()), skipped=sum(r.skipped for r in done.values()), kinds=done,
+    )

@@ -10,6 +10,7 @@ from dmarcflow.changes import Period, new_sources, period_ending
 from dmarcflow.config import AlertsSettings, ApprovedSenders
 from dmarcflow.store import Store
 from dmarcflow.store.activity import ReporterActivity, reporter_activity
+from dmarcflow.store.check_cache import CheckPair
 
 
 class RuleContext:
@@ -59,3 +60,7 @@ class RuleContext:
 
     def reporter_activity(self) -> list[ReporterActivity]:
         return reporter_activity(self.store.conn, self.settings.period_days)
+
+    def check_pairs(self) -> list[CheckPair]:
+        """The two latest saved DNS checks of every domain checked at least twice."""
+        return self.store.check_cache.pairs()

@@ -2,8 +2,8 @@
 
 A rule is switched on and off by the ``[alerts]`` key of its own name and reads its thresholds from
 ``[alerts]`` too. Adding a rule (``new_failure_reports`` and ``tls_failures`` once those report kinds are
-stored, ``dns_changed`` once ``dmarcflow check`` keeps its results) is one function, one boolean key and
-one ``Rule`` entry in ``RULES``; the engine, the state and the delivery do not change.
+stored) is one function, one boolean key and one ``Rule`` entry in ``RULES``; the engine, the state and
+the delivery do not change.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dmarcflow.alerts import builtin
+from dmarcflow.alerts.dns_changed import dns_changed
 from dmarcflow.alerts.context import RuleContext
 from dmarcflow.config import AlertsSettings
 from dmarcflow.models import Alert
@@ -38,6 +39,8 @@ RULES: tuple[Rule, ...] = (
          "the DMARC pass rate down by pass_rate_min_drop points or more against the previous period"),
     Rule("reports_stopped", builtin.reports_stopped,
          "no report for the domain for stopped_days, or a daily reporter silent for reporter_silent_days"),
+    Rule("dns_changed", dns_changed,
+         "a DNS record (dns_changed_records) differs between the two latest saved `dmarcflow check` runs"),
 )
 
 

@@ -4,6 +4,8 @@ sources and DKIM selectors their stored reports show.
 Public API::
 
     run_checks(domains, settings, *, nameservers=(), since=None, until=None) -> CheckRun
+    cached_checks(settings, domains=()) -> CachedChecks   (the saved results, no DNS query)
+    read_cached(store, domains=()) -> CachedChecks
     CODES: code -> (severity, what it means)
 """
 
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from dmarcflow.analysis.approved import validate_all
+from dmarcflow.check.cached import CachedChecks, cached_checks, read_cached
 from dmarcflow.check.codes import CODES
 from dmarcflow.check.dns import DnsClient
 from dmarcflow.check.posture import DomainCheck, check_all
@@ -22,7 +25,8 @@ from dmarcflow.config import Settings
 from dmarcflow.errors import StoreError, StoreNotFoundError
 from dmarcflow.store import Store
 
-__all__ = ["CODES", "CheckRun", "DomainCheck", "domain_name", "run_checks"]
+__all__ = ["CODES", "CachedChecks", "CheckRun", "DomainCheck", "cached_checks", "domain_name", "read_cached",
+           "run_checks"]
 
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 

@@ -55,6 +55,8 @@ COMMAND_MODULES = {
     "reprocess": "dmarcflow.cli.ingest",
     "summary": "dmarcflow.cli.summary",
     "senders": "dmarcflow.cli.summary",
+    "tls": "dmarcflow.cli.tls",
+    "failures": "dmarcflow.cli.failures",
     "fetch": "dmarcflow.cli.mailbox",
     "watch": "dmarcflow.cli.mailbox",
     "check": "dmarcflow.cli.check",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 import click
 
@@ -61,11 +62,15 @@ def index_setup(ctx: click.Context, fmt: str) -> None:
         result = setup(client, settings)
     finally:
         client.close()
+    data = asdict(result)
+    families = data.pop("families")  # the JSON keeps its keys; the table names the other kinds' templates
     if fmt == "json":
-        click.echo(to_json(asdict(result)))
+        click.echo(to_json(data))
     else:
         click.echo(f"index template {result.index_template} ({', '.join(result.component_templates)}) "
                    f"installed for {result.index_pattern} on {client.url}")
+        if families:
+            click.echo(f"and the report kinds' index templates {', '.join(families)}")
 
 
 @click.command("sync")
@@ -80,46 +85,67 @@ def index_sync(ctx: click.Context, max_records: int | None, rebuild: bool, fmt: 
     retried on the next pass; `dmarcflow index status` lists them).
     """
     from dmarcflow.index import retention
-    from dmarcflow.index.sync import Syncer
+    from dmarcflow.index.sync import sync_all
 
     settings, client = _settings(ctx), _connect(ctx)
     try:
         with _app(ctx).open_store(create=False) as store:
             if rebuild:
                 deleted = retention.rebuild(client, store, settings)
-                click.echo(f"deleted {len(deleted)} index(es); the checkpoint is reset", err=True)
-            result = Syncer(client, store, settings).run_once(max_records)
-            pruned = retention.prune(client, settings) if result.error is None else []
+                click.echo(f"deleted {len(deleted)} index(es); the checkpoints are reset", err=True)
+            results = sync_all(client, store, settings, max_records)
+            failed = any(r.error is not None for r in results)
+            pruned = retention.prune(client, settings) if not failed else []
     finally:
         client.close()
-    _print_sync(result, pruned, fmt)
-    if result.error is not None or result.failures:
+    _print_sync(results, pruned, fmt)
+    if failed or any(r.failures for r in results):
         raise click.exceptions.Exit(EXIT_FAILED)
 
 
-def _print_sync(result: SyncResult, pruned: list[str], fmt: str) -> None:
-    data = {
+def _sync_data(result: SyncResult) -> dict[str, Any]:
+    return {
         "target": result.target, "sent": result.sent, "created": result.created, "existing": result.existing,
         "skipped": result.skipped, "refused": len(result.failures), "checkpoint": result.checkpoint,
-        "pending": result.pending, "parked": result.parked, "pruned": pruned, "error": result.error,
+        "pending": result.pending, "parked": result.parked, "error": result.error,
         "failures": [asdict(f) for f in result.failures[:20]],
     }
+
+
+def _has_data(backlog_or_result: SyncResult | outbox.Backlog) -> bool:
+    """A report kind is shown once the store holds some of it (no noise for kinds never received)."""
+    if isinstance(backlog_or_result, SyncResult):
+        r = backlog_or_result
+        return bool(r.sent or r.pending or r.parked or r.checkpoint)
+    return backlog_or_result.last_record_id > 0
+
+
+def _print_sync(results: list[SyncResult], pruned: list[str], fmt: str) -> None:
+    """The aggregate records' result as before; the other report kinds' (those stored) under ``kinds``."""
+    results = results[:1] + [r for r in results[1:] if _has_data(r)]
+    first, others = results[0], results[1:]
+    data = {**_sync_data(first), "pruned": pruned}
+    if others:
+        data["kinds"] = {r.target.rpartition("#")[2]: _sync_data(r) for r in others}
     if fmt == "json":
         click.echo(to_json(data))
         return
     if fmt == "csv":
-        columns = [k for k in data if k not in ("pruned", "failures")]
-        click.echo(to_csv(columns, [[data[k] for k in columns]]), nl=False)
+        columns = [k for k in _sync_data(first) if k != "failures"]
+        click.echo(to_csv(columns, [[_sync_data(r)[k] for k in columns] for r in results]), nl=False)
         return
-    click.echo(f"{result.target}: {result.created} created, {result.existing} already indexed, "
-               f"{len(result.failures)} refused, {result.skipped} past retention; "
-               f"{result.pending} record(s) waiting, {result.parked} parked")
-    for failure in result.failures[:20]:
-        click.echo(f"  record {failure.record_id}: HTTP {failure.status} {failure.error}", err=True)
+    for result in results:
+        click.echo(f"{result.target}: {result.created} created, {result.existing} already indexed, "
+                   f"{len(result.failures)} refused, {result.skipped} past retention; "
+                   f"{result.pending} record(s) waiting, {result.parked} parked")
+        for failure in result.failures[:20]:
+            click.echo(f"  record {failure.record_id}: HTTP {failure.status} {failure.error}", err=True)
     if pruned:
         click.echo(f"deleted past retention: {', '.join(pruned)}")
-    if result.error:
-        click.echo(f"Error: {result.error}", err=True)
+    for result in results:
+        if result.error:
+            click.echo(f"Error: {result.error}", err=True)
+            break
 
 
 @click.command("status")
@@ -128,11 +154,13 @@ def _print_sync(result: SyncResult, pruned: list[str], fmt: str) -> None:
 @click.pass_context
 def index_status(ctx: click.Context, cluster: bool, fmt: str) -> None:
     """The backlog: records not yet acknowledged by the index, and parked refusals (from the store alone)."""
+    from dmarcflow.index.feed import feeds
+
     settings = _settings(ctx)
-    target = target_of(settings)
+    base = target_of(settings)
     with _app(ctx).open_store_readonly() as store:
-        backlog = outbox.backlog(store, target)
-        parked = outbox.failures(store, target, limit=20)
+        backlogs = [feed.backlog(store, feed.target(base)) for feed in feeds()]
+        parked = outbox.failures(store, base, limit=20)
     view = None
     if cluster:
         from dmarcflow.index.status import cluster_view
@@ -142,17 +170,27 @@ def index_status(ctx: click.Context, cluster: bool, fmt: str) -> None:
             view = cluster_view(client, settings)
         finally:
             client.close()
-    _print_status(backlog, parked, view, fmt, "es" if _section(ctx) == "[elasticsearch]" else "index")
+    _print_status(backlogs, parked, view, fmt, "es" if _section(ctx) == "[elasticsearch]" else "index")
 
 
-def _print_status(backlog: outbox.Backlog, parked: list[outbox.Failure], view: ClusterView | None,
+def _print_status(backlogs: list[outbox.Backlog], parked: list[outbox.Failure], view: ClusterView | None,
                   fmt: str, group: str) -> None:
+    """The aggregate records' backlog as before; the other report kinds' (those stored) under ``kinds``."""
+    backlogs = backlogs[:1] + [b for b in backlogs[1:] if _has_data(b)]
+    backlog = backlogs[0]
     if fmt == "json":
-        data = {**asdict(backlog), "failures": [asdict(f) for f in parked]}
-        click.echo(to_json({**data, "cluster": asdict(view)} if view else data))
+        data: dict[str, Any] = {**asdict(backlog), "failures": [asdict(f) for f in parked]}
+        if backlogs[1:]:
+            data["kinds"] = {b.target.rpartition("#")[2]: asdict(b) for b in backlogs[1:]}
+        if view is not None:
+            cluster = asdict(view)
+            if not any(names for names, _ in view.kinds.values()):
+                del cluster["kinds"]
+            data["cluster"] = cluster
+        click.echo(to_json(data))
         return
     columns = ("target", "checkpoint", "last_record", "pending", "parked")
-    rows = [(backlog.target, backlog.checkpoint, backlog.last_record_id, backlog.pending, backlog.failed)]
+    rows = [(b.target, b.checkpoint, b.last_record_id, b.pending, b.failed) for b in backlogs]
     if fmt == "csv":
         click.echo(to_csv(columns, rows), nl=False)
         return
@@ -161,6 +199,9 @@ def _print_status(backlog: outbox.Backlog, parked: list[outbox.Failure], view: C
         click.echo(f"  record {failure.record_id}: HTTP {failure.status} after {failure.attempts} attempt(s): "
                    f"{failure.error}")
     if view is not None:
+        for kind, (names, documents) in view.kinds.items():
+            if names:
+                click.echo(f"cluster: {kind} reports: {documents} searchable document(s) in {len(names)} index(es)")
         missing = f"MISSING (run `dmarcflow {group} setup`)"
         click.echo(f"cluster: template {'installed' if view.template_installed else missing}; "
                    f"{view.documents} searchable document(s) in {len(view.indices)} index(es)")

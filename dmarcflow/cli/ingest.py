@@ -19,6 +19,7 @@ from dmarcflow.enrich import Enricher
 from dmarcflow.errors import StoreError
 from dmarcflow.ingest import InputOutcome, Ingestor, list_inputs
 from dmarcflow.listing import REPORT_STATUSES, list_rejected, list_reports, rejected_raw
+from dmarcflow.kinds.registry import NAMES
 from dmarcflow.reprocess import reprocess
 from dmarcflow.store import Store
 
@@ -38,7 +39,7 @@ def open_ingestor(app: AppContext, offline: bool) -> Iterator[Ingestor]:
         enricher.close()
         raise
     try:
-        ingestor = Ingestor(store, enricher, settings.limits)
+        ingestor = Ingestor(store, enricher, settings.limits, keep_failure_samples=settings.failure_reports.keep_samples)
         ingestor.complete_enrichment()  # what an interrupted run left without its IP facts
         yield ingestor
     finally:
@@ -121,18 +122,21 @@ def paging_options(f):
 
 @main.command()
 @click.option("--domain", help="Only reports for this policy domain.")
+@click.option("--kind", type=click.Choice(NAMES), help="Only reports of this kind (default: every kind).")
 @click.option("--status", type=click.Choice(REPORT_STATUSES), help="Only active reports, or only conflicting versions.")
 @window_options
 @paging_options
 @format_option()
 @click.pass_obj
-def reports(app: AppContext, domain: str | None, status: str | None, since: str | None, until: str | None,
-            limit: int | None, offset: int, fmt: str) -> None:
-    """List stored reports, oldest first (--since/--until select by the UTC day a report begins)."""
+def reports(app: AppContext, domain: str | None, kind: str | None, status: str | None, since: str | None,
+            until: str | None, limit: int | None, offset: int, fmt: str) -> None:
+    """List stored reports of every kind, oldest first (--since/--until select by the UTC day a report begins)."""
     first, last = read_window(since, until)
     with app.open_store_readonly() as store:
-        rows = list_reports(store, domain, first, last, status, limit=limit, offset=offset)
-    columns = ("id", "org_name", "domain", "begin", "records", "messages", "status")
+        rows = list_reports(store, domain, first, last, status, limit=limit, offset=offset, kind=kind)
+    columns: tuple[str, ...] = ("id", "org_name", "domain", "begin", "records", "messages", "status")
+    if any(r.kind != NAMES[0] for r in rows):  # a store of aggregate reports only keeps its table as it was
+        columns = ("kind", *columns)
     if fmt == "json":
         click.echo(to_json(rows_answer(rows)))
     elif fmt == "csv":
@@ -195,11 +199,8 @@ def _save_raw(store: Store, save_id: int, output: Path) -> None:
 @main.command(name="reprocess")
 @click.pass_obj
 def reprocess_cmd(app: AppContext) -> None:
-    """Re-parse every stored report from its kept raw XML (after an upgrade)."""
+    """Re-parse every stored report (every kind) from what was kept (after an upgrade)."""
     with app.open_store(create=False) as store:
         result = reprocess(store)
-    click.echo(
-        f"reprocessed {result.reports} report(s): {result.records} records, {result.messages} messages"
-        + (f"; {result.skipped} without raw XML skipped" if result.skipped else ""),
-        err=True,
-    )
+    lines = [r.text for r in result.kinds.values() if r.reports or r.skipped]
+    click.echo("\n".join(lines or [next(iter(result.kinds.values())).text]), err=True)

@@ -115,3 +115,11 @@ def wrap_text(text: str, width: int | None, indent: str, subsequent: str | None 
         return [indent + text]
     return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent if subsequent is None else subsequent,
                          break_long_words=False, break_on_hyphens=False)
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0, 32), 127) if c not in (9,)}
+
+
+def printable(value: Any) -> str:
+    """Report text as safe terminal output: control characters (escape sequences, CR) shown as \\xNN."""
+    return ("-" if value is None else str(value)).translate(_CONTROL)

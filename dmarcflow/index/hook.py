@@ -27,19 +27,21 @@ def after_pass_hook(settings: Settings) -> Callable[[], None] | None:
         return None
     from dmarcflow.index.engines import connect
     from dmarcflow.index.retention import prune
-    from dmarcflow.index.sync import Syncer
+    from dmarcflow.index.sync import sync_all
 
     client = connect(index)
 
     def sync_after_pass() -> None:
         with Store.open(settings.store.resolved_path()) as store:
-            result = Syncer(client, store, index, chunk_retries=0).run_once()
-        if result.error:
-            log.warning("index sync stopped: %s", result.error)
-        elif result.created or result.failures:
-            log.info("indexed %d record(s), %d refused, %d waiting",
-                     result.created, len(result.failures), result.pending)
-        if result.error is None and index.retention_days > 0:
+            results = sync_all(client, store, index, chunk_retries=0)
+        for result in results:
+            if result.error:
+                log.warning("index sync stopped: %s", result.error)
+            elif result.created or result.failures:
+                log.info("indexed %d %s, %d refused, %d waiting", result.created,
+                         f"{result.target.rpartition('#')[2]} document(s)" if "#" in result.target else "record(s)",
+                         len(result.failures), result.pending)
+        if all(r.error is None for r in results) and index.retention_days > 0:
             prune(client, index)
 
     return sync_after_pass

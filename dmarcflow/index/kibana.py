@@ -73,12 +73,25 @@ def load(path: Path | Traversable) -> list[dict[str, Any]]:
     return objects
 
 
+def data_view_titles(prefix: str) -> dict[str, str]:
+    """Data view id -> the index pattern it covers: ``{prefix}-*`` for aggregate records, and one per other
+    report kind on its own family (``dmarcflow-tls-data-view``: ``{prefix}-tls-*``, ...)."""
+    from dmarcflow.index.feed import feeds
+
+    titles = {DATA_VIEW_ID: f"{prefix}-*"}
+    for feed in feeds():
+        if feed.mappings() is not None:
+            titles[f"{DEFAULT_PREFIX}-{feed.kind}-data-view"] = f"{feed.family(prefix)}-*"
+    return titles
+
+
 def adapt(objects: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
-    """The same objects with the data view covering ``{prefix}-*`` (ids stay, so imports replace)."""
+    """The same objects with each data view covering its family under ``prefix`` (ids stay, so imports replace)."""
+    titles = data_view_titles(prefix)
     out = []
     for obj in objects:
-        if obj.get("type") == "index-pattern" and obj.get("id") == DATA_VIEW_ID:
-            obj = {**obj, "attributes": {**obj["attributes"], "title": f"{prefix}-*"}}
+        if obj.get("type") == "index-pattern" and obj.get("id") in titles:
+            obj = {**obj, "attributes": {**obj["attributes"], "title": titles[obj["id"]]}}
         out.append(obj)
     return out
 

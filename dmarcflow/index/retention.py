@@ -8,6 +8,7 @@ from dmarcflow.config import ElasticsearchSettings
 from dmarcflow.errors import IndexingError
 from dmarcflow.index import mapping, outbox
 from dmarcflow.index.client import EngineError, SearchClient
+from dmarcflow.index.feed import feeds
 from dmarcflow.store import Store
 
 
@@ -16,8 +17,8 @@ def prune(client: SearchClient, settings: ElasticsearchSettings, now: datetime |
     now = now or datetime.now(timezone.utc)
     try:
         names = client.list_indices(mapping.index_pattern(settings.index_prefix))
-        expired = mapping.expired_indices(
-            settings.index_prefix, settings.index_period, names, settings.retention_days, now)
+        expired = sorted(n for feed in feeds() for n in mapping.expired_indices(
+            feed.family(settings.index_prefix), settings.index_period, names, settings.retention_days, now))
         for name in expired:
             client.delete_index(name)
     except EngineError as exc:
@@ -30,12 +31,15 @@ def rebuild(client: SearchClient, store: Store, settings: ElasticsearchSettings)
 
     Needed after ``dmarcflow reprocess``, which rewrites records (new ids, maybe new content).
     """
+    families = [feed.family(settings.index_prefix) for feed in feeds()]
     try:
         ours = [n for n in client.list_indices(mapping.index_pattern(settings.index_prefix))
-                if mapping.period_end(settings.index_prefix, settings.index_period, n) is not None]
+                if any(mapping.period_end(f, settings.index_period, n) is not None for f in families)]
         for name in ours:
             client.delete_index(name)
     except EngineError as exc:
         raise IndexingError(f"cannot delete the indices on {client.url}: {exc.description}") from None
-    outbox.reset(store, outbox.target_name(settings.url, settings.index_prefix))
+    base = outbox.target_name(settings.url, settings.index_prefix)
+    for feed in feeds():
+        outbox.reset(store, feed.target(base))
     return sorted(ours)

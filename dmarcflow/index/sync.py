@@ -21,9 +21,9 @@ from typing import Any
 from dmarcflow.config import ElasticsearchSettings
 from dmarcflow.index import mapping, outbox
 from dmarcflow.index.client import Action, BulkOutcome, SearchClient, reason_of
-from dmarcflow.index.document import IndexRow, document_id, to_document
+from dmarcflow.index.feed import AggregateFeed, Feed, feeds, index_of
 from dmarcflow.index.retry import ClusterUnavailable, Retrier
-from dmarcflow.index.templates import ensure_template
+from dmarcflow.index.templates import ensure_family, ensure_template
 from dmarcflow.store import Store
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class _Tally:
 @dataclass(frozen=True)
 class _Chunk:
     last_record_id: int
-    by_id: dict[str, IndexRow]
+    by_id: dict[str, Any]  # document id -> the feed's row it came from
     future: Future[list[BulkOutcome]] | None  # None when every record of the chunk was past the retention
 
 
@@ -84,10 +84,11 @@ class Syncer:
         self, client: SearchClient, store: Store, settings: ElasticsearchSettings, *,
         initial_backoff: float = 1.0, sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], datetime] = lambda: datetime.now(timezone.utc), chunk_retries: int | None = None,
-        concurrency: int = 2,
+        concurrency: int = 2, feed: Feed | None = None,
     ) -> None:
         self.client, self.store, self.settings = client, store, settings
-        self.target = target_of(settings)
+        self.feed: Feed = feed or AggregateFeed()
+        self.target = self.feed.target(target_of(settings))
         self.now = now
         # The daemon passes chunk_retries=0: its next pass is the retry.
         retries = settings.max_retries if chunk_retries is None else chunk_retries
@@ -105,7 +106,7 @@ class Syncer:
             self._drain(tally, max_records)
         except ClusterUnavailable as exc:
             error = str(exc)
-        backlog = outbox.backlog(self.store, self.target)
+        backlog = self.feed.backlog(self.store, self.target)
         return SyncResult(
             self.target, tally.sent, tally.created, tally.existing, tally.skipped, tuple(tally.failures),
             backlog.checkpoint, backlog.pending, backlog.failed, error,
@@ -116,6 +117,8 @@ class Syncer:
         if not self._template_seen:
             resume = outbox.checkpoint(self.store, self.target) + 1
             self.retrier.call(lambda: ensure_template(self.client, self.settings), resume)
+            if self.feed.mappings() is not None:
+                self.retrier.call(lambda: ensure_family(self.client, self.settings, self.feed), resume)
             self._template_seen = True
 
     def _drain(self, tally: _Tally, max_records: int | None) -> None:
@@ -130,10 +133,10 @@ class Syncer:
             try:
                 while True:
                     size = int(min(self.settings.batch_size, budget))
-                    rows = outbox.pending(self.store, self.target, done, size, self.now()) if size > 0 else []
+                    rows = list(self.feed.pending(self.store, self.target, done, size, self.now())) if size > 0 else []
                     if rows:
                         in_flight.append(self._submit(worker, rows, tally))
-                        done, budget = rows[-1].record_id, budget - len(rows)
+                        done, budget = self.feed.seq(rows[-1]), budget - len(rows)
                     if in_flight and (not rows or len(in_flight) > self.concurrency):
                         self._finish(in_flight.popleft(), tally)
                     elif not rows:
@@ -144,12 +147,11 @@ class Syncer:
                         chunk.future.cancel()
                 raise
 
-    def _submit(self, worker: ThreadPoolExecutor, rows: list[IndexRow], tally: _Tally) -> _Chunk:
+    def _submit(self, worker: ThreadPoolExecutor, rows: list[Any], tally: _Tally) -> _Chunk:
         live = self._drop_expired(rows, tally)
-        by_id = {document_id(row): row for row in live}
-        actions = self._actions(by_id)  # mapped here, in the reading thread, while the worker sends
-        future = worker.submit(self._deliver, actions, by_id, rows[0].record_id) if actions else None
-        return _Chunk(rows[-1].record_id, by_id, future)
+        actions, by_id = self._actions(live)  # mapped here, in the reading thread, while the worker sends
+        future = worker.submit(self._deliver, actions, by_id, self.feed.seq(rows[0])) if actions else None
+        return _Chunk(self.feed.seq(rows[-1]), by_id, future)
 
     def _finish(self, chunk: _Chunk, tally: _Tally) -> None:
         refused = self._tally(chunk.future.result(), chunk.by_id, tally) if chunk.future is not None else []
@@ -161,9 +163,9 @@ class Syncer:
         parked = [f.record_id for f in outbox.failures(self.store, self.target, self.settings.batch_size)]
         if not parked:
             return
-        rows = outbox.rows_by_id(self.store, parked)
-        by_id = {document_id(row): row for row in self._drop_expired(rows, tally)}
-        results = self._deliver(self._actions(by_id), by_id, parked[0]) if by_id else []
+        rows = list(self.feed.rows_by_id(self.store, parked))
+        actions, by_id = self._actions(self._drop_expired(rows, tally))
+        results = self._deliver(actions, by_id, parked[0]) if by_id else []
         refused = self._tally(results, by_id, tally)
         still = {f.record_id for f in refused}
         with self.store.transaction():
@@ -171,29 +173,32 @@ class Syncer:
             outbox.clear_failures(self.store, self.target, [rid for rid in parked if rid not in still])
             outbox.park_failures(self.store, self.target, refused)
 
-    def _actions(self, by_id: dict[str, IndexRow]) -> list[Action]:
+    def _actions(self, rows: list[Any]) -> tuple[list[Action], dict[str, Any]]:
+        """The bulk actions for these rows (a row may give several documents), and each document's row."""
         s = self.settings
-        return [
-            {"_op_type": "create", "_index": mapping.index_name(s.index_prefix, s.index_period, row.report.begin_ts),
-             "_id": doc_id, "_source": to_document(row)}
-            for doc_id, row in by_id.items()
-        ]
+        actions: list[Action] = []
+        by_id: dict[str, Any] = {}
+        for row in rows:
+            for doc_id, index, source in self.feed.documents(row, index_of(self.feed, row, s.index_prefix, s.index_period)):
+                actions.append({"_op_type": "create", "_index": index, "_id": doc_id, "_source": source})
+                by_id[doc_id] = row
+        return actions, by_id
 
-    def _deliver(self, actions: list[Action], by_id: dict[str, IndexRow], first_record: int) -> list[BulkOutcome]:
+    def _deliver(self, actions: list[Action], by_id: dict[str, Any], first_record: int) -> list[BulkOutcome]:
         """Send one chunk through the retry layer (whole request and pushed-back items alike)."""
         return self.retrier.bulk(self.client, actions, first_record)
 
-    def _drop_expired(self, rows: list[IndexRow], tally: _Tally) -> list[IndexRow]:
+    def _drop_expired(self, rows: list[Any], tally: _Tally) -> list[Any]:
         s = self.settings
         if s.retention_days <= 0:
             return rows
-        names = {row.record_id: mapping.index_name(s.index_prefix, s.index_period, row.report.begin_ts) for row in rows}
+        names = {self.feed.seq(row): index_of(self.feed, row, s.index_prefix, s.index_period) for row in rows}
         expired = set(mapping.expired_indices(
-            s.index_prefix, s.index_period, sorted(set(names.values())), s.retention_days, self.now()))
+            self.feed.family(s.index_prefix), s.index_period, sorted(set(names.values())), s.retention_days, self.now()))
         tally.skipped += sum(1 for name in names.values() if name in expired)
-        return [row for row in rows if names[row.record_id] not in expired]
+        return [row for row in rows if names[self.feed.seq(row)] not in expired]
 
-    def _tally(self, results: list[BulkOutcome], by_id: dict[str, IndexRow], tally: _Tally) -> list[outbox.Failure]:
+    def _tally(self, results: list[BulkOutcome], by_id: dict[str, Any], tally: _Tally) -> list[outbox.Failure]:
         refused = []
         for ok, item in results:
             info: dict[str, Any] = item.get("create", item)
@@ -203,11 +208,23 @@ class Syncer:
             elif info.get("status") == CONFLICT:
                 tally.existing += 1
             else:
-                row = by_id[info["_id"]]
+                seq = self.feed.seq(by_id[info["_id"]])
                 error = info.get("error")
                 text = reason_of({"error": error}) if isinstance(error, dict) else str(error)
-                tally.failures.append(DocumentFailure(row.record_id, info["_id"], int(info.get("status", 0)), text))
-                refused.append(outbox.Failure(row.record_id, int(info.get("status", 0)), text, 1))
+                tally.failures.append(DocumentFailure(seq, info["_id"], int(info.get("status", 0)), text))
+                refused.append(outbox.Failure(seq, int(info.get("status", 0)), text, 1))
         if refused:
             log.warning("%d document(s) refused by %s; parked for the next pass", len(refused), self.client.url)
         return refused
+
+
+def sync_all(client: SearchClient, store: Store, settings: ElasticsearchSettings, max_records: int | None = None,
+             **options: Any) -> list[SyncResult]:
+    """One pass of every kind's feed (aggregate records first); each result names its kind's target."""
+    results = []
+    for feed in feeds():
+        result = Syncer(client, store, settings, feed=feed, **options).run_once(max_records)
+        results.append(result)
+        if result.error is not None:
+            break  # the cluster is away: the other kinds wait too
+    return results

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dmarcflow.config import ElasticsearchSettings
 from dmarcflow.errors import IndexingError
 from dmarcflow.index import mapping
 from dmarcflow.index.client import EngineError, SearchClient
+from dmarcflow.index.feed import Feed, feeds
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,8 @@ class SetupResult:
     index_template: str
     component_templates: tuple[str, ...]
     index_pattern: str
+    # The other report kinds' index templates (TLS, failure reports); not part of the 0.1 result's equality.
+    families: tuple[str, ...] = field(default=(), compare=False)
 
 
 def setup(client: SearchClient, settings: ElasticsearchSettings) -> SetupResult:
@@ -35,10 +38,42 @@ def setup(client: SearchClient, settings: ElasticsearchSettings) -> SetupResult:
         client.put_component_template(mappings_name, bodies["mappings"])
         client.put_component_template(settings_name, bodies["settings"])
         client.put_index_template(template, mapping.index_template(prefix))
+        families = tuple(_put_family(client, settings, feed) for feed in feeds() if feed.mappings() is not None)
     except EngineError as exc:
         raise IndexingError(f"cannot install the index templates on {client.url} "
                             f"({_PRIVILEGE[client.engine]}): {exc.description}") from None
-    return SetupResult(template, (mappings_name, settings_name), mapping.index_pattern(prefix))
+    return SetupResult(template, (mappings_name, settings_name), mapping.index_pattern(prefix), families)
+
+
+# Above the aggregate family's 200: its pattern <prefix>-* also matches <prefix>-tls-..., and the
+# engine applies the matching template of highest priority.
+_FAMILY_PRIORITY = 210
+
+
+def _put_family(client: SearchClient, settings: ElasticsearchSettings, feed: Feed) -> str:
+    """One report kind's templates: its strict mappings, the shared settings, its index pattern."""
+    family = feed.family(mapping.check_prefix(settings.index_prefix))
+    template, mappings_name, settings_name = mapping.template_names(family)
+    body = feed.mappings()
+    assert body is not None
+    client.put_component_template(mappings_name, {"template": {"mappings": body}, "version": mapping.TEMPLATE_VERSION})
+    client.put_component_template(settings_name, mapping.component_templates(settings.shards, settings.replicas)["settings"])
+    client.put_index_template(template, {**mapping.index_template(family), "priority": _FAMILY_PRIORITY})
+    return template
+
+
+def ensure_family(client: SearchClient, settings: ElasticsearchSettings, feed: Feed) -> bool:
+    """``ensure_template`` for one report kind's family."""
+    family = feed.family(settings.index_prefix)
+    if client.has_index_template(family):
+        return False
+    log.warning("index template %s missing on %s: installing it", family, client.url)
+    try:
+        _put_family(client, settings, feed)
+    except EngineError as exc:
+        raise IndexingError(f"cannot install the index templates on {client.url} "
+                            f"({_PRIVILEGE[client.engine]}): {exc.description}") from None
+    return True
 
 
 def ensure_template(client: SearchClient, settings: ElasticsearchSettings) -> bool:

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from dmarcflow.config import AlertsSettings, DigestSettings, SmtpSettings
 from dmarcflow.credentials import CHOICES, configured_kinds
 from dmarcflow.errors import ConfigError
+from dmarcflow.models import ALERT_SEVERITIES, CHECK_RECORDS
 from dmarcflow.schedule import ScheduleError, parse_schedule, parse_zone
 from dmarcflow.transport import is_loopback, redact_url as _shown
 
@@ -59,6 +60,13 @@ def check_alerts(a: AlertsSettings, section: str) -> None:
     if a.webhooks and not a.webhook_secret_file:
         raise ConfigError(f"[{section}] webhooks need webhook_secret_file: every request is signed with its secret")
     check_addresses(a.email_to, f"[{section}] email_to")
+    unknown = [r for r in a.dns_changed_records if r not in CHECK_RECORDS]
+    if unknown:
+        raise ConfigError(f"[{section}] dns_changed_records: {', '.join(map(repr, unknown))} is not a record type "
+                          f"(use any of {', '.join(CHECK_RECORDS)})")
+    if a.dns_changed_min_severity not in ALERT_SEVERITIES:
+        raise ConfigError(f"[{section}] dns_changed_min_severity must be info, warning or critical, not "
+                          f"{a.dns_changed_min_severity!r}")
 
 
 def check_webhook_url(url: str, allow_http: bool, section: str) -> None:

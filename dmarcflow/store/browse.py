@@ -25,9 +25,11 @@ class ReportRow:
     conflict_of: int | None
     source: str | None
     warnings: tuple[str, ...] = ()  # quirks read with this report (warning codes, sorted)
+    kind: str = "aggregate"  # the report kind (kinds.registry); ids are unique within a kind
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
+        del out["warnings"]  # warnings stay the last key (and CSV column), after kind
         out["warnings"] = list(self.warnings)
         return out
 

@@ -2,7 +2,8 @@
 
 Reads: the DKIM (domain, selector) pairs each source IP used in a policy domain's
 reports (from the records table: selectors are not in the rollup). Writes: the
-latest check result per domain (``dns_checks``), which ``summary`` shows.
+latest check result per domain (``dns_checks``), which ``summary`` shows, and the one before it
+(``dns_checks_previous``), which ``check_cache`` reads for the ``dns_changed`` alert.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ class CheckRepository:
             yield DkimUse(ip, results, int(messages))
 
     def save(self, domain: str, checked_at: int, result: dict[str, Any]) -> None:
+        """The domain's latest check; the one it replaces is kept as its previous (``check_cache.pairs``)."""
+        self._conn.execute(
+            "INSERT OR REPLACE INTO dns_checks_previous (domain, checked_at, result) "
+            "SELECT domain, checked_at, result FROM dns_checks WHERE domain = ?", (domain,))
         self._conn.execute(
             "INSERT INTO dns_checks (domain, checked_at, result) VALUES (?, ?, ?) ON CONFLICT(domain) DO UPDATE SET "
             "checked_at = excluded.checked_at, result = excluded.result",
@@ -58,14 +63,14 @@ class CheckRepository:
             return None
         if row is None:
             return None
-        findings = tuple(_finding(f) for f in json.loads(row[1]).get("findings", []) if isinstance(f, dict))
+        findings = tuple(finding_of(f) for f in json.loads(row[1]).get("findings", []) if isinstance(f, dict))
         return StoredCheck(domain, int(row[0]), findings)
 
 
 _FIELDS = ("code", "severity", "message", "fix", "name")
 
 
-def _finding(data: dict[str, Any]) -> Finding:
+def finding_of(data: dict[str, Any]) -> Finding:
     details = tuple((k, v) for k, v in data.items() if k not in _FIELDS)
     return Finding(str(data.get("code", "")), str(data.get("severity", "")), str(data.get("message", "")),
                    str(data.get("fix", "")), data.get("name"), details)

@@ -84,6 +84,20 @@ def mark_report(conn: sqlite3.Connection, report_pk: int, need_rdns: bool) -> No
     )
 
 
+def mark_ips(conn: sqlite3.Connection, ips: Iterable[str], need_rdns: bool) -> int:
+    """Mark these IPs (of a report of another kind: a failure report's source IP) like ``mark_report``.
+
+    Returns how many were marked (0: every one already has its facts).
+    """
+    before = conn.total_changes
+    conn.executemany(
+        "INSERT OR IGNORE INTO ip_pending (ip) SELECT ? "
+        "WHERE NOT EXISTS (SELECT 1 FROM ip_info i WHERE i.ip = ? AND (i.rdns_checked = 1 OR ? = 0))",
+        [(ip, ip, int(need_rdns)) for ip in ips],
+    )
+    return conn.total_changes - before
+
+
 def pending(conn: sqlite3.Connection, after: str, limit: int, need_rdns: bool) -> list[str]:
     """Marked IPs after ``after`` (in IP text order) that this run can complete.
 

@@ -237,6 +237,103 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (report, code)
     ) WITHOUT ROWID;
     """,
+    # 10: SMTP TLS reports (RFC 8460): a report, its policies (with their session counts) and each
+    # policy's failure details. Identity is (org_name, report_id); a second version with other
+    # content is kept as a conflict, like aggregate reports. The raw JSON is kept for reprocess.
+    """
+    CREATE TABLE tls_reports (
+        id INTEGER PRIMARY KEY,
+        org_name TEXT NOT NULL,
+        report_id TEXT NOT NULL,
+        begin_ts INTEGER NOT NULL,
+        end_ts INTEGER NOT NULL,
+        contact_info TEXT,
+        report_domain TEXT,
+        submitter TEXT,
+        successful INTEGER NOT NULL,
+        failed INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        warnings TEXT NOT NULL DEFAULT '[]',
+        status TEXT NOT NULL CHECK (status IN ('active', 'conflict')),
+        conflict_of INTEGER REFERENCES tls_reports(id),
+        source TEXT,
+        ingested_at TEXT NOT NULL,
+        raw_json BLOB
+    );
+    CREATE UNIQUE INDEX tls_reports_identity ON tls_reports(org_name, report_id, content_hash);
+    CREATE INDEX tls_reports_time ON tls_reports(begin_ts);
+
+    CREATE TABLE tls_policies (
+        id INTEGER PRIMARY KEY,
+        report INTEGER NOT NULL REFERENCES tls_reports(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        policy_type TEXT NOT NULL CHECK (policy_type IN ('sts', 'tlsa', 'no-policy-found')),
+        policy_domain TEXT NOT NULL,
+        policy_strings TEXT NOT NULL DEFAULT '[]',
+        mx_hosts TEXT NOT NULL DEFAULT '[]',
+        successful INTEGER NOT NULL,
+        failed INTEGER NOT NULL
+    );
+    CREATE INDEX tls_policies_report ON tls_policies(report, position);
+    CREATE INDEX tls_policies_domain ON tls_policies(policy_domain, report);
+
+    CREATE TABLE tls_failures (
+        id INTEGER PRIMARY KEY,
+        policy INTEGER NOT NULL REFERENCES tls_policies(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        result_type TEXT NOT NULL,
+        sending_mta_ip TEXT,
+        receiving_mx_hostname TEXT,
+        receiving_mx_helo TEXT,
+        receiving_ip TEXT,
+        failed_sessions INTEGER NOT NULL,
+        failure_reason_code TEXT,
+        additional_information TEXT
+    );
+    CREATE INDEX tls_failures_policy ON tls_failures(policy, position);
+    """,
+    # 11: DMARC failure reports (RFC 6591 / RFC 9991): metadata and the original message's headers,
+    # never its body. ``sample`` (the whole report mail, zlib) is filled only with
+    # [failure_reports] keep_samples = true. ``identity`` is the dedupe key (kinds.failure.identity).
+    """
+    CREATE TABLE failure_reports (
+        id INTEGER PRIMARY KEY,
+        identity TEXT NOT NULL UNIQUE,
+        reporter TEXT NOT NULL,
+        arrival_ts INTEGER NOT NULL,
+        source_ip TEXT NOT NULL,
+        reported_domain TEXT NOT NULL,
+        feedback_type TEXT NOT NULL,
+        auth_failure TEXT NOT NULL DEFAULT '[]',
+        identity_alignment TEXT,
+        delivery_result TEXT,
+        authentication_results TEXT,
+        auth_results TEXT NOT NULL DEFAULT '[]',
+        dkim_domain TEXT, dkim_selector TEXT, dkim_identity TEXT, spf_domain TEXT,
+        original_envelope_id TEXT, original_mail_from TEXT, original_rcpt_to TEXT,
+        header_from TEXT, header_to TEXT, subject TEXT, message_id TEXT,
+        user_agent TEXT, reporting_mta TEXT, submitter TEXT, mail_date_ts INTEGER,
+        incidents INTEGER,
+        original_headers TEXT NOT NULL,
+        feedback_fields TEXT NOT NULL,
+        body_omitted INTEGER NOT NULL,
+        warnings TEXT NOT NULL DEFAULT '[]',
+        source TEXT,
+        ingested_at TEXT NOT NULL,
+        sample BLOB
+    );
+    CREATE INDEX failure_reports_domain_time ON failure_reports(reported_domain, arrival_ts);
+    CREATE INDEX failure_reports_time ON failure_reports(arrival_ts);
+    """,
+    # 12: the check before the latest of each domain, so that the `dns_changed` alert can say what changed
+    # between the two latest checks. Saving a check moves the row it replaces in dns_checks here.
+    """
+    CREATE TABLE dns_checks_previous (
+        domain TEXT PRIMARY KEY,
+        checked_at INTEGER NOT NULL,
+        result TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]
 
 

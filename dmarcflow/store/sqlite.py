@@ -22,6 +22,7 @@ from dmarcflow.models import Record, Report
 from dmarcflow.store import ipfacts, rejected
 from dmarcflow.store.connection import describe, open_reader, open_writer
 from dmarcflow.store.rejected import RawInput, RejectedRow
+from dmarcflow.store.check_cache import CheckCache
 from dmarcflow.store.checks import CheckRepository
 from dmarcflow.utc import now_iso
 
@@ -123,6 +124,11 @@ class Store:
     def checks(self) -> CheckRepository:
         """DNS posture checks: their cached results and the report facts they read."""
         return CheckRepository(self.conn)
+
+    @property
+    def check_cache(self) -> CheckCache:
+        """The cached checks read whole (the DNS posture page, ``check --cached``, the ``dns_changed`` alert)."""
+        return CheckCache(self.conn)
 
     def __enter__(self) -> "Store":
         return self

@@ -5,6 +5,7 @@ and the same serialiser (dmarcflow/answers.py), so its body is byte for byte tha
     GET /api/senders/D?class=&since=&until=&view=         dmarcflow senders D --format json ...
     GET /api/reports?domain=&status=&since=&until=&limit=&offset=   dmarcflow reports --format json ...
     GET /api/rejected?limit=&offset=                      dmarcflow rejected --format json ...
+    GET /api/checks?domain=D&domain=E                     dmarcflow check --cached [D E] --format json
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dmarcflow.analysis import list_sources, summarise
-from dmarcflow.answers import rows_answer, senders_answer, summary_answer, to_json
+from dmarcflow.answers import checks_answer, rows_answer, senders_answer, summary_answer, to_json
+from dmarcflow.check import domain_name, read_cached
 from dmarcflow.config import ApprovedSenders
 from dmarcflow.listing import list_rejected, list_reports
 from dmarcflow.store import Store
@@ -66,3 +68,10 @@ class Api:
         with self.reading() as store:
             rows = list_rejected(store, limit=optional_integer(params, "limit"), offset=integer(params, "offset", 0))
         return json_response(rows_answer(rows))
+
+    def checks(self, request: Request) -> Response:
+        # The command's domain names, checked and normalised as it does: a bad one is a 400 with its message.
+        domains = [domain_name(d) for d in request.query_params.getlist("domain") if d.strip()]
+        with self.reading() as store:
+            found = read_cached(store, domains)
+        return json_response(checks_answer(found.checks))

@@ -29,7 +29,7 @@ from dmarcflow.errors import StoreError
 from dmarcflow.listing import rejected_raw
 from dmarcflow.store import Store
 from dmarcflow.store.readonly import open_readonly, snapshot
-from dmarcflow.web import api, pages
+from dmarcflow.web import api, pages, posture
 from dmarcflow.web.links import sources_table
 from dmarcflow.web.params import ParamError, Query, integer, read_query, report_status, text
 from dmarcflow.web.render import Renderer, stylesheet
@@ -129,6 +129,16 @@ class WebApp:
         if context is None:
             raise NotFound(f"No report {pk} is stored.")
         return self.html("report.html", "reports", f"Report {pk}", **context)
+
+    def posture(self, request: Request) -> Response:
+        with self.reading() as store:
+            context = posture.posture_overview(store)
+        return self.html("dns.html", "posture", "DNS posture", **context)
+
+    def posture_domain(self, request: Request) -> Response:
+        with self.reading() as store:
+            context = posture.posture_page(store, request.path_params["domain"])
+        return self.html("dns_domain.html", "posture", f"DNS posture of {context['domain']}", **context)
 
     def rejected(self, request: Request) -> Response:
         page = integer(request.query_params, "page", 1, minimum=1)
@@ -249,6 +259,8 @@ def create_app(db: Path, approved: Mapping[str, ApprovedSenders], access: Access
         Route("/reports/{id:int}", h(app.report)),
         Route("/reports/{id:int}/raw.xml", h(app.report_xml)),
         Route("/rejected", h(app.rejected)),
+        Route("/dns", h(app.posture)),
+        Route("/dns/{domain:path}", h(app.posture_domain)),
         Route("/rejected/{id:int}/raw", h(app.rejected_raw)),
         Route("/static/style.css", app.style),
         Route("/login", app.login_form, methods=["GET"]),
@@ -258,5 +270,6 @@ def create_app(db: Path, approved: Mapping[str, ApprovedSenders], access: Access
         Route("/api/senders/{domain:path}", _api_errors(answers.senders)),
         Route("/api/reports", _api_errors(answers.reports)),
         Route("/api/rejected", _api_errors(answers.rejected)),
+        Route("/api/checks", _api_errors(answers.checks)),
     ]
     return Starlette(routes=routes, middleware=[Middleware(Guard, access=access)])

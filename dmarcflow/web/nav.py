@@ -1,8 +1,8 @@
 """The navigation bar: one entry per kind of page.
 
 An entry without a path is a page that is planned but not built yet: it is shown greyed out with
-its note, never as a link to an empty page. The TLS-report and failure-report kinds and the DNS
-posture checks get their pages here when they exist (set the path and add the route in app.py).
+its note, never as a link to an empty page. The TLS-report and failure-report kinds get their pages
+here when they exist (set the path and add the route in app.py).
 """
 
 from __future__ import annotations
@@ -24,5 +24,5 @@ NAV = (
     NavEntry("rejected", "Rejected inputs", "/rejected"),
     NavEntry("tls", "TLS reports", None, "arrives with the TLS report kind (RFC 8460)"),
     NavEntry("failure", "Failure reports", None, "arrives with the failure report kind (ARF)"),
-    NavEntry("posture", "DNS posture", None, "arrives with `dmarcflow check`"),
+    NavEntry("posture", "DNS posture", "/dns"),
 )

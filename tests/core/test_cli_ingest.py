@@ -16,8 +16,8 @@ def test_ingest_json_contract_and_exit_code(cli, db_path, tmp_path):
     result = cli("--db", db_path, "ingest", "--offline", "--format", "json", good)
     assert result.exit_code == 0
     assert json.loads(result.stdout) == [
-        {"path": str(good), "status": "ingested", "reason": None, "message": None, "reports": 1, "records": 1, "messages": 3,
-         "warnings": [], "skipped": []}
+        {"path": str(good), "kind": "aggregate", "status": "ingested", "reason": None, "message": None, "reports": 1,
+         "records": 1, "messages": 3, "warnings": [], "skipped": []}
     ]
 
 
@@ -87,5 +87,7 @@ def test_reprocess_command(cli, db_path):
     assert result.exit_code == 0
     assert result.stderr.strip() == (
         f"reprocessed {sum(v['reports'] for v in total)} report(s): {sum(v['records'] for v in total)} records, "
-        f"{sum(v['messages'] for v in total)} messages"
+        f"{sum(v['messages'] for v in total)} messages\n"
+        # sample_reports/tls and sample_reports/failure (tests/kinds/ checks those samples one by one)
+        "reprocessed 10 SMTP TLS report(s): 14 policies\nreprocessed 4 DMARC failure report(s)"
     )

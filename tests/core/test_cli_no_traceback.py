@@ -67,10 +67,10 @@ def test_the_walk_finds_every_command():
     # A new command belongs here, and in base_args/GOOD when it needs arguments or runs until stopped
     # (a command that does not return is stopped by the 60 s alarm and fails these tests).
     assert COMMANDS == [("alerts",), ("check",), ("dashboards", "export"), ("dashboards", "import"), ("digest",),
-                        ("es", "setup"), ("es", "status"), ("es", "sync"), ("fetch",), ("index", "setup"),
+                        ("es", "setup"), ("es", "status"), ("es", "sync"), ("failures",), ("fetch",), ("index", "setup"),
                         ("index", "status"), ("index", "sync"), ("ingest",), ("kibana", "export"), ("kibana", "import"),
                         ("rejected",), ("report",), ("reports",), ("reprocess",), ("senders",), ("serve",),
-                        ("summary",), ("version",), ("watch",)]
+                        ("summary",), ("tls", "summary"), ("version",), ("watch",)]
 
 
 def base_args(path: tuple[str, ...], tmp: Path) -> list[str]:

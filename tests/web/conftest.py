@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -14,7 +15,10 @@ from dmarcflow.store import Store
 from dmarcflow.web.app import create_app
 from dmarcflow.web.security import Access
 from tests.conftest import SAMPLES
-from tests.support.analysis_data import ingest_dataset
+from tests.support.analysis_data import ingest_dataset, ingest_payloads
+from tests.support.check_zones import SERVFAIL, TIMEOUT
+from tests.support.dns_server import ZoneServer
+from tests.support.posture import HOSTILE_CHECKED, hostile_selector_report, run_check, web_zones
 from tests.support.web import LiveServer, build_hostile_store
 
 MIXED = g.Options(reports=18, records_per_report=60, schema="mixed", quirks=True, sources_per_domain=70)
@@ -30,7 +34,9 @@ def sample_db(tmp_path_factory):
         try:
             ingestor = Ingestor(store, enricher, Limits())
             for name in list_inputs([str(SAMPLES)]):
-                if "/quirks/" not in name:  # the ingest tests' quirk samples are not part of these figures
+                # Neither the ingest tests' quirk samples nor the other report kinds' (tls/, failure/: the
+                # web UI shows aggregate reports) are part of these figures.
+                if not any(f"/{folder}/" in name for folder in ("quirks", "tls", "failure")):
                     list(ingestor.ingest_file(name))
         finally:
             enricher.close()
@@ -53,6 +59,33 @@ def mixed_db(mixed, tmp_path_factory):
 def hostile_db(tmp_path_factory):
     path = tmp_path_factory.mktemp("hostile") / "store.sqlite"
     build_hostile_store(path)
+    return path
+
+
+@pytest.fixture(scope="package")
+def dns_zones():
+    """The loopback DNS server that `dmarcflow check` asks in these tests (the web UI itself never does)."""
+    with ZoneServer(web_zones(), timeout=TIMEOUT, servfail=SERVFAIL) as server:
+        yield server
+
+
+@pytest.fixture(scope="package")
+def checked_db(sample_db, dns_zones, tmp_path_factory):
+    """The samples with a saved check of example.net and example.com; example.org is never checked."""
+    path = tmp_path_factory.mktemp("checked") / "store.sqlite"
+    shutil.copy(sample_db, path)
+    run = run_check(path, ("example.net", "example.com"), dns_zones.address)
+    assert (run.saved, [len(r.findings) for r in run.results]) == (True, [3, 1])
+    return path
+
+
+@pytest.fixture(scope="package")
+def hostile_checked_db(dns_zones, tmp_path_factory):
+    """xss.test: HTML and script in its DNS records and in a reported DKIM selector, checked and saved."""
+    path = tmp_path_factory.mktemp("hostile-checked") / "store.sqlite"
+    assert [o.status for o in ingest_payloads(path, [hostile_selector_report()])] == ["ingested"]
+    run = run_check(path, (HOSTILE_CHECKED,), dns_zones.address)
+    assert [f.code for f in run.results[0].findings] == ["spf_include_broken", "dkim_key_missing", "mta_sts_invalid"]
     return path
 
 

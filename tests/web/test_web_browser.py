@@ -16,6 +16,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.conftest import REPO
+from tests.support.posture import HOSTILE_CHECKED, HOSTILE_DMARC, HOSTILE_SELECTOR
 from tests.support.web import HOSTILE_DOMAIN, HOSTILE_ORG, HOSTILE_REPORT_ID, SCRIPT, SVG, chromium_missing, start_chromium, stop_chromium
 
 MISSING = chromium_missing()
@@ -107,6 +108,44 @@ def test_hostile_text_is_inert_in_the_browser(browser, serve, hostile_db, path, 
     if path == "/reports/1":
         assert HOSTILE_ORG in text and HOSTILE_REPORT_ID in text and SVG in text
     assert errors_logged(browser) == []
+
+
+def assert_inert(browser) -> None:
+    from selenium.common.exceptions import NoAlertPresentException
+
+    assert browser.execute_script("return document.scripts.length") == 0
+    assert browser.execute_script("return document.querySelectorAll('img, iframe, object, embed').length") == 0
+    assert browser.execute_script("return document.querySelectorAll('[onload], [onerror]').length") == 0
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text
+    assert errors_logged(browser) == []
+
+
+def test_the_dns_posture_pages_render_without_errors(browser, serve, checked_db, tmp_path):
+    server = serve(checked_db)
+    open_page(browser, server.url("/dns"))
+    assert len(browser.find_elements("css selector", "table.posture tbody tr")) == 2
+    assert errors_logged(browser) == []
+    open_page(browser, server.url("/dns/example.net"))
+    assert len(browser.find_elements("css selector", "table.findings tbody tr")) == 3
+    assert errors_logged(browser) == []
+    shoot(browser, tmp_path, "dns")
+    open_page(browser, server.url("/domains/example.net"))
+    assert len(browser.find_elements("css selector", "ul.dns-errors li")) == 3
+    assert errors_logged(browser) == []
+
+
+@pytest.mark.parametrize("path", ["/dns", f"/dns/{HOSTILE_CHECKED}", f"/domains/{HOSTILE_CHECKED}"])
+def test_hostile_dns_records_are_inert_in_the_browser(browser, serve, hostile_checked_db, path):
+    open_page(browser, serve(hostile_checked_db).url(path))
+    assert_inert(browser)
+    text = browser.find_element("css selector", "main").text
+    if path == "/dns":
+        assert '"><img' in text
+    else:
+        assert f"{HOSTILE_SELECTOR}._domainkey.{HOSTILE_CHECKED}" in text
+    if path.startswith("/dns/"):
+        assert HOSTILE_DMARC in text
 
 
 def test_the_html_report_opens_in_the_browser_without_scripts_or_errors(browser, cli, mixed_db, hostile_db, tmp_path):

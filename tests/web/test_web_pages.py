@@ -172,9 +172,9 @@ def test_bad_requests_get_a_page_that_says_what_to_fix(serve, sample_db, path, s
 
 def test_the_navigation_keeps_a_place_for_the_report_kinds_to_come(serve, sample_db):
     doc = page(serve(sample_db), "/")
-    assert [a.text_content() for a in doc.xpath("//nav/a")] == ["Overview", "Reports", "Rejected inputs"]
+    assert [a.text_content() for a in doc.xpath("//nav/a")] == ["Overview", "Reports", "Rejected inputs", "DNS posture"]
     assert [s.text_content().split(" (")[0] for s in doc.xpath("//nav/span[@class='soon']")] == [
-        "TLS reports", "Failure reports", "DNS posture"]
+        "TLS reports", "Failure reports"]
     assert doc.xpath("//nav/span[@class='soon']/a") == []
 
 

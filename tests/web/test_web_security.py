@@ -16,8 +16,8 @@ from dmarcflow.web.security import CSP, Access, safe_next
 from tests.support.web import HOSTILE_DOMAIN, HOSTILE_ORG, HOSTILE_REPORT_ID, IMG, SCRIPT, SVG
 
 TOKEN = "s3cret-token-0123456789abcdef"
-PATHS = ["/", "/reports", "/reports/1", "/rejected", "/api/summary", "/api/reports", "/static/style.css",
-         "/no/such/page", "/reports/1/raw.xml", "/rejected/1/raw"]
+PATHS = ["/", "/reports", "/reports/1", "/rejected", "/dns", "/dns/example.com", "/api/summary", "/api/reports",
+         "/api/checks", "/static/style.css", "/no/such/page", "/reports/1/raw.xml", "/rejected/1/raw"]
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,110 @@
+"""What the sync needs from each report kind: its pending rows, their documents, its index family.
+
+Every kind has its own index family (``<prefix>-YYYY.MM`` for aggregate records, ``<prefix>-tls-...``
+and ``<prefix>-failure-...`` for the others), its own strict template, and its own checkpoint in the one
+outbox (``index_checkpoint``/``index_failures``, keyed by target + kind). ``sync.Syncer`` runs one feed;
+``sync.sync_all`` runs every kind's (``kinds.registry``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from dmarcflow.index import mapping, outbox
+from dmarcflow.index.document import IndexRow, document_id, to_document
+from dmarcflow.store import Store
+
+Document = tuple[str, str, dict[str, Any]]  # (_id, index, source)
+
+
+class Feed(Protocol):
+    """One kind's side of the outbox. Rows are whatever the kind reads from the store."""
+
+    @property
+    def kind(self) -> str:
+        ...
+
+    def target(self, base: str) -> str:
+        """The checkpoint key of this kind at one target (cluster + prefix)."""
+        ...
+
+    def family(self, prefix: str) -> str:
+        """The prefix of this kind's index names, templates and retention."""
+        ...
+
+    def mappings(self) -> dict[str, Any] | None:
+        """The strict mapping of the family's template; None for the aggregate family's own templates."""
+        ...
+
+    def pending(self, store: Store, target: str, after: int, limit: int, now: datetime) -> Sequence[Any]:
+        ...
+
+    def rows_by_id(self, store: Store, ids: list[int]) -> Sequence[Any]:
+        ...
+
+    def seq(self, row: Any) -> int:
+        """The row's id in the outbox's order (what checkpoints and parked failures name)."""
+        ...
+
+    def begin_ts(self, row: Any) -> int:
+        """The time that picks the row's index (its period)."""
+        ...
+
+    def documents(self, row: Any, index: str) -> list[Document]:
+        ...
+
+    def backlog(self, store: Store, target: str) -> outbox.Backlog:
+        ...
+
+
+@dataclass(frozen=True)
+class AggregateFeed:
+    """Aggregate records: the outbox and documents as they always were."""
+
+    kind: str = "aggregate"
+
+    def target(self, base: str) -> str:
+        return base  # unchanged, so existing checkpoints stay valid
+
+    def family(self, prefix: str) -> str:
+        return prefix
+
+    def mappings(self) -> dict[str, Any] | None:
+        return None
+
+    def pending(self, store: Store, target: str, after: int, limit: int, now: datetime) -> Sequence[Any]:
+        return outbox.pending(store, target, after, limit, now)
+
+    def rows_by_id(self, store: Store, ids: list[int]) -> Sequence[Any]:
+        return outbox.rows_by_id(store, ids)
+
+    def seq(self, row: Any) -> int:
+        return int(row.record_id)
+
+    def begin_ts(self, row: Any) -> int:
+        return int(row.report.begin_ts)
+
+    def documents(self, row: Any, index: str) -> list[Document]:
+        assert isinstance(row, IndexRow)
+        return [(document_id(row), index, to_document(row))]
+
+    def backlog(self, store: Store, target: str) -> outbox.Backlog:
+        return outbox.backlog(store, target)
+
+
+def kind_target(base: str, kind: str) -> str:
+    return f"{base}#{kind}"
+
+
+def index_of(feed: Feed, row: Any, prefix: str, period: str) -> str:
+    return mapping.index_name(feed.family(prefix), period, feed.begin_ts(row))
+
+
+def feeds() -> list[Feed]:
+    """Every kind's feed, aggregate first (the registry says which kinds exist)."""
+    from dmarcflow.kinds.registry import KINDS
+
+    return [kind.feed for kind in KINDS]
