@@ -688,16 +688,18 @@ def stream_report_spec(seed: int = 1, schema: str = "rfc7489",
 
 def write_report_xml(target: str | Path | BinaryIO, report: ReportSpec, n_records: int, *,
                      seed: int = 1, shares: Sequence[float] = Options().shares,
-                     n_sources: int = 2000) -> Figures:
+                     n_sources: int = 2000, distinct_ips: bool = False) -> Figures:
     """Stream a report with n_records generated records; returns its exact figures.
 
     The report's own records are ignored: records are drawn on the fly from a
-    seeded source pool, so memory stays flat whatever n_records is.
+    seeded source pool, so memory stays flat whatever n_records is. With
+    distinct_ips every record gets a source IP of its own (the pool's behaviour,
+    and so its class, are kept): the worst case for per-IP work.
     """
     if isinstance(target, (str, Path)):
         with open(target, "wb") as fh:
             return write_report_xml(fh, report, n_records, seed=seed, shares=shares,
-                                    n_sources=n_sources)
+                                    n_sources=n_sources, distinct_ips=distinct_ips)
     dom = next((d for d in DEFAULT_DOMAINS if d.name == report.policy.domain),
                DomainSpec(report.policy.domain))
     stream = RecordStream(random.Random(seed), dom, shares, n_sources)
@@ -706,15 +708,24 @@ def write_report_xml(target: str | Path | BinaryIO, report: ReportSpec, n_record
     tally.reporters.add(report.org_name)
     target.write(render_header(report).encode("utf-8"))
     chunk: list[str] = []
-    for _ in range(n_records):
+    for i in range(n_records):
         rec = stream.next(report.policy, None)
         tally.add(rec, stream.used[(rec.source_ip, report.policy.domain)].klass)
+        if distinct_ips:
+            rec = replace(rec, source_ip=distinct_ip(i))
         chunk.append(render_record(rec, report.schema, report.quirks))
         if len(chunk) >= 2000:
             target.write("".join(chunk).encode("utf-8"))
             chunk.clear()
     target.write(("".join(chunk) + FOOTER).encode("utf-8"))
     return tally.freeze()
+
+
+def distinct_ip(i: int) -> str:
+    """The i-th of 34 x 256 x 256 x 254 distinct public-looking IPv4 addresses."""
+    first = _PUBLIC_FIRST_OCTETS[i % len(_PUBLIC_FIRST_OCTETS)]
+    j = i // len(_PUBLIC_FIRST_OCTETS)
+    return f"{first}.{j // (256 * 254) % 256}.{j // 254 % 256}.{j % 254 + 1}"
 
 
 # ------------------------------------------------------------------------ packaging

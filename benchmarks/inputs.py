@@ -30,9 +30,12 @@ def packaging_of(index: int) -> str:
     return PACKAGINGS[(index + index // len(REPORTERS)) % len(PACKAGINGS)]
 
 
-def big_report(path: Path, n_records: int, seed: int = 1) -> Figures:
-    """One Google-style report with n_records records, streamed to path (about 471 bytes a record)."""
-    return write_report_xml(path, stream_report_spec(seed), n_records, seed=seed)
+def big_report(path: Path, n_records: int, seed: int = 1, distinct_ips: bool = False) -> Figures:
+    """One Google-style report with n_records records, streamed to path (about 471 bytes a record).
+
+    distinct_ips: a source IP of its own for every record (else 2,000 sources).
+    """
+    return write_report_xml(path, stream_report_spec(seed), n_records, seed=seed, distinct_ips=distinct_ips)
 
 
 def corpus_header(seed: int, index: int) -> ReportSpec:

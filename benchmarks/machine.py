@@ -45,9 +45,25 @@ def describe() -> dict[str, object]:
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "load_avg_at_start": load_average(),
+        "checkout": checkout(),
         "sqlite": sqlite3.sqlite_version,
         "versions": {d: _version(d) for d in ("lxml", "parsedmarc", "elasticsearch", "imapclient", "orjson")},
     }
+
+
+def checkout() -> dict[str, object]:
+    """The commit measured, and whether dmarcflow's package differs from it (None: not a git checkout)."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "dmarcflow"], cwd=root, capture_output=True,
+                               text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dmarcflow_modified": None}
+    return {"commit": head.stdout.strip(), "dmarcflow_modified": bool(dirty.stdout.strip())}
 
 
 def load_average() -> list[float]:

@@ -90,3 +90,25 @@ def run_stage(name: str, params: dict[str, Any], timeout: float = 3600) -> tuple
         if line.startswith(RESULT_PREFIX):
             return json.loads(line[len(RESULT_PREFIX):]), measured
     raise StageFailed(f"stage {name} printed no result:\n{measured.stdout[-2000:]}{measured.stderr[-2000:]}")
+
+
+BARE_PYTHON = (sys.executable, "-c", "import click, sqlite3")  # the start-up floor of any click + SQLite CLI
+
+
+def dmarcflow_argv(*args: str) -> list[str]:
+    """The `dmarcflow` command as users run it: the console script beside this Python, else ``-m dmarcflow``."""
+    script = Path(sys.executable).parent / "dmarcflow"
+    head = [str(script)] if script.exists() else [sys.executable, "-m", "dmarcflow"]
+    return head + list(args)
+
+
+def checked(measured: Measured, what: str, ok: tuple[int, ...] = (0,)) -> Measured:
+    if measured.returncode not in ok:
+        raise StageFailed(f"{what} failed (exit {measured.returncode}):\n{measured.stderr[-2000:]}")
+    return measured
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2

@@ -1,6 +1,10 @@
-"""cProfile of dmarcflow's side of a stage: ``python -m benchmarks.profile parse|ingest|es-build``.
+"""cProfile of dmarcflow's side of a stage: ``python -m benchmarks.profile TARGET``.
 
-Prints the top functions by own time, to say what limits a figure (measured, not guessed).
+Targets: parse, ingest (the Google-style report), ingest-distinct (a distinct source IP per record),
+backfill (the year of small reports from their folder, as ``ingest DIR`` does it), es-build, summary,
+and startup (``python -X importtime`` of ``dmarcflow --help``, by module).
+Prints the top functions by own time, to say what limits a figure (measured, not guessed); ``--out``
+writes the same text to a file too (benchmarks/profiles/ keeps the ones the README cites).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import cProfile
 import io
 import pstats
 import sys
+import sysconfig
 import tempfile
 from pathlib import Path
 
@@ -38,6 +43,21 @@ def _ingest(path: Path, workdir: Path) -> None:
         pass
 
 
+def _backfill(cache: Path, workdir: Path, seed: int, reports: int):
+    from benchmarks.year import YearShape, year
+
+    data = year(cache, seed, YearShape(reports=reports))  # generated (or found) before the profiler starts
+    ingestor = _ingestor(workdir / "profile.db")  # a new store each time: the temporary folder
+    files = sorted(str(p) for p in data.folder.iterdir())
+
+    def work() -> None:
+        for path in files:
+            for _ in ingestor.ingest_file(path):
+                pass
+
+    return work
+
+
 def _es_build(path: Path, workdir: Path):
     """Building the ECS documents a sync sends (no node needed): the client-side cost of indexing."""
     from dmarcflow.index import outbox
@@ -58,31 +78,74 @@ def _summary(db: Path):
     return lambda: summarise(store, ["example.com"])
 
 
-TARGETS = {"parse": _parse, "ingest": _ingest, "es-build": _es_build, "summary": _summary}
+TARGETS = {"parse": _parse, "ingest": _ingest, "ingest-distinct": _ingest, "backfill": _backfill,
+           "es-build": _es_build, "summary": _summary}
 
 
 def _prepare(args: argparse.Namespace, workdir: Path):
     """The callable to profile; its setup (generating, ingesting) is not profiled."""
     if args.target == "summary":
         return _summary(Path(args.db))
+    if args.target == "backfill":
+        return _backfill(Path(args.workdir) if args.workdir else workdir, workdir, args.seed, args.reports)
     path = workdir / "report.xml"
-    big_report(path, args.records)
+    big_report(path, args.records, args.seed, distinct_ips=args.target == "ingest-distinct")
     if args.target == "es-build":
         return _es_build(path, workdir)
     work = TARGETS[args.target]
     return lambda: work(path, workdir)
 
 
+def _short_paths(line: str) -> str:
+    """Paths relative to the checkout, the standard library and site-packages (no machine's folders)."""
+    paths = sysconfig.get_paths()
+    for prefix, short in ((paths["purelib"], "<site-packages>"), (paths["stdlib"], "<stdlib>"),
+                          (str(Path(__file__).resolve().parent.parent), "")):
+        line = line.replace(prefix + "/", short + ("/" if short else ""))
+    return line
+
+
+def import_profile(top: int) -> str:
+    """Where `dmarcflow --help` spends its start-up: ``python -X importtime``, by module, cumulative.
+
+    Each third-party package is counted once, at its first import; dmarcflow's own modules are listed
+    by name, so the list says which command module pulls in which dependency.
+    """
+    import re
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "dmarcflow", "--help"], capture_output=True,
+                          text=True, check=True)
+    found = re.finditer(r"import time:\s+(\d+) \|\s+(\d+) \|( +)(\S+)", done.stderr)
+    rows = [(int(m[2]), len(m[3]) == 1, m[4]) for m in found]
+    seen: dict[str, int] = {}
+    for micros, _, name in rows:
+        if (name.startswith("dmarcflow") or "." not in name) and name not in seen:
+            seen[name] = micros
+    total = sum(micros for micros, outermost, _ in rows if outermost)
+    lines = [f"dmarcflow --help, python -X importtime: top {top} modules by cumulative import time "
+             f"(all imports together {total / 1e3:.0f} ms)"]
+    for name, micros in sorted(seen.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"{micros / 1e3:8.1f} ms  {name}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__.splitlines()[0])
-    ap.add_argument("target", choices=sorted(TARGETS))
+    ap.add_argument("target", choices=sorted([*TARGETS, "startup"]))
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--db", help="summary: the store to summarise (e.g. one kept with --summary-db)")
+    ap.add_argument("--reports", type=int, default=6_000, help="backfill: reports in the year")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--workdir", help="backfill: where the year is cached (as the runner's --workdir)")
+    ap.add_argument("--out", help="also write the profile text to this file")
     ap.add_argument("--top", type=int, default=15)
     ap.add_argument("--sort", default="tottime", choices=("tottime", "cumulative"))
     args = ap.parse_args(argv)
     if args.target == "summary" and not args.db:
         ap.error("summary needs --db")
+    if args.target == "startup":
+        return _write(import_profile(args.top), args.out)
     with tempfile.TemporaryDirectory(prefix="dmarcflow-profile-") as tmp:
         workdir = Path(tmp)
         profiler = cProfile.Profile()
@@ -90,9 +153,18 @@ def main(argv: list[str] | None = None) -> int:
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out).sort_stats(args.sort)
     stats.print_stats(args.top)
-    what = f"store {args.db}" if args.target == "summary" else f"{args.records:,} records"
-    print(f"{args.target}, {what}, top {args.top} by {args.sort}:")
-    print("\n".join(line for line in out.getvalue().splitlines() if line.strip()))
+    what = {"summary": f"store {args.db}", "backfill": f"a year of {args.reports:,} small reports"}.get(
+        args.target, f"{args.records:,} records")
+    text = f"{args.target}, {what}, top {args.top} by {args.sort}:\n" + "\n".join(
+        _short_paths(line) for line in out.getvalue().splitlines() if line.strip())
+    return _write(text, args.out)
+
+
+def _write(text: str, out: str | None) -> int:
+    print(text)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text + "\n", encoding="utf-8")
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 import json
 import shutil
 import tempfile
@@ -21,13 +22,17 @@ from benchmarks import machine
 from benchmarks.figures import Figure, markdown_table, not_available, text_table
 from benchmarks.run import QUICK, Run, Sizes, log, size_fields
 
-STAGE_NAMES = ("parse", "ingest", "summary", "web", "es", "imap", "hostile")
+# In this order: start-up first (least disturbed by what the others leave in the page cache); store reads
+# the stores that ingest, bigreport and backfill leave.
+STAGE_NAMES = ("startup", "parse", "ingest", "bigreport", "backfill", "growth", "store", "summary", "web", "es",
+               "imap", "hostile")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=(
-        "Benchmark every stage of dmarcflow against its target and against parsedmarc on the same input; "
-        "print a table and optionally write JSON."))
+        "Benchmark dmarcflow against its targets (issue 16's and earlier ones), every figure against a peer "
+        "measured in the same run (parsedmarc on the same input, a bare Python, the search-engine node alone, ...); "
+        "print a table and optionally write JSON (python -m benchmarks.readme puts it into the README)."))
     ap.add_argument("--quick", action="store_true", help="tiny sizes: checks that every stage works (CI)")
     ap.add_argument("--only", help=f"comma-separated stages among {','.join(STAGE_NAMES)}")
     ap.add_argument("--json", dest="json_path", help="write figures, raw metrics and the machine here")
@@ -35,7 +40,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeat", type=int, help="runs of each side of a comparison, interleaved, best counts "
                                               "(default 3, 1 with --quick)")
-    ap.add_argument("--workdir", help="where generated inputs go (default: a temporary folder, removed)")
+    ap.add_argument("--workdir", help="where generated inputs go, kept and reused by the next run with the same "
+                                      "--workdir (default: a temporary folder, removed)")
     ap.add_argument("--summary-db", help="reuse (or build and keep) the summary store at this path")
     for name in size_fields():
         ap.add_argument("--" + name.replace("_", "-"), type=int, help=f"default {getattr(Sizes(), name):,}")
@@ -76,23 +82,28 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     names, sizes = stages_from(args), sizes_from(args)
     info = machine.describe()
+    started = datetime.now(timezone.utc)
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="dmarcflow-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     repeat = args.repeat or (1 if args.quick else 3)
-    run = Run(sizes, workdir, args.seed, Path(args.summary_db) if args.summary_db else None, repeat)
+    run = Run(sizes, workdir, args.seed, Path(args.summary_db) if args.summary_db else None, repeat,
+              keep_inputs=bool(args.workdir))
     try:
         figures = run_stages(run, names)
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
     info["load_avg_at_end"] = machine.load_average()
-    print(f"dmarcflow benchmarks, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {machine.one_line(info)}, at end {info['load_avg_at_end']}")
+    ended = datetime.now(timezone.utc)
+    print(f"dmarcflow benchmarks, {started:%Y-%m-%d %H:%M} UTC, {machine.one_line(info)}, at end {info['load_avg_at_end']}")
     print(text_table(figures))
     if args.markdown:
         print()
         print(markdown_table(figures))
     if args.json_path:
-        out = {"machine": info, "sizes": sizes.__dict__, "quick": args.quick, "repeat": repeat, "stages": names,
+        out = {"started": started.isoformat(timespec="seconds"), "ended": ended.isoformat(timespec="seconds"),
+               "command": "python -m benchmarks " + " ".join(sys.argv[1:] if argv is None else argv),
+               "machine": info, "sizes": sizes.__dict__, "quick": args.quick, "repeat": repeat, "stages": names,
                "figures": [f.as_dict() for f in figures], "metrics": run.metrics}
         Path(args.json_path).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     return 1 if any(f.note.startswith("not available") and f.key in STAGE_NAMES for f in figures) else 0

@@ -27,6 +27,8 @@ STAGES = {
     "es-parsedmarc": "benchmarks.stages.es:child_parsedmarc",
     "imap-parsedmarc": "benchmarks.stages.imap:child_parsedmarc",
     "hostile": "benchmarks.stages.hostile:child_hostile",
+    "backfill-parsedmarc": "benchmarks.stages.backfill:child_parsedmarc",
+    "growth": "benchmarks.stages.growth:child_growth",
 }
 
 

@@ -17,7 +17,7 @@ from benchmarks.inputs import report_emails
 from benchmarks.measure import run_measured, run_stage
 from benchmarks.run import Run, log
 
-TARGET_SECONDS = Target("<=", 30)
+TARGET_SECONDS = Target("<=", 30, issue="earlier")
 PARSEDMARC_FOLDER = "ForParsedmarc"
 
 
@@ -85,7 +85,7 @@ def measure(run: Run) -> list[Figure]:
     return [Figure(
         "imap_seconds", f"{n:,} report emails in IMAP, fetched and stored", "s", measured.seconds, their_seconds,
         their_seconds / measured.seconds if their_seconds else None, TARGET_SECONDS,
-        note=("whole dmarcflow fetch command, start-up included; ratio = parsedmarc time / ours; "
-              "parsedmarc fetches and parses only" if their_seconds else
-              f"parsedmarc: {theirs.get('error') or theirs}"),
+        note=("whole dmarcflow fetch command, start-up included; parsedmarc fetches and parses only"
+              if their_seconds else f"parsedmarc: {theirs.get('error') or theirs}"),
+        peer="parsedmarc get_dmarc_reports_from_mailbox, same messages", ratio_is="peer time / ours",
     )]

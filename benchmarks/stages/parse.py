@@ -9,7 +9,8 @@ from benchmarks.figures import Figure, Target
 from benchmarks.measure import best_of, run_stage
 from benchmarks.run import Run
 
-TARGET_RATIO = Target(">=", 20, on_ratio=True)
+TARGET_RATIO = Target(">=", 20, on_ratio=True, issue="earlier")
+PEER = "parsedmarc parse_report_file(offline=True), same file"
 
 
 def child_dmarcflow(params: dict[str, Any]) -> dict[str, Any]:
@@ -47,8 +48,8 @@ def measure(run: Run) -> list[Figure]:
     return [
         Figure("parse_records_per_s", f"parse + normalise, offline ({n})", "records/s",
                ours_rate, theirs_rate, ours_rate / theirs_rate, TARGET_RATIO,
-               note=f"best of {run.repeat} interleaved runs each"),
+               note=f"best of {run.repeat} interleaved runs each, in-process timing", peer=PEER),
         Figure("parse_peak_rss_mb", f"parse peak RSS ({n})", "MB", ours["peak_rss_mb"],
                theirs["peak_rss_mb"], theirs["peak_rss_mb"] / ours["peak_rss_mb"],
-               note="whole process; ratio = parsedmarc / dmarcflow"),
+               note="whole process", peer=PEER, ratio_is="peer / ours"),
     ]
