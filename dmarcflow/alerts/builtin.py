@@ -63,9 +63,8 @@ def own_sender_failing(ctx: RuleContext) -> list[Alert]:
 
 
 def _sender_fix(src: Source, domain: str) -> str:
-    known = src.as_dict().get("fix")  # the analysis library's per-service fix, where its catalogue has one
-    if isinstance(known, str) and known:
-        return known
+    if src.fix:  # the analysis library's fix for this sender (per service where its catalogue has one)
+        return src.fix
     action = (f"make it sign with DKIM for {domain} (d={domain}) or send with a return path under {domain}, "
               "so that SPF or DKIM aligns.")
     if src.approved:

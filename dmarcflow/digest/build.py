@@ -52,10 +52,9 @@ class DomainDigest:
         return rate(self.previous.dmarc_pass, self.previous.messages) if self.previous else None
 
     @property
-    def status(self) -> str | None:
-        """The analysis library's status of the domain, where it gives one."""
-        value = self.summary.as_dict().get("status")
-        return value if isinstance(value, str) else None
+    def status(self) -> str:
+        """The analysis library's status of the domain (the overview's word for it)."""
+        return self.summary.status.status
 
 
 @dataclass(frozen=True)

@@ -68,15 +68,11 @@ def overview_rows(digest: Digest) -> list[list[str]]:
         s, prev = d.summary, d.previous
         rows.append([d.domain, n(s.messages), change(s.messages, prev.messages if prev else None), pct(d.pass_rate),
                      points(d.pass_rate, d.previous_pass_rate),
-                     n(sum(i.source.messages for i in d.impostors)), d.status or _readiness_word(d)])
+                     n(sum(i.source.messages for i in d.impostors)), d.status])
     return rows
 
 
 OVERVIEW_HEAD = ["domain", "messages", "change", "pass", "pass change", "impostor msgs", "status"]
-
-
-def _readiness_word(d: DomainDigest) -> str:
-    return "ready" if d.summary.readiness.legitimate_failing == 0 else "needs work"
 
 
 def figure_lines(d: DomainDigest) -> list[str]:
@@ -101,8 +97,7 @@ def failing_line(s: Source) -> str:
 
 
 def fix_of(s: Source) -> str | None:
-    value = s.as_dict().get("fix")  # the analysis library's per-service fix, where its catalogue has one
-    return value if isinstance(value, str) and value else None
+    return s.fix or None
 
 
 def impostor_line(i: Impostor) -> str:
