@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import dns.exception
 import dns.resolver
@@ -22,21 +23,11 @@ import maxminddb
 
 from dmarcflow.config import EnrichmentSettings
 from dmarcflow.errors import ConfigError
+from dmarcflow.models import IpFacts
 from dmarcflow.normalise import organisational_domain
 
-
-@dataclass(frozen=True, slots=True)
-class IpFacts:
-    ip: str
-    reverse_dns: str | None
-    base_domain: str | None
-    country: str | None
-    asn: int | None
-    as_name: str | None
-    as_domain: str | None
-    sender: str
-    sender_type: str | None
-    rdns_checked: bool
+__all__ = ["BoundedCache", "Enricher", "IpFacts", "ReverseDns", "Service", "default_ip_db", "ip_db_path",
+           "load_service_map", "open_ip_db"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,14 +64,14 @@ def load_service_map(path: Path | None = None) -> dict[str, Service]:
         }
 
 
-class BoundedCache(OrderedDict):
+class BoundedCache(OrderedDict[str, str | None]):
     """A small LRU map; injected, not a module global, so tests stay independent."""
 
     def __init__(self, size: int) -> None:
         super().__init__()
         self.size = size
 
-    def put(self, key, value) -> None:
+    def put(self, key: str, value: str | None) -> None:
         self[key] = value
         self.move_to_end(key)
         while len(self) > self.size:
@@ -172,7 +163,7 @@ class Enricher:
                 return self._services[key]
         return None
 
-    def _db_record(self, ip: str) -> dict:
+    def _db_record(self, ip: str) -> dict[str, Any]:
         try:
             ipaddress.ip_address(ip)
             record = self._db.get(ip)

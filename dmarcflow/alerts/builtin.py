@@ -11,7 +11,7 @@ from dmarcflow.alerts.context import RuleContext
 from dmarcflow.analysis import Source
 from dmarcflow.changes import source_key
 from dmarcflow.models import Alert
-from dmarcflow.store.activity import ReporterActivity
+from dmarcflow.store.reports import ReporterActivity
 from dmarcflow.utc import iso
 
 DAY = 86400

@@ -9,8 +9,8 @@ from dmarcflow.analysis import DomainSummary, Source, list_sources, summarise
 from dmarcflow.changes import Period, new_sources, period_ending
 from dmarcflow.config import AlertsSettings, ApprovedSenders
 from dmarcflow.store import Store
-from dmarcflow.store.activity import ReporterActivity, reporter_activity
 from dmarcflow.store.check_cache import CheckPair
+from dmarcflow.store.reports import ReporterActivity
 
 
 class RuleContext:
@@ -59,7 +59,7 @@ class RuleContext:
         return new_sources(self.store, domain, self.period, self.approved, view)
 
     def reporter_activity(self) -> list[ReporterActivity]:
-        return reporter_activity(self.store.conn, self.settings.period_days)
+        return self.store.reports.reporter_activity(self.settings.period_days)
 
     def check_pairs(self) -> list[CheckPair]:
         """The two latest saved DNS checks of every domain checked at least twice."""

@@ -57,7 +57,7 @@ def run_alerts(store: Store, settings: Settings, channels: Sequence[Channel], no
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     stamp = now.strftime(ISO_FORMAT)
     found = evaluate(RuleContext(store, settings.alerts, settings.approved, now), rules)
-    repo = AlertStore(store.conn)
+    repo = store.alerts
     if dry_run:
         return _preview(repo, found.found, found.rules, stamp)
     with store.transaction():
@@ -85,7 +85,7 @@ def deliver_pending(store: Store, channels: Sequence[Channel], now: datetime | N
     the rest of this run. Returns (deliveries made, one failure line per failed channel)."""
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     ts = int(now.timestamp())
-    repo = AlertStore(store.conn)
+    repo = store.alerts
     by_id = {c.id: c for c in channels}
     broken: dict[str, str] = {}
     delivered = 0

@@ -14,7 +14,6 @@ from dmarcflow.cli.app import EXIT_FAILED, AppContext, main
 from dmarcflow.cli.output import format_option, to_csv, to_json, to_table
 from dmarcflow.digest import delivery, digest_period, make_digest
 from dmarcflow.models import RaisedAlert
-from dmarcflow.store.alerts import AlertStore
 
 ALERT_CSV = ("rule", "domain", "key", "severity", "message", "fix", "first_seen")
 
@@ -70,7 +69,7 @@ def alerts(app: AppContext, dry_run: bool, at: str | None, fmt: str) -> None:
     now = _parse_at(at)
     with app.open_store(create=False) as store:
         run = run_configured(store, app.settings, now, dry_run=dry_run)
-        deliveries = {a.id: AlertStore(store.conn).deliveries(a.id) for a in run.raised}
+        deliveries = {a.id: store.alerts.deliveries(a.id) for a in run.raised}
     if fmt == "json":
         click.echo(to_json({"alerts": [_alert_json(a, deliveries.get(a.id, {})) for a in run.raised],
                             "cleared": [a.alert.key for a in run.cleared], "open": run.open,

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from dmarcflow.analysis import DomainSummary, Source, list_sources, summarise
-from dmarcflow.analysis.queries import source_rows
 from dmarcflow.analysis.window import window_of
 from dmarcflow.changes import Period, new_sources
 from dmarcflow.config import ApprovedSenders
@@ -105,7 +104,7 @@ def _impostors(store: Store, summary: DomainSummary, period: Period) -> tuple[Im
     """The summary's unauthorised sources, with what receivers did to their messages."""
     acted: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     wanted = {s.ip for s in summary.unauthorised}
-    for row in source_rows(store.conn, summary.domain, window_of(period.first, period.last)):
+    for row in store.rollups.source_rows(summary.domain, window_of(period.first, period.last)):
         if row.ip in wanted:
             acted[row.ip][0] += row.quarantined
             acted[row.ip][1] += row.rejected

@@ -24,7 +24,6 @@ from dmarcflow.notify.smtp import check_ready
 from dmarcflow.schedule import parse_schedule
 from dmarcflow.errors import ConfigError
 from dmarcflow.store import Store
-from dmarcflow.store.activity import latest_report_id
 from dmarcflow.store.alerts import AlertStore
 from dmarcflow.utc import ISO_FORMAT
 
@@ -68,7 +67,7 @@ class AlertsHook:
 
     def after_pass(self) -> None:
         with Store.open(self.settings.store.resolved_path()) as store:
-            latest = latest_report_id(store.conn)
+            latest = store.reports.latest_id()
             if latest != self._seen:
                 self._evaluate(store, latest)
 
@@ -76,7 +75,7 @@ class AlertsHook:
         now = self.clock()
         with Store.open(self.settings.store.resolved_path()) as store:
             if self._evaluated is None or (now - self._evaluated).total_seconds() >= EVALUATE_EVERY:
-                self._evaluate(store, latest_report_id(store.conn))
+                self._evaluate(store, store.reports.latest_id())
             else:
                 deliver_pending(store, self.channels, now, due_only=True)
 
@@ -103,7 +102,7 @@ class DigestSchedule:
         now = self.clock()
         slot = self.schedule.latest_slot(now)
         with Store.open(self.settings.store.resolved_path()) as store:
-            repo = AlertStore(store.conn)
+            repo = store.alerts
             last = repo.last_slot(DIGEST_SCHEDULE)
             if last is None:
                 # First start with a schedule: nothing was missed yet. The next slot is the first digest.

@@ -20,10 +20,15 @@ from typing import IO
 from dmarcflow.errors import ParseError, StoreError
 from dmarcflow.models import Record, Report
 from dmarcflow.store import ipfacts, rejected
-from dmarcflow.store.connection import describe, open_reader, open_writer
-from dmarcflow.store.rejected import RawInput, RejectedRow
+from dmarcflow.store.alerts import AlertStore
 from dmarcflow.store.check_cache import CheckCache
 from dmarcflow.store.checks import CheckRepository
+from dmarcflow.store.connection import describe, open_reader, open_writer
+from dmarcflow.store.ipfacts import IpFactsRepository
+from dmarcflow.store.rejected import RawInput, RejectedRepository, RejectedRow
+from dmarcflow.store.reports import ReportRepository
+from dmarcflow.store.rollups import RollupRepository
+from dmarcflow.store.series import SeriesRepository
 from dmarcflow.utc import now_iso
 
 _BATCH = 5000
@@ -101,9 +106,18 @@ class Store:
     """One connection to the store. ``open`` for commands that write, ``open_readonly`` for those that only read."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool = False) -> None:
-        self.conn = conn
+        self.conn = conn  # private to dmarcflow.store: other layers ask the repositories below
         self.path = path
         self.readonly = readonly
+        self.reports = ReportRepository(conn, path)
+        self.rollups = RollupRepository(conn, path)
+        self.series = SeriesRepository(conn, path)
+        self.ip_facts = IpFactsRepository(conn, path)
+        self.rejected = RejectedRepository(conn, path)
+        self.alerts = AlertStore(conn, path)
+        self.checks = CheckRepository(conn, path)  # DNS posture checks, and the report facts they read
+        # the cached checks read whole (the DNS posture page, ``check --cached``, the ``dns_changed`` alert)
+        self.check_cache = CheckCache(conn)
 
     @classmethod
     def open(cls, path: str | Path, *, create: bool = True) -> "Store":
@@ -119,16 +133,6 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
-
-    @property
-    def checks(self) -> CheckRepository:
-        """DNS posture checks: their cached results and the report facts they read."""
-        return CheckRepository(self.conn)
-
-    @property
-    def check_cache(self) -> CheckCache:
-        """The cached checks read whole (the DNS posture page, ``check --cached``, the ``dns_changed`` alert)."""
-        return CheckCache(self.conn)
 
     def __enter__(self) -> "Store":
         return self

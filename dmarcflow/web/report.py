@@ -15,7 +15,7 @@ from typing import Any
 from dmarcflow.analysis import summarise
 from dmarcflow.analysis.window import window_of
 from dmarcflow.config import ApprovedSenders
-from dmarcflow.store import Store, series
+from dmarcflow.store import Store
 from dmarcflow.web.charts import class_bar, sparkline, trend_chart
 from dmarcflow.web.pages import chart_range
 from dmarcflow.web.params import Query
@@ -38,7 +38,7 @@ def html_report(store: Store, domains: Sequence[str], since: date | None, until:
                           order="name" if domains else "worst")
     q = Query(since=since, until=until)
     window = window_of(since, until)
-    days = series.every_domain_days(store, window.first_day, window.last_day)
+    days = store.series.every_domain_days(window.first_day, window.last_day)
     first, last = chart_range(q, window, [d for ds in days.values() for d in ds])
     sections: list[dict[str, Any]] = []
     for s in summaries:
