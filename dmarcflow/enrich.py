@@ -106,7 +106,7 @@ class ReverseDns:
             return {}
         workers = max(1, min(self._settings.dns_workers, len(ips)))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            return dict(zip(ips, pool.map(self.lookup, ips)))
+            return dict(zip(ips, pool.map(self.lookup, ips), strict=True))
 
 
 def _open_ip_db(configured: str) -> maxminddb.Reader:
@@ -114,7 +114,7 @@ def _open_ip_db(configured: str) -> maxminddb.Reader:
     try:
         return maxminddb.open_database(path)
     except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:
-        where = f"[enrichment] ip_db = \"{configured}\"" if configured else f"the bundled IP database {path}"
+        where = f'[enrichment] ip_db = "{configured}"' if configured else f"the bundled IP database {path}"
         raise ConfigError(f"{where}: not a readable MMDB database ({exc}); give an IPinfo, MaxMind or DB-IP .mmdb "
                           "file, or leave ip_db empty") from None
 

@@ -9,11 +9,12 @@ import ipaddress
 import math
 import re
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from publicsuffixlist import PublicSuffixList
 
+from dmarcflow import verdict
 from dmarcflow.errors import ParseError
 from dmarcflow.models import Alignment, DkimResult, OverrideReason, SpfResult
 
@@ -31,7 +32,8 @@ EVALUATED = {"pass", "fail"}
 _MAX_EPOCH = 2**32
 MAX_COUNT = 2**63 - 1  # SQLite's INTEGER
 _FLOAT_EPOCH = re.compile(r"[0-9]{1,20}\.[0-9]{0,20}|[0-9]{1,20}(?:\.[0-9]{0,20})?[eE][+]?[0-9]{1,3}")
-_EMAIL_DOMAIN = re.compile(r"@([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+)\.?(?:[\s>]|$)")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_EMAIL_DOMAIN = re.compile(rf"@({_LABEL}(?:\.{_LABEL})+)\.?(?:[\s>]|$)")
 
 
 def word(value: str | None) -> str | None:
@@ -76,7 +78,7 @@ def epoch_to_utc(value: str | None, name: str) -> datetime:
         raise ParseError("invalid_value", f"{name} is not an epoch timestamp: {raw[:40]!r}")
     if not 0 <= seconds < _MAX_EPOCH:
         raise ParseError("invalid_value", f"{name} is out of range: {seconds}")
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 def count(value: str | None) -> int:
@@ -170,7 +172,7 @@ def compute_alignment(
     )
 
 
-FORWARDING_REASONS = {"forwarded", "mailing_list"}
+FORWARDING_REASONS = verdict.FORWARDING_REASONS
 
 
 def classify(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dmarcflow.analysis import DomainSummary, Source, list_sources, summarise
 from dmarcflow.changes import Period, new_sources, period_ending
@@ -21,7 +21,7 @@ class RuleContext:
         self.store = store
         self.settings = settings
         self.approved = approved
-        self.now = now.astimezone(timezone.utc)
+        self.now = now.astimezone(UTC)
         self.period = period_ending(self.now.date(), settings.period_days)
         self._summaries: dict[tuple[str, Period], DomainSummary | None] = {}
         self._sources: dict[tuple[str, str], list[Source]] = {}

@@ -30,14 +30,21 @@ from dmarcflow.analysis.overview import DomainStatus, overview
 from dmarcflow.analysis.readiness import Readiness, Scenario
 from dmarcflow.analysis.sources import VIEWS, Source
 from dmarcflow.analysis.summary import (
-    DomainSummary, StoreBackend, SummaryBackend, assemble, has_data, list_sources, summarise, summarise_from,
+    DomainSummary,
+    StoreBackend,
+    SummaryBackend,
+    assemble,
+    has_data,
+    list_sources,
+    summarise,
+    summarise_from,
 )
 from dmarcflow.models import DomainResults, IpFacts, PolicyPublished, ReportFacts, SourceRow, Totals, Window
 from dmarcflow.store.rollups import POLICY_FIELDS, IpRow, PolicyFacts, policy_facts
 
 __all__ = [
-    "POLICY_FIELDS", "VIEWS", "Catalogue", "Clues", "DomainResults", "DomainStatus", "DomainSummary", "IpFacts",
-    "IpRow", "PolicyFacts", "PolicyPublished", "Readiness", "ReportFacts", "Scenario", "Service", "Source", "SourceRow", "StoreBackend",
-    "SummaryBackend", "Totals", "Window", "assemble", "has_data", "list_sources", "overview", "policy_facts", "summarise",
-    "summarise_from",
+    "POLICY_FIELDS", "VIEWS", "Catalogue", "Clues", "DomainResults", "DomainStatus", "DomainSummary",
+    "IpFacts", "IpRow", "PolicyFacts", "PolicyPublished", "Readiness", "ReportFacts", "Scenario", "Service",
+    "Source", "SourceRow", "StoreBackend", "SummaryBackend", "Totals", "Window", "assemble", "has_data",
+    "list_sources", "overview", "policy_facts", "summarise", "summarise_from",
 ]

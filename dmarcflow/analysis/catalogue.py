@@ -13,6 +13,7 @@ import ipaddress
 import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from dmarcflow.normalise import organisational_domain
@@ -197,7 +198,7 @@ class _NetworkIndex:
                 if net.version == version:
                     ranges.append((int(net.network_address), int(net.broadcast_address), service))
         ranges.sort(key=lambda r: r[0])
-        for (_, end, first), (start, _, second) in zip(ranges, ranges[1:]):
+        for (_, end, first), (start, _, second) in pairwise(ranges):
             if start <= end:
                 raise CatalogueError(f"the networks of {first.name} and {second.name} overlap")
         self._starts = [r[0] for r in ranges]

@@ -26,9 +26,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dmarcflow.models import PolicyPublished
 from dmarcflow.analysis.sources import FAILING_CLASSES, Source
 from dmarcflow.analysis.wording import headline, notes
+from dmarcflow.models import PolicyPublished
 
 NEXT_STEP = {None: "p=quarantine", "none": "p=quarantine", "quarantine": "p=reject", "reject": None}
 

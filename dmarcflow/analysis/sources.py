@@ -13,7 +13,7 @@ import json
 import socket
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from dmarcflow.analysis.approved import ApprovedMatcher, SourceFacts
@@ -106,13 +106,13 @@ class Source:
         """Where the sender name comes from: "service" (a sending service), "rdns" (the reverse-DNS base domain),
         "as" (a network's name: an ISP, a host, an AS) or "ip" (nothing known). A network's name is too broad
         to approve by, so those are approved by their IPs."""
-        kinds = {sender_kind(ip, info) for ip, info in zip(self.ips, self.detail.infos)}
+        kinds = {sender_kind(ip, info) for ip, info in zip(self.ips, self.detail.infos, strict=False)}
         return kinds.pop() if len(kinds) == 1 else "as"
 
     @property
     def clues(self) -> tuple[Clues, ...]:
         d = self.detail
-        return tuple(_clues(ip, info, d.main_row) for ip, info in zip(self.ips, d.infos)) if d.main_row else ()
+        return tuple(_clues(ip, info, d.main_row) for ip, info in zip(self.ips, d.infos, strict=False)) if d.main_row else ()
 
     def _recognised(self) -> tuple[Service | None, str | None]:
         """(the service all its IPs are recognised as, the pool), worked out once per source."""
@@ -122,7 +122,7 @@ class Source:
         if not d.recognised:
             clues = self.clues
             found = [d.recogniser.service(c) for c in clues]
-            pools = {d.recogniser.pool(entry, c) for entry, c in zip(found, clues)}
+            pools = {d.recogniser.pool(entry, c) for entry, c in zip(found, clues, strict=True)}
             entry = found[0] if found and all(f is found[0] for f in found) else None
             d.recognised.append((entry, pools.pop() if len(pools) == 1 else "mixed" if pools else None))
         return d.recognised[0]
@@ -409,7 +409,7 @@ def _source(name: str, rows: list[SourceRow], ctx: _Context) -> Source:
 def _service_of(ctx: _Context, ips: tuple[str, ...], detail: SourceDetail) -> Service | None:
     if ctx.recogniser is None or detail.main_row is None:
         return None
-    found = [ctx.recogniser.service(_clues(ip, info, detail.main_row)) for ip, info in zip(ips, detail.infos)]
+    found = [ctx.recogniser.service(_clues(ip, info, detail.main_row)) for ip, info in zip(ips, detail.infos, strict=False)]
     return found[0] if all(f is found[0] for f in found) else None
 
 
@@ -426,7 +426,7 @@ def _listed(ctx: _Context, ips: tuple[str, ...], detail: SourceDetail) -> tuple[
     if detail.main_row is None:
         return None, None
     matched = []
-    for ip, info in zip(ips, detail.infos):
+    for ip, info in zip(ips, detail.infos, strict=False):
         service = ctx.recogniser.service(_clues(ip, info, detail.main_row)) if ctx.recogniser else None
         matched.append(_facts(ip, info, service))
     approvals = [ctx.matcher.match(f) for f in matched]

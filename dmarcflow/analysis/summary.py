@@ -16,7 +16,14 @@ from dmarcflow.analysis.sources import VIEWS, Source, build_sources
 from dmarcflow.analysis.window import Window, check_order, window_of
 from dmarcflow.config import ApprovedSenders
 from dmarcflow.models import (
-    SOURCE_CLASSES, DomainResults, IpFacts, PolicyPublished, ReportFacts, SourceRow, StoredCheck, Totals,
+    SOURCE_CLASSES,
+    DomainResults,
+    IpFacts,
+    PolicyPublished,
+    ReportFacts,
+    SourceRow,
+    StoredCheck,
+    Totals,
 )
 from dmarcflow.store import Store
 from dmarcflow.store.rollups import totals_of

@@ -8,7 +8,7 @@ A report belongs to the UTC day its interval begins on (``daily_sources.day``
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from dmarcflow.models import Window
 
@@ -42,7 +42,7 @@ def parse_since(text: str | None, now: datetime | None = None) -> date | None:
         return None
     match = _RELATIVE.match(text.strip().lower())
     if match:
-        today = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).date()
+        today = (now or datetime.now(UTC)).astimezone(UTC).date()
         return today - timedelta(days=int(match.group(1)) * (7 if match.group(2) == "w" else 1))
     if text.strip().isdigit():
         raise WindowError(f"--since: {text!r} needs a unit (e.g. 30d or 2w) or a date (YYYY-MM-DD)")

@@ -7,6 +7,7 @@ import logging
 import sqlite3
 import sys
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import click
 
@@ -83,7 +84,7 @@ class _Group(click.Group):
             importlib.import_module(COMMAND_MODULES[name])  # its decorators register it on `main`
         return super().get_command(ctx, name)
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ConfigError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -38,7 +38,7 @@ def digest(app: AppContext, domains: tuple[str, ...], since: str, until: str | N
     try:
         first, last = parse_since(since), parse_until(until)
         assert first is not None  # --since has a default
-        period = digest_period(first, last, datetime.now(timezone.utc).date())
+        period = digest_period(first, last, datetime.now(UTC).date())
     except WindowError as exc:
         raise click.UsageError(str(exc)) from None
     delivery(app.settings, to, out)  # a configuration mistake is named before the store is opened
@@ -90,11 +90,11 @@ def _parse_at(text: str | None) -> datetime | None:
     if text is None:
         return None
     try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        value = datetime.fromisoformat(text.strip())
     except ValueError:
         raise click.BadParameter(f"{text!r} is not a time (use YYYY-MM-DD or YYYY-MM-DDTHH:MM, UTC)",
                                  param_hint="--at") from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _alert_json(alert: RaisedAlert, deliveries: dict[str, str]) -> dict[str, object]:

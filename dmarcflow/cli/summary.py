@@ -9,9 +9,9 @@ from typing import Any
 import click
 
 from dmarcflow.analysis import VIEWS, DomainSummary, Source, has_data, list_sources, overview, summarise_from
+from dmarcflow.analysis.window import WindowError, check_order, parse_since, parse_until
 from dmarcflow.answers import domain_name, senders_answer, summary_answer
 from dmarcflow.backends import BACKENDS, BackendMismatch, summary_backend
-from dmarcflow.analysis.window import WindowError, check_order, parse_since, parse_until
 from dmarcflow.cli.app import AppContext, main
 from dmarcflow.cli.output import FC, format_option, to_csv, to_json
 from dmarcflow.cli.render import WIDTH, render_overview, render_summary, source_table

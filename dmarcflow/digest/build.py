@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dmarcflow.analysis import DomainSummary, Source, list_sources, summarise
 from dmarcflow.analysis.window import window_of
@@ -81,7 +81,7 @@ def rate(part: int, whole: int) -> float | None:
 
 def build_digest(store: Store, period: Period, approved: Mapping[str, ApprovedSenders],
                  domains: Iterable[str] = (), now: datetime | None = None) -> Digest:
-    stamp = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime(ISO_FORMAT)
+    stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime(ISO_FORMAT)
     current = summarise(store, domains, period.first, period.last, approved)
     previous = period.previous()
     result = []

@@ -24,7 +24,14 @@ from dmarcflow.errors import IndexingError
 from dmarcflow.index.client import EngineError, SearchClient
 from dmarcflow.index.mapping import index_pattern
 from dmarcflow.models import (
-    DomainResults, IpFacts, PolicyPublished, ReportFacts, SourceRow, StoredCheck, Totals, Window,
+    DomainResults,
+    IpFacts,
+    PolicyPublished,
+    ReportFacts,
+    SourceRow,
+    StoredCheck,
+    Totals,
+    Window,
 )
 
 PAGE = 1000
@@ -192,7 +199,7 @@ class IndexBackend:
         return DomainResults(reports, domain_totals(self.q, domain, window), source_rows(self.q, domain, window),
                              ip_rows(self.q, domain, window))
 
-    def dns_check(self, domain: str) -> StoredCheck | None:  # noqa: ARG002 - the index keeps no DNS checks
+    def dns_check(self, domain: str) -> StoredCheck | None:
         return None
 
 

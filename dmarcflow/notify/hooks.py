@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from dmarcflow.alerts import build_channels, deliver_pending, run_alerts
 from dmarcflow.alerts.rules import rule_names
 from dmarcflow.changes import period_ending
 from dmarcflow.config import Settings
 from dmarcflow.digest import make_digest
-from dmarcflow.errors import DmarcflowError
+from dmarcflow.errors import ConfigError, DmarcflowError
 from dmarcflow.notify import metrics
 from dmarcflow.notify.smtp import check_ready
 from dmarcflow.schedule import parse_schedule
-from dmarcflow.errors import ConfigError
 from dmarcflow.store import Store
 from dmarcflow.store.alerts import AlertStore
 from dmarcflow.utc import ISO_FORMAT
@@ -36,7 +35,7 @@ DIGEST_RETRY_MIN, DIGEST_RETRY_MAX = 60.0, 3600.0
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def check_settings(settings: Settings) -> None:

@@ -9,7 +9,8 @@ from dmarcflow.credentials import CHOICES, configured_kinds
 from dmarcflow.errors import ConfigError
 from dmarcflow.models import ALERT_SEVERITIES, CHECK_RECORDS
 from dmarcflow.schedule import ScheduleError, parse_schedule, parse_zone
-from dmarcflow.transport import is_loopback, redact_url as _shown
+from dmarcflow.transport import is_loopback
+from dmarcflow.transport import redact_url as _shown
 
 SMTP_TLS = ("starttls", "ssl", "none")
 VIEWS = ("ip", "sender")
@@ -30,7 +31,7 @@ def check_smtp(s: SmtpSettings, section: str) -> None:
     if not 0 <= s.port <= 65535 or s.timeout <= 0:
         raise ConfigError(f"[{section}] port must be 0..65535 and timeout > 0")
     if s.tls == "none" and s.host and not is_loopback(s.host) and not s.allow_insecure:
-        raise ConfigError(f"[{section}] tls = \"none\" sends credentials and mail in clear: only allowed for a "
+        raise ConfigError(f'[{section}] tls = "none" sends credentials and mail in clear: only allowed for a '
                           f"loopback host, not {s.host!r} (set allow_insecure = true to permit it)")
     if s.user and configured_kinds(s) > 1:
         raise ConfigError(f"[{section}] set only one of {CHOICES}")

@@ -52,7 +52,7 @@ def facts_of(conn: sqlite3.Connection, ips: Iterable[str]) -> dict[str, IpFacts]
         f"SELECT {_COLUMNS} FROM ip_info WHERE ip IN (SELECT value FROM json_each(?))",
         (json.dumps(sorted(set(ips))),),
     )
-    return {r[0]: IpFacts(*r[:9], bool(r[9])) for r in rows}
+    return {r[0]: IpFacts(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9])) for r in rows}
 
 
 def known(conn: sqlite3.Connection, ips: Iterable[str], need_rdns: bool) -> set[str]:

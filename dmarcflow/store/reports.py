@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from dmarcflow.models import PolicyPublished, Record, Report, ReportMetadata
@@ -153,7 +153,7 @@ def _header(r: Sequence[Any]) -> Report:
     """The report header from a row of _HEADER_COLUMNS."""
     meta = ReportMetadata(
         org_name=r[1], email=r[13], extra_contact_info=r[14], report_id=r[2],
-        begin=datetime.fromtimestamp(r[4], timezone.utc), end=datetime.fromtimestamp(r[5], timezone.utc),
+        begin=datetime.fromtimestamp(r[4], UTC), end=datetime.fromtimestamp(r[5], UTC),
         errors=tuple(_json_list(r[16])), generator=r[15],
     )
     policy = PolicyPublished(r[3], **dict(zip(_POLICY_TAGS, r[19:28], strict=True)))

@@ -57,7 +57,7 @@ class SeriesRepository(Repository):
         return [_day(r) for r in rows]
 
     def every_domain_days(self, first_day: int, last_day: int) -> dict[str, list[DayFigures]]:
-        """domain -> its days with messages, for all domains at once (one pass in primary-key order)."""
+        """Domain -> its days with messages, for all domains at once (one pass in primary-key order)."""
         rows = self._rows(
             f"SELECT domain, {_DAY_FIGURES} FROM daily_sources WHERE day BETWEEN ? AND ? GROUP BY domain, day",
             (first_day, last_day),

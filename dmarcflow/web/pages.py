@@ -11,12 +11,12 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any, Protocol, TypeVar
 
 from dmarcflow.analysis import Source, list_sources, summarise
-from dmarcflow.answers import domain_name
 from dmarcflow.analysis.window import Window, window_of
+from dmarcflow.answers import domain_name
 from dmarcflow.config import ApprovedSenders
 from dmarcflow.listing import report_filter
 from dmarcflow.models import SOURCE_CLASSES
@@ -68,7 +68,7 @@ def paging(total: int, page: int, size: int) -> Paging:
 
 
 def _today() -> int:
-    return datetime.now(timezone.utc).date().toordinal() - datetime(1970, 1, 1).toordinal()
+    return datetime.now(UTC).date().toordinal() - date(1970, 1, 1).toordinal()
 
 
 def chart_range(q: Query, window: Window, days: Sequence[DayFigures]) -> tuple[int, int]:

@@ -9,7 +9,7 @@ it from a mail attachment runs nothing and loads nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from dmarcflow.analysis import summarise
@@ -53,7 +53,7 @@ def html_report(store: Store, domains: Sequence[str], since: date | None, until:
             "chart": trend_chart(mine, *chart_range(q, window, mine),
                                  label=f"{s.domain}: messages per day by class, and the DMARC pass rate"),
         })
-    generated = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
+    generated = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     return Renderer().render("report_file.html", title="DMARC report", current="", standalone=True, logout=False,
                              css=stylesheet(), domains=sections, generated=generated, store_name=store_name,
                              period_text=_period_text(since, until))
