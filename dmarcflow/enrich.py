@@ -24,7 +24,7 @@ import maxminddb
 from dmarcflow.config import EnrichmentSettings
 from dmarcflow.errors import ConfigError
 from dmarcflow.models import IpFacts
-from dmarcflow.normalise import organisational_domain
+from dmarcflow.normalise import OrgDomains
 
 __all__ = ["BoundedCache", "Enricher", "IpFacts", "ReverseDns", "Service", "default_ip_db", "ip_db_path",
            "load_service_map", "open_ip_db"]
@@ -125,6 +125,7 @@ class Enricher:
         self._db = _open_ip_db(settings.ip_db)
         self._services = services if services is not None else load_service_map()
         self._rdns = None if settings.offline else ReverseDns(settings)
+        self._org_domains = OrgDomains()
 
     @property
     def offline(self) -> bool:
@@ -141,7 +142,7 @@ class Enricher:
         record = self._db_record(ip)
         asn = _asn(record.get("asn"))
         as_domain = _lower(record.get("as_domain"))
-        base = organisational_domain(reverse_dns) if reverse_dns else None
+        base = self._org_domains(reverse_dns) if reverse_dns else None
         service = self._service_for(base, as_domain)
         sender = service.name if service else (base or record.get("as_name") or (f"AS{asn}" if asn else ip))
         return IpFacts(

@@ -77,9 +77,11 @@ def test_the_sql_pattern_finds_statements() -> None:
 
 
 def _module_level_caches(tree: ast.Module) -> list[str]:
+    """Module-level functions memoised by functools, but for those without parameters: a constant read once
+    (the Public Suffix List) is not a cache of answers."""
     found = []
     for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.args.args:
             for decorator in node.decorator_list:
                 target = decorator.func if isinstance(decorator, ast.Call) else decorator
                 name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
