@@ -18,8 +18,8 @@ from dmarcflow.cli.summary import read_window, window_options
 from dmarcflow.enrich import Enricher
 from dmarcflow.errors import StoreError
 from dmarcflow.ingest import Ingestor, InputOutcome, list_inputs
-from dmarcflow.listing import REPORT_STATUSES, list_rejected, list_reports, rejected_raw
 from dmarcflow.kinds.registry import NAMES
+from dmarcflow.listing import REPORT_STATUSES, list_rejected, list_reports, rejected_raw
 from dmarcflow.reprocess import reprocess
 from dmarcflow.store import Store
 

@@ -118,7 +118,7 @@ def wrap_text(text: str, width: int | None, indent: str, subsequent: str | None 
                          break_long_words=False, break_on_hyphens=False)
 
 
-_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0, 32), 127) if c not in (9,)}
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(32), 127) if c != 9}  # a tab stays a tab
 
 
 def printable(value: Any) -> str:

@@ -56,11 +56,19 @@ def check_alerts(a: AlertsSettings, section: str) -> None:
         raise ConfigError(f"[{section}] reporter_daily_days must be 1..period_days ({a.period_days})")
     if a.webhook_timeout <= 0 or not 1 <= a.webhook_attempts <= 10:
         raise ConfigError(f"[{section}] webhook_timeout must be > 0 and webhook_attempts 1..10")
+    _check_webhooks(a, section)
+    check_addresses(a.email_to, f"[{section}] email_to")
+    _check_dns_changed(a, section)
+
+
+def _check_webhooks(a: AlertsSettings, section: str) -> None:
     for url in a.webhooks:
         check_webhook_url(url, a.allow_http, section)
     if a.webhooks and not a.webhook_secret_file:
         raise ConfigError(f"[{section}] webhooks need webhook_secret_file: every request is signed with its secret")
-    check_addresses(a.email_to, f"[{section}] email_to")
+
+
+def _check_dns_changed(a: AlertsSettings, section: str) -> None:
     unknown = [r for r in a.dns_changed_records if r not in CHECK_RECORDS]
     if unknown:
         raise ConfigError(f"[{section}] dns_changed_records: {', '.join(map(repr, unknown))} is not a record type "

@@ -260,8 +260,19 @@ class Store:
             return None
         return io.BufferedReader(_Inflating(self.conn.blobopen("reports", "raw_xml", pk, readonly=True)), 1 << 16)
 
+    def reprocess_targets(self) -> list[tuple[int, str, str]]:
+        """(id, status, org_name) of every aggregate report in id order, with the daily rollups dropped: a
+        reprocess writes them all again (inside transaction())."""
+        self.conn.execute("DELETE FROM daily_sources")
+        return [(int(pk), str(status), str(org))
+                for pk, status, org in self.conn.execute("SELECT id, status, org_name FROM reports ORDER BY id")]
+
+    def delete_records(self, pk: int) -> None:
+        """Drop a stored report's records, before ``rewrite_records`` writes them again (inside transaction())."""
+        self.conn.execute("DELETE FROM records WHERE report = ?", (pk,))
+
     def rewrite_records(self, pk: int, report: Report, records: Iterable[Record], rollup: bool) -> StoredReport:
-        """Replace a stored report's records (its rows must be deleted first)."""
+        """Replace a stored report's records (``delete_records`` first)."""
         writer = _RecordWriter(self.conn, pk, report, rollup=rollup)
         for record in records:
             writer.add(record)
