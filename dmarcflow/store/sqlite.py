@@ -25,6 +25,7 @@ from dmarcflow.store.check_cache import CheckCache
 from dmarcflow.store.checks import CheckRepository
 from dmarcflow.store.connection import describe, open_reader, open_writer
 from dmarcflow.store.ipfacts import IpFactsRepository
+from dmarcflow.store.outbox import OutboxRepository
 from dmarcflow.store.rejected import RawInput, RejectedRepository, RejectedRow
 from dmarcflow.store.reports import ReportRepository
 from dmarcflow.store.rollups import RollupRepository
@@ -118,6 +119,7 @@ class Store:
         self.checks = CheckRepository(conn, path)  # DNS posture checks, and the report facts they read
         # the cached checks read whole (the DNS posture page, ``check --cached``, the ``dns_changed`` alert)
         self.check_cache = CheckCache(conn)
+        self.outbox = OutboxRepository(conn, path)  # what each search index has not acknowledged yet
 
     @classmethod
     def open(cls, path: str | Path, *, create: bool = True) -> "Store":
