@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import random
 import signal
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -32,7 +31,7 @@ from dmarcflow.health import HealthState
 from dmarcflow.ingest import Ingestor
 from dmarcflow.mailbox import Mailbox, MailboxAuthError, check_settings
 from dmarcflow.pass_lock import lock_path, pass_lock
-from dmarcflow.store import Store
+from dmarcflow.store import DatabaseError, Store
 from dmarcflow.systemd_notify import Notifier
 
 # What signal.signal() takes and returns.
@@ -190,7 +189,7 @@ class MailboxWorker(threading.Thread):
             self._failed(str(exc))
         except MailboxError as exc:
             self._failed(str(exc))
-        except (StoreError, sqlite3.Error) as exc:
+        except (StoreError, DatabaseError) as exc:
             self._failed(f"mailbox {self.box.name!r}: store: {exc}", store=True)
         except Exception as exc:
             log.exception("mailbox %s: unexpected error", self.box.name)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import sqlite3
 import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -14,7 +13,7 @@ import click
 from dmarcflow import __version__
 from dmarcflow.config import Settings, StoreSettings, load_settings
 from dmarcflow.errors import ConfigError, DmarcflowError, StoreNotFoundError
-from dmarcflow.store import Store
+from dmarcflow.store import DatabaseError, Store
 from dmarcflow.store.connection import describe
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -96,7 +95,7 @@ class _Group(click.Group):
         except DmarcflowError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(EXIT_FAILED)
-        except sqlite3.Error as exc:  # a read that failed outside the store's own error handling
+        except DatabaseError as exc:  # a read that failed outside the store's own error handling
             click.echo(f"Error: the store at {_store_path(ctx)}: {describe(exc)}", err=True)
             ctx.exit(EXIT_FAILED)
 
