@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import platform
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
@@ -78,7 +78,7 @@ def ip_database_info(settings: EnrichmentSettings) -> IpDatabaseInfo:
         kind, epoch = str(meta.database_type), int(meta.build_epoch)
     finally:
         reader.close()
-    built = datetime.fromtimestamp(epoch, timezone.utc).isoformat().replace("+00:00", "Z")
+    built = datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
     provider, licence, attribution = _licence_of(kind)
     if bundled:
         provider += f", shipped in parsedmarc {_version_of('parsedmarc')} ({_relative(default_ip_db())})"

@@ -12,6 +12,7 @@ import struct
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import IO
 
 from dmarcflow.budget import DECOMPRESSION_ERRORS
@@ -53,7 +54,8 @@ def open_zip(fileobj: IO[bytes], max_entries: int) -> zipfile.ZipFile:
         if entries != 0xFFFF and entries > max_entries:
             raise ExtractError("too_large", f"the zip archive has {entries} members, more than {max_entries}")
         if directory != 0xFFFFFFFF and directory > max_entries * _ENTRY_BYTES_MAX:
-            raise ExtractError("too_large", f"the zip archive's directory has {directory} bytes, more than {max_entries} members need")
+            raise ExtractError("too_large", f"the zip archive's directory has {directory} bytes, "
+                                            f"more than {max_entries} members need")
     try:
         return zipfile.ZipFile(fileobj)
     except _ZIP_ERRORS as exc:
@@ -72,7 +74,7 @@ def members(zf: zipfile.ZipFile) -> Iterator[Member]:
 
 def _check_overlap(infos: list[zipfile.ZipInfo]) -> None:
     spans = sorted((i.header_offset, i.compress_size) for i in infos)
-    for (start, length), (next_start, _) in zip(spans, spans[1:]):
+    for (start, length), (next_start, _) in pairwise(spans):
         if next_start < start + _LOCAL_HEADER + length:
             raise ExtractError("unreadable", "the zip archive's members overlap each other (a zip bomb)")
 

@@ -15,10 +15,16 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, get_type_hints
 
 from dmarcflow.config_checks import (
-    Where, check_elasticsearch, check_enrichment, check_limits, check_mailbox, check_web,
+    Where,
+    check_elasticsearch,
+    check_enrichment,
+    check_limits,
+    check_mailbox,
+    check_web,
 )
 from dmarcflow.errors import ConfigError
 from dmarcflow.models import CHECK_RECORDS
@@ -243,7 +249,7 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     dns: DnsSettings = field(default_factory=DnsSettings)
     failure_reports: FailureReportSettings = field(default_factory=FailureReportSettings)
-    approved: Mapping[str, ApprovedSenders] = field(default_factory=dict)
+    approved: Mapping[str, ApprovedSenders] = field(default_factory=lambda: MappingProxyType({}))
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     alerts: AlertsSettings = field(default_factory=AlertsSettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
@@ -399,9 +405,8 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     elif hint is str:
         if isinstance(value, str):
             return value
-    elif str(hint).startswith("tuple"):
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return tuple(value)
+    elif str(hint).startswith("tuple") and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
     raise ConfigError(f"{where}: expected {_type_name(hint)}, got {value!r}")
 
 
@@ -499,13 +504,14 @@ def _mailboxes(data: Mapping[str, Any], env: Mapping[str, str]) -> tuple[Mailbox
         result.append(_build(MailboxSettings, {}, "mailbox", env))
     names = [m.name for m in result]
     if len(set(names)) != len(names):
-        raise ConfigError("mailbox names must be unique (set name = \"...\" in each [[mailboxes]])")
+        raise ConfigError('mailbox names must be unique (set name = "..." in each [[mailboxes]])')
     return tuple(result)
 
 
-def _approved(raw: Any) -> dict[str, ApprovedSenders]:
+def _approved(raw: Any) -> Mapping[str, ApprovedSenders]:
+    """The [approved] lists, every entry checked here once (a read-only mapping: settings are frozen)."""
     if not isinstance(raw, Mapping):
-        raise ConfigError("[approved] must be a table of domains, e.g. [approved.\"example.com\"]")
+        raise ConfigError('[approved] must be a table of domains, e.g. [approved."example.com"]')
     out: dict[str, ApprovedSenders] = {}
     for dom, values in raw.items():
         entry = _build(ApprovedSenders, values, f"approved.{dom}", {})
@@ -513,6 +519,11 @@ def _approved(raw: Any) -> dict[str, ApprovedSenders]:
             try:
                 ipaddress.ip_network(net, strict=False)
             except ValueError:
-                raise ConfigError(f"[approved.\"{dom}\"] networks: {net!r} is not an IP network (use CIDR, e.g. 192.0.2.0/24)") from None
+                raise ConfigError(f'[approved."{dom}"] networks: {net!r} is not an IP network '
+                                  "(use CIDR, e.g. 192.0.2.0/24)") from None
         out[dom.lower().rstrip(".")] = entry
-    return out
+    if out:
+        from dmarcflow.analysis.approved import validate_all  # the matcher's rules, the one place that knows them
+
+        validate_all(out)
+    return MappingProxyType(out)

@@ -15,12 +15,13 @@ from __future__ import annotations
 import logging
 import random
 import signal
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from types import FrameType
+from typing import Any
 
 from dmarcflow.config import MailboxSettings, Settings
 from dmarcflow.enrich import Enricher, open_ip_db
@@ -30,8 +31,11 @@ from dmarcflow.health import HealthState
 from dmarcflow.ingest import Ingestor
 from dmarcflow.mailbox import Mailbox, MailboxAuthError, check_settings
 from dmarcflow.pass_lock import lock_path, pass_lock
+from dmarcflow.store import DatabaseError, Store
 from dmarcflow.systemd_notify import Notifier
-from dmarcflow.store import Store
+
+# What signal.signal() takes and returns.
+SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +49,8 @@ HookFactory = Callable[[Settings], "AfterPass | None"]
 TickFactory = Callable[[Settings], "list[AfterPass]"]
 
 
-def registered_hooks(group: str = "dmarcflow.after_pass") -> tuple[HookFactory, ...]:
-    """The hook factories that features register as entry points of ``group`` (see pyproject.toml).
+def registered_hooks(group: str = "dmarcflow.after_pass") -> tuple[Callable[[Settings], Any], ...]:
+    """The hook factories that features register as entry points of ``group`` (see pyproject.toml), by name.
 
     Each feature's module must stay cheap to import: it loads its heavy clients only in the
     factory, and only when the feature is configured.
@@ -54,28 +58,13 @@ def registered_hooks(group: str = "dmarcflow.after_pass") -> tuple[HookFactory, 
     return tuple(point.load() for point in sorted(entry_points(group=group), key=lambda p: p.name))
 
 
-def alerts_hook(settings: Settings) -> AfterPass | None:
-    """The alert rules after a pass that stored something, when [alerts] has somewhere to deliver."""
-    from dmarcflow.notify.hooks import alerts_hook as make
-
-    return make(settings)
-
-
-def notify_tick_hooks(settings: Settings) -> list[AfterPass]:
-    """Retries of pending alert deliveries, and the [digest] schedule."""
-    from dmarcflow.notify.hooks import tick_hooks
-
-    return tick_hooks(settings)
-
-
-# Features that run after every pass. Each factory is called with the settings at start and after
-# each reload and returns a callable, or None when the feature is not configured. Hooks run in a
-# worker thread, one at a time.
-# The index sync registers itself (pyproject.toml entry point); the alerts hook is listed here.
-HOOK_FACTORIES: tuple[HookFactory, ...] = (*registered_hooks(), alerts_hook)
-# Features that run every TICK_INTERVAL seconds (and once at start), whether mail arrives or not,
-# one at a time with the after-pass hooks.
-TICK_FACTORIES: tuple[TickFactory, ...] = (notify_tick_hooks,)
+# Features that run after every pass (``dmarcflow.after_pass``: the index sync, the alert rules). Each
+# factory is called with the settings at start and after each reload and returns a callable, or None when
+# the feature is not configured. Hooks run in a worker thread, one at a time.
+HOOK_FACTORIES: tuple[HookFactory, ...] = registered_hooks()
+# Features that run every TICK_INTERVAL seconds (and once at start), whether mail arrives or not, one at a
+# time with the after-pass hooks (``dmarcflow.tick``: alert delivery retries, the digest schedule).
+TICK_FACTORIES: tuple[TickFactory, ...] = registered_hooks("dmarcflow.tick")
 
 
 @dataclass
@@ -89,7 +78,7 @@ class Backoff:
     attempt: int = 0
 
     def next_delay(self) -> float:
-        ceiling = min(self.maximum, self.minimum * 2 ** min(self.attempt, 30))
+        ceiling = min(self.maximum, self.minimum * 2.0 ** min(self.attempt, 30))
         self.attempt += 1
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
 
@@ -116,7 +105,7 @@ class Hooks:
             for hook in hooks:
                 try:
                     hook()
-                except Exception:  # noqa: BLE001 - a failing projection must not stop mail processing
+                except Exception:
                     log.exception("%s hook %r failed", what, hook)
 
 
@@ -200,15 +189,15 @@ class MailboxWorker(threading.Thread):
             self._failed(str(exc))
         except MailboxError as exc:
             self._failed(str(exc))
-        except (StoreError, sqlite3.Error) as exc:
+        except (StoreError, DatabaseError) as exc:
             self._failed(f"mailbox {self.box.name!r}: store: {exc}", store=True)
-        except Exception as exc:  # noqa: BLE001 - a daemon must outlive its own bugs; the traceback says where
+        except Exception as exc:
             log.exception("mailbox %s: unexpected error", self.box.name)
             self._failed(f"mailbox {self.box.name!r}: unexpected {type(exc).__name__}: {exc}")
         return "failed"
 
     def _failed(self, why: str, store: bool = False) -> None:
-        """why names the mailbox already (every MailboxError does)."""
+        """Why names the mailbox already (every MailboxError does)."""
         log.error("%s", why)
         self.state.failed(self.box.name, why, store=store)
 
@@ -348,9 +337,10 @@ class Daemon:
         log.info("configuration reloaded from %s", settings.source or "the environment")
         return settings
 
-    def _install_signals(self) -> dict[int, object]:
-        previous = {}
-        for signum, handler in ((signal.SIGTERM, self._on_stop), (signal.SIGINT, self._on_stop), (signal.SIGHUP, self._on_reload)):
+    def _install_signals(self) -> dict[int, SignalHandler]:
+        previous: dict[int, SignalHandler] = {}
+        handlers = ((signal.SIGTERM, self._on_stop), (signal.SIGINT, self._on_stop), (signal.SIGHUP, self._on_reload))
+        for signum, handler in handlers:
             previous[signum] = signal.signal(signum, handler)
         return previous
 

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import dns.exception
 import dns.resolver
@@ -22,21 +23,11 @@ import maxminddb
 
 from dmarcflow.config import EnrichmentSettings
 from dmarcflow.errors import ConfigError
-from dmarcflow.normalise import organisational_domain
+from dmarcflow.models import IpFacts
+from dmarcflow.normalise import OrgDomains
 
-
-@dataclass(frozen=True, slots=True)
-class IpFacts:
-    ip: str
-    reverse_dns: str | None
-    base_domain: str | None
-    country: str | None
-    asn: int | None
-    as_name: str | None
-    as_domain: str | None
-    sender: str
-    sender_type: str | None
-    rdns_checked: bool
+__all__ = ["BoundedCache", "Enricher", "IpFacts", "ReverseDns", "Service", "default_ip_db", "ip_db_path",
+           "load_service_map", "open_ip_db"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,14 +64,14 @@ def load_service_map(path: Path | None = None) -> dict[str, Service]:
         }
 
 
-class BoundedCache(OrderedDict):
+class BoundedCache(OrderedDict[str, str | None]):
     """A small LRU map; injected, not a module global, so tests stay independent."""
 
     def __init__(self, size: int) -> None:
         super().__init__()
         self.size = size
 
-    def put(self, key, value) -> None:
+    def put(self, key: str, value: str | None) -> None:
         self[key] = value
         self.move_to_end(key)
         while len(self) > self.size:
@@ -115,7 +106,7 @@ class ReverseDns:
             return {}
         workers = max(1, min(self._settings.dns_workers, len(ips)))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            return dict(zip(ips, pool.map(self.lookup, ips)))
+            return dict(zip(ips, pool.map(self.lookup, ips), strict=True))
 
 
 def _open_ip_db(configured: str) -> maxminddb.Reader:
@@ -123,7 +114,7 @@ def _open_ip_db(configured: str) -> maxminddb.Reader:
     try:
         return maxminddb.open_database(path)
     except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:
-        where = f"[enrichment] ip_db = \"{configured}\"" if configured else f"the bundled IP database {path}"
+        where = f'[enrichment] ip_db = "{configured}"' if configured else f"the bundled IP database {path}"
         raise ConfigError(f"{where}: not a readable MMDB database ({exc}); give an IPinfo, MaxMind or DB-IP .mmdb "
                           "file, or leave ip_db empty") from None
 
@@ -134,6 +125,7 @@ class Enricher:
         self._db = _open_ip_db(settings.ip_db)
         self._services = services if services is not None else load_service_map()
         self._rdns = None if settings.offline else ReverseDns(settings)
+        self._org_domains = OrgDomains()
 
     @property
     def offline(self) -> bool:
@@ -150,7 +142,7 @@ class Enricher:
         record = self._db_record(ip)
         asn = _asn(record.get("asn"))
         as_domain = _lower(record.get("as_domain"))
-        base = organisational_domain(reverse_dns) if reverse_dns else None
+        base = self._org_domains(reverse_dns) if reverse_dns else None
         service = self._service_for(base, as_domain)
         sender = service.name if service else (base or record.get("as_name") or (f"AS{asn}" if asn else ip))
         return IpFacts(
@@ -172,7 +164,7 @@ class Enricher:
                 return self._services[key]
         return None
 
-    def _db_record(self, ip: str) -> dict:
+    def _db_record(self, ip: str) -> dict[str, Any]:
         try:
             ipaddress.ip_address(ip)
             record = self._db.get(ip)

@@ -88,15 +88,9 @@ def detect(head: bytes) -> str:
     stripped = head.lstrip(_LEAD)
     if not stripped:
         return "empty"
-    if head[:2] == b"\x1f\x8b":
-        return "gzip"
-    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        return "zip"
-    for magic, name in _OTHER_COMPRESSION.items():
-        if head.startswith(magic):
-            return name
-    if _is_zlib(head):
-        return "zlib"
+    compression = _compression(head)
+    if compression is not None:
+        return compression
     text = _as_text(head)
     if text.startswith("<"):
         low = text[:16].lower()
@@ -108,6 +102,18 @@ def detect(head: bytes) -> str:
     if _HEADER_LINE.match(stripped):
         return "email"
     return "unknown"
+
+
+def _compression(head: bytes) -> str | None:
+    """The compression or archive format the first bytes announce, if any."""
+    if head[:2] == b"\x1f\x8b":
+        return "gzip"
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return "zip"
+    for magic, name in _OTHER_COMPRESSION.items():
+        if head.startswith(magic):
+            return name
+    return "zlib" if _is_zlib(head) else None
 
 
 def _is_zlib(head: bytes) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dmarcflow.config import MailboxSettings
-from dmarcflow.ingest import InputOutcome, Ingestor
+from dmarcflow.ingest import Ingestor, InputOutcome
 from dmarcflow.mailbox import Mailbox, Message, plan_batches
 from dmarcflow.store import RawInput
 

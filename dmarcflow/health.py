@@ -156,7 +156,7 @@ class HealthServer:
 
 def _handler(state: HealthState, metrics: Callable[[], bytes] | None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
+        def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/healthz":
                 problems = state.problems()

@@ -10,7 +10,6 @@ input's fault: its errors propagate, and the caller decides (fetch leaves the ma
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -25,15 +24,15 @@ from dmarcflow.inputs import BytesSource, Source, list_inputs, open_file
 from dmarcflow.kinds.base import KindSettings, Payload
 from dmarcflow.kinds.registry import kind_named
 from dmarcflow.mbox import split_mbox
-from dmarcflow.store import RawInput
+from dmarcflow.store import DatabaseError, RawInput
 from dmarcflow.store.sqlite import Store
 
-__all__ = ["InputOutcome", "Ingestor", "PayloadOutcome", "combine", "list_inputs"]
+__all__ = ["Ingestor", "InputOutcome", "PayloadOutcome", "combine", "list_inputs"]
 
 log = logging.getLogger(__name__)
 
 _STATUS_RANK = {"rejected": 3, "conflict": 2, "ingested": 1, "duplicate": 0}
-_STORE_FAILURES = (StoreError, sqlite3.Error, MemoryError)
+_STORE_FAILURES = (StoreError, DatabaseError, MemoryError)
 _ENRICH_BATCH = 1000  # IPs looked up and committed at a time, so an interrupted run keeps what it did
 _NOTED_IN_MESSAGE = 3
 
@@ -256,9 +255,9 @@ class Ingestor:
         except StoreError as exc:
             # The report is stored and its IPs stay marked: the next payload or run fills them in.
             log.warning("IP facts not saved yet: %s", exc)
-        except (sqlite3.Error, MemoryError):
+        except (DatabaseError, MemoryError):
             raise
-        except Exception:  # noqa: BLE001 - the report is stored; its IPs stay marked for the next run
+        except Exception:  # the report is stored; its IPs stay marked for the next run
             log.warning("enriching source IPs failed; they stay marked for the next run", exc_info=True)
 
 

@@ -13,7 +13,7 @@ import io
 import os
 import stat
 from collections.abc import Iterable, Iterator
-from typing import IO, Protocol
+from typing import IO, Protocol, Self
 
 from dmarcflow.errors import ExtractError
 from dmarcflow.store.rejected import RawInput
@@ -89,7 +89,7 @@ class FileSource:
             os.close(self._fd)
             self._fd = -1
 
-    def __enter__(self) -> FileSource:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -6,7 +6,7 @@ from datetime import date
 
 from dmarcflow.analysis.window import check_order, window_of
 from dmarcflow.kinds.registry import KINDS, NAMES
-from dmarcflow.store import RejectedRow, Store, browse
+from dmarcflow.store import RejectedRow, Store
 from dmarcflow.store.browse import ReportFilter, ReportRow
 
 __all__ = ["REPORT_STATUSES", "RejectedRow", "ReportRow", "list_rejected", "list_reports", "rejected_raw",

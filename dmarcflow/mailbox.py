@@ -8,6 +8,7 @@ a refused login as MailboxAuthError, so a daemon can tell a broken password from
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import logging
 import select
@@ -17,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Self
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
@@ -54,11 +56,11 @@ def check_settings(box: MailboxSettings) -> None:
     if not box.user:
         raise ConfigError(f"{where}: user is not set")
     if box.tls == "none" and not is_loopback(box.host):
-        raise ConfigError(f"{where}: tls = \"none\" is only allowed for a loopback host, not {box.host!r}")
+        raise ConfigError(f'{where}: tls = "none" is only allowed for a loopback host, not {box.host!r}')
     # A secret and its _file key count as one source: DMARCFLOW_MAILBOX_PASSWORD_FILE sets both (the path,
     # and by the _FILE convention the content); the file wins because it is read afresh at each login.
     check_one_kind(box, where)
-    if box.archive_folder == box.folder or box.invalid_folder == box.folder:
+    if box.folder in (box.archive_folder, box.invalid_folder):
         raise ConfigError(f"{where}: archive_folder and invalid_folder must differ from folder")
     if box.folder in box.archive_folders():
         raise ConfigError(f"{where}: tls_archive_folder and failure_archive_folder must differ from folder")
@@ -100,7 +102,7 @@ class Mailbox:
             _close_quietly(client)
             raise
 
-    def __enter__(self) -> Mailbox:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
@@ -262,7 +264,7 @@ def _describe(exc: object) -> str:
     text = exc.decode(errors="replace") if isinstance(exc, bytes) else str(exc).strip()
     if isinstance(exc, socket.timeout):
         return "timed out"
-    if text.startswith("b'") or text.startswith('b"'):
+    if text.startswith(("b'", 'b"')):
         text = text[2:-1]
     return text or type(exc).__name__
 
@@ -273,10 +275,8 @@ def _expunge_issued(exc: BaseException) -> bool:
 
 
 def _close_quietly(client: IMAPClient) -> None:
-    try:
+    with contextlib.suppress(*CONNECTION_ERRORS):
         client.shutdown()
-    except CONNECTION_ERRORS:
-        pass
 
 
 def plan_batches(sizes: dict[int, int], uids: Sequence[int], batch_size: int, max_bytes: int = BATCH_BYTES) -> list[list[int]]:

@@ -59,7 +59,7 @@ def index_targets(settings: Settings) -> list[str]:
     """The outbox target of the configured search index (none when indexing is off)."""
     if not settings.elasticsearch.url:
         return []
-    from dmarcflow.index.outbox import target_name  # noqa: PLC0415 - only when indexing is on
+    from dmarcflow.index.outbox import target_name
 
     return [target_name(settings.elasticsearch.url, settings.elasticsearch.index_prefix)]
 

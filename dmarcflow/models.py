@@ -1,15 +1,23 @@
-"""The normalised data model: frozen dataclasses that flow through the pipeline."""
+"""The data model: one frozen type per concept, shared by every layer.
+
+A record is born in ``parse`` as a ``Record`` (with its ``Report``: metadata and ``PolicyPublished``),
+is stored as a row of ``records`` and summed into the ``daily_sources`` rollup, and comes back out of
+the rollup as ``SourceRow``s; ``IpFacts`` are what enrichment learns about its source IP. A summary
+backend (the store, the search index) answers a ``Window`` with ``ReportFacts``, ``Totals``,
+``SourceRow``s and ``IpFacts``: the ``DomainResults`` that ``dmarcflow.analysis`` turns into summaries.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
 from dmarcflow.utc import iso
 
 SOURCE_CLASSES = ("authorised", "forwarded", "misconfigured", "unauthorised")
+_LAST_DAY = 2**32 // 86400  # the store keeps 32-bit epochs
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +34,13 @@ class ReportMetadata:
 
 @dataclass(frozen=True, slots=True)
 class PolicyPublished:
+    """A domain's published DMARC policy as a report states it.
+
+    A parsed report carries the RFC default for a tag it left out (and names the tag in
+    ``Report.defaults_applied``); a summary shows the policy as published, with ``sp`` and ``np``
+    None when they were only defaulted (``published``).
+    """
+
     domain: str
     adkim: str = "r"
     aspf: str = "r"
@@ -36,6 +51,30 @@ class PolicyPublished:
     fo: str | None = None
     testing: str | None = None
     discovery_method: str | None = None
+
+    # The tags a summary shows, named as both the reports columns and the index's policy_published keys.
+    SUMMARY_FIELDS: ClassVar[tuple[str, ...]] = ("p", "sp", "np", "pct", "adkim", "aspf", "testing")
+
+    @classmethod
+    def published(cls, domain: str, tags: Mapping[str, Any], defaulted: Iterable[str]) -> PolicyPublished:
+        """The policy a stored report published, from its tags and the tags the parser defaulted.
+
+        The one rule every summary backend applies: a defaulted sp/np was not published (None).
+        """
+        omitted = set(defaulted)
+        testing = tags.get("testing")
+        return cls(
+            domain=domain, adkim=tags.get("adkim") or "r", aspf=tags.get("aspf") or "r", p=tags.get("p") or "none",
+            sp=None if "sp" in omitted else tags.get("sp"), np=None if "np" in omitted else tags.get("np"),
+            pct=tags.get("pct"), fo=tags.get("fo"),
+            testing=testing.strip().lower() if isinstance(testing, str) and testing.strip() else None,
+            discovery_method=tags.get("discovery_method"),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The tags a summary shows (``SUMMARY_FIELDS``)."""
+        return {"p": self.p, "sp": self.sp, "np": self.np, "pct": self.pct, "adkim": self.adkim, "aspf": self.aspf,
+                "testing": self.testing}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +152,99 @@ class Record:
     @property
     def dmarc_pass(self) -> bool:
         return self.dkim_evaluated == "pass" or self.spf_evaluated == "pass"
+
+
+@dataclass(frozen=True, slots=True)
+class IpFacts:
+    """What enrichment learns about a source IP, and what the store and the index keep of it.
+
+    ``sender`` is the name it is shown under: the sending service, else the reverse-DNS base domain, the
+    AS name or the IP itself (None only when a backend has no facts for the IP).
+    """
+
+    ip: str
+    reverse_dns: str | None = None
+    base_domain: str | None = None
+    country: str | None = None
+    asn: int | None = None
+    as_name: str | None = None
+    as_domain: str | None = None
+    sender: str | None = None
+    sender_type: str | None = None
+    rdns_checked: bool = False  # whether reverse DNS was asked (offline runs leave it for later)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Whole UTC days ``first_day..last_day`` (days since 1970-01-01), both included.
+
+    A report belongs to the UTC day its interval begins on (``daily_sources.day`` = begin // 86400),
+    and counts in a window when its begin falls in it.
+    """
+
+    first_day: int = 0
+    last_day: int = _LAST_DAY
+
+    @property
+    def begin_ts(self) -> int:
+        return self.first_day * 86400
+
+    @property
+    def end_ts(self) -> int:
+        """Exclusive: the first second after the window."""
+        return (self.last_day + 1) * 86400
+
+
+class SourceRow(NamedTuple):
+    """Messages of one IP with one verdict in a window (the rollup summed over days and dispositions).
+
+    A NamedTuple rather than a dataclass: a summary builds tens of thousands of them.
+    """
+
+    ip: str
+    klass: str
+    header_from: str
+    dmarc_pass: int  # 1 or 0, as SQLite stores booleans
+    dkim_aligned: int
+    spf_aligned: int
+    dkim_domain: str
+    spf_domain: str
+    dkim_result: str  # the auth result shown (verdict.shown_result)
+    spf_result: str
+    reasons: str  # the reasons key (verdict.reasons_key)
+    messages: int
+    quarantined: int = 0  # messages with disposition quarantine / reject
+    rejected: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFacts:
+    """The active reports of a domain in a window: how many, from how many reporters, and the latest policy."""
+
+    reports: int
+    reporters: int
+    begin_ts: int | None
+    end_ts: int | None
+    policy: PolicyPublished | None
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    messages: int
+    dmarc_pass: int
+    spf_aligned: int
+    dkim_aligned: int
+    dispositions: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class DomainResults:
+    """What a summary backend found for one domain in a window: the input of ``analysis.assemble``."""
+
+    reports: ReportFacts
+    totals: Totals
+    rows: list[SourceRow]
+    infos: Mapping[str, IpFacts]
 
 
 ALERT_SEVERITIES = ("info", "warning", "critical")

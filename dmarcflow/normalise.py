@@ -9,19 +9,44 @@ import ipaddress
 import math
 import re
 import socket
-from datetime import datetime, timezone
-from functools import lru_cache
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import cache, lru_cache
 
 from publicsuffixlist import PublicSuffixList
 
+from dmarcflow import verdict
 from dmarcflow.errors import ParseError
 from dmarcflow.models import Alignment, DkimResult, OverrideReason, SpfResult
 
 
-@lru_cache(maxsize=1)
+@cache
 def _psl() -> PublicSuffixList:
-    """Loaded on first use: reading the list costs ~50 ms that commands without reports should not pay."""
+    """The Public Suffix List, read on first use (~50 ms that commands without reports should not pay).
+
+    Read-only data loaded once per process, not a cache of answers: those are memoised per owner (``OrgDomains``).
+    """
     return PublicSuffixList()
+
+
+class OrgDomains:
+    """Registrable domains by the Public Suffix List, memoised for one owner (an enricher, a summary, a parser).
+
+    Names repeat across a report's records and a summary's sources; the memo is bounded and dies with its owner.
+    """
+
+    def __init__(self, size: int = 65536) -> None:
+        self._psl = _psl()
+        self._memo: dict[str, str] = {}
+        self._size = size
+
+    def __call__(self, name: str) -> str:
+        found = self._memo.get(name)
+        if found is None:
+            found = self._psl.privatesuffix(name) or name
+            if len(self._memo) < self._size:
+                self._memo[name] = found
+        return found
 
 
 DISPOSITIONS = {"none", "quarantine", "reject", "pass"}  # "pass": RFC 9990
@@ -31,7 +56,8 @@ EVALUATED = {"pass", "fail"}
 _MAX_EPOCH = 2**32
 MAX_COUNT = 2**63 - 1  # SQLite's INTEGER
 _FLOAT_EPOCH = re.compile(r"[0-9]{1,20}\.[0-9]{0,20}|[0-9]{1,20}(?:\.[0-9]{0,20})?[eE][+]?[0-9]{1,3}")
-_EMAIL_DOMAIN = re.compile(r"@([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+)\.?(?:[\s>]|$)")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_EMAIL_DOMAIN = re.compile(rf"@({_LABEL}(?:\.{_LABEL})+)\.?(?:[\s>]|$)")
 
 
 def word(value: str | None) -> str | None:
@@ -76,7 +102,7 @@ def epoch_to_utc(value: str | None, name: str) -> datetime:
         raise ParseError("invalid_value", f"{name} is not an epoch timestamp: {raw[:40]!r}")
     if not 0 <= seconds < _MAX_EPOCH:
         raise ParseError("invalid_value", f"{name} is out of range: {seconds}")
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 def count(value: str | None) -> int:
@@ -143,12 +169,14 @@ def organisational_domain(name: str) -> str:
     return _psl().privatesuffix(name) or name
 
 
-def aligned(auth_domain: str | None, from_domain: str, mode: str) -> bool:
+def aligned(auth_domain: str | None, from_domain: str, mode: str,
+            org: Callable[[str], str] = organisational_domain) -> bool:
+    """Whether the authenticated domain aligns with the From domain; ``org`` gives registrable domains."""
     if not auth_domain:
         return False
     if mode == "s":
         return auth_domain == from_domain
-    return organisational_domain(auth_domain) == organisational_domain(from_domain)
+    return org(auth_domain) == org(from_domain)
 
 
 def compute_alignment(
@@ -157,11 +185,12 @@ def compute_alignment(
     spf: tuple[SpfResult, ...],
     adkim: str,
     aspf: str,
+    org: Callable[[str], str] = organisational_domain,
 ) -> Alignment:
     passing_dkim = [r.domain for r in dkim if r.result == "pass"]
     passing_spf = [r.domain for r in spf if r.result == "pass" and r.scope in ("mfrom", "")]
-    dkim_ok = [d for d in passing_dkim if aligned(d, header_from, adkim)]
-    spf_ok = [d for d in passing_spf if aligned(d, header_from, aspf)]
+    dkim_ok = [d for d in passing_dkim if aligned(d, header_from, adkim, org)]
+    spf_ok = [d for d in passing_spf if aligned(d, header_from, aspf, org)]
     return Alignment(
         dkim=bool(dkim_ok),
         spf=bool(spf_ok),
@@ -170,7 +199,7 @@ def compute_alignment(
     )
 
 
-FORWARDING_REASONS = {"forwarded", "mailing_list"}
+FORWARDING_REASONS = verdict.FORWARDING_REASONS
 
 
 def classify(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+
 from lxml import etree
 
 from dmarcflow import normalise as n
@@ -125,7 +126,8 @@ class ReportParser:
         begin = n.epoch_to_utc(_txt(dr, "begin"), "date_range/begin")
         end = n.epoch_to_utc(_txt(dr, "end"), "date_range/end")
         if begin > end:
-            raise ParseError("invalid_value", f"date_range begins after it ends ({begin:%Y-%m-%dT%H:%M:%SZ} > {end:%Y-%m-%dT%H:%M:%SZ})")
+            raise ParseError("invalid_value",
+                             f"date_range begins after it ends ({begin:%Y-%m-%dT%H:%M:%SZ} > {end:%Y-%m-%dT%H:%M:%SZ})")
         errors = tuple(t for t in (n.text(c.text) for c in el if self._local(c.tag) == "error") if t)
         return ReportMetadata(
             org_name=self._org_name(n.text(_txt(f, "org_name")), email),
@@ -253,7 +255,7 @@ class ReportParser:
 
     def _auth_entry(self, child: Element) -> DkimResult | SpfResult | None:
         name = self._local(child.tag)
-        if name != "dkim" and name != "spf":
+        if name not in ("dkim", "spf"):
             return None
         f: dict[str, str | None] = {}
         for c in child:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -34,7 +34,7 @@ class Schedule:
     def latest_slot(self, now: datetime) -> datetime:
         """The most recent slot at or before now (aware), in UTC."""
         local_day = now.astimezone(self.zone).date()
-        for back in range(0, 9):
+        for back in range(9):
             day = local_day - timedelta(days=back)
             if self.weekday is not None and day.weekday() != self.weekday:
                 continue
@@ -44,7 +44,7 @@ class Schedule:
         raise AssertionError("a slot is at most 8 days back")  # unreachable: one week holds every weekday
 
     def slot_on(self, day: date) -> datetime:
-        return datetime.combine(day, self.at, tzinfo=self.zone).astimezone(timezone.utc)
+        return datetime.combine(day, self.at, tzinfo=self.zone).astimezone(UTC)
 
     def describe(self) -> str:
         when = "daily" if self.weekday is None else f"weekly {WEEKDAYS[self.weekday]}"
@@ -54,7 +54,7 @@ class Schedule:
 def parse_schedule(text: str, zone_name: str = "UTC") -> Schedule:
     match = _FORM.match(" ".join(text.strip().lower().split()))
     if not match:
-        raise ScheduleError(f"{text!r} is not a schedule (use e.g. \"weekly mon 08:00\" or \"daily 07:00\")")
+        raise ScheduleError(f'{text!r} is not a schedule (use e.g. "weekly mon 08:00" or "daily 07:00")')
     weekday = WEEKDAYS.index(match.group(2)) if match.group(2) else None
     return Schedule(weekday, time(int(match.group(3)), int(match.group(4))), parse_zone(zone_name))
 

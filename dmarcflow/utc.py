@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def iso(epoch_seconds: int) -> str:
-    return datetime.fromtimestamp(epoch_seconds, tz=timezone.utc).strftime(ISO_FORMAT)
+    return datetime.fromtimestamp(epoch_seconds, tz=UTC).strftime(ISO_FORMAT)
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime(ISO_FORMAT)
+    return datetime.now(UTC).strftime(ISO_FORMAT)
 
 
 def parse_iso(text: str) -> datetime:
-    return datetime.strptime(text, ISO_FORMAT).replace(tzinfo=timezone.utc)
+    return datetime.strptime(text, ISO_FORMAT).replace(tzinfo=UTC)

@@ -11,7 +11,7 @@ prolog), is refused. DTDs are never loaded and entities never expanded.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 from lxml import etree
 
@@ -24,8 +24,8 @@ _PROLOG_SLICE = 4096
 Element = Any  # lxml's element type (lxml ships no type stubs here)
 
 
-def _pull_parser(events: tuple[str, ...], tag: tuple[str, ...] | None = None) -> Any:
-    """lxml's pull parser with every external or expanding feature off."""
+def _pull_parser(events: tuple[Literal["start", "end"], ...], tag: tuple[str, ...] | None = None) -> Any:
+    """Lxml's pull parser with every external or expanding feature off."""
     return etree.XMLPullParser(
         events=events, tag=tag, resolve_entities=False, load_dtd=False, no_network=True, huge_tree=False,
         remove_comments=True, remove_pis=True,

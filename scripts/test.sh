@@ -5,7 +5,8 @@
 #
 # The servers the tests use are real and started by the suite itself (pytest fixtures), on loopback,
 # and stopped when it ends: Dovecot (IMAP), an embedded Elasticsearch node (Java, jars from Maven
-# Central), a DNS server (dnslib). Extra arguments go to pytest, e.g. `scripts/test.sh tests/core -x`.
+# Central), a DNS server (dnslib). Before the suite, mypy (strict) and ruff check the package.
+# Extra arguments go to pytest, e.g. `scripts/test.sh tests/core -x`.
 #
 # Environment: PYTHON (default python3), DMARCFLOW_TEST_VENV (default /var/tmp/dmarcflow-test-venv-<checkout>).
 # Idempotent: a second run installs nothing new and prints only what it checked.
@@ -59,6 +60,11 @@ export PYTHONSAFEPATH=1 DMARCFLOW_TEST_INSTALLED="$VENV" DMARCFLOW_TEST_DIST="$d
 command -v mvn >/dev/null || fail "mvn not found after installing maven"
 runtime="$("$py" -m tests.support.java)" || fail "no Java 21+ runtime for the search-engine node"
 say "search-engine node runs on $runtime"
+
+# 6. Types and lint of the package (the checkout's dmarcflow/, with the settings in pyproject.toml): a new
+#    error fails the run before the suite starts. tests/test_static_checks.py runs them too, for plain pytest.
+"$py" -m mypy || fail "mypy --strict found errors (see above)"
+"$py" -m ruff check dmarcflow || fail "ruff found errors (see above)"
 
 set +e
 "$py" -m pytest "$@"

@@ -11,7 +11,7 @@ from dmarcflow.alerts.context import RuleContext
 from dmarcflow.analysis import Source
 from dmarcflow.changes import source_key
 from dmarcflow.models import Alert
-from dmarcflow.store.activity import ReporterActivity
+from dmarcflow.store.reports import ReporterActivity
 from dmarcflow.utc import iso
 
 DAY = 86400
@@ -37,7 +37,7 @@ def new_unauthorised_source(ctx: RuleContext) -> list[Alert]:
 
 
 def _impostor_fix(domain: str, name: str, policy: str | None) -> str:
-    if_ours = f"If {name} sends for you, add it to [approved.\"{domain}\"] and align its SPF or DKIM with {domain}"
+    if_ours = f'If {name} sends for you, add it to [approved."{domain}"] and align its SPF or DKIM with {domain}'
     if policy in ("quarantine", "reject"):
         return f"{if_ours}; otherwise it is spoofing {domain} and receivers already apply p={policy} to it."
     return f"{if_ours}; otherwise it is spoofing {domain}, which p=none lets through: move towards p=quarantine."
@@ -69,7 +69,7 @@ def _sender_fix(src: Source, domain: str) -> str:
               "so that SPF or DKIM aligns.")
     if src.approved:
         return action[0].upper() + action[1:]
-    return f"If {src.sender} is yours, approve it in [approved.\"{domain}\"] and {action}"
+    return f'If {src.sender} is yours, approve it in [approved."{domain}"] and {action}'
 
 
 def pass_rate_drop(ctx: RuleContext) -> list[Alert]:

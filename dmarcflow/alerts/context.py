@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dmarcflow.analysis import DomainSummary, Source, list_sources, summarise
 from dmarcflow.changes import Period, new_sources, period_ending
 from dmarcflow.config import AlertsSettings, ApprovedSenders
 from dmarcflow.store import Store
-from dmarcflow.store.activity import ReporterActivity, reporter_activity
 from dmarcflow.store.check_cache import CheckPair
+from dmarcflow.store.reports import ReporterActivity
 
 
 class RuleContext:
@@ -21,7 +21,7 @@ class RuleContext:
         self.store = store
         self.settings = settings
         self.approved = approved
-        self.now = now.astimezone(timezone.utc)
+        self.now = now.astimezone(UTC)
         self.period = period_ending(self.now.date(), settings.period_days)
         self._summaries: dict[tuple[str, Period], DomainSummary | None] = {}
         self._sources: dict[tuple[str, str], list[Source]] = {}
@@ -59,7 +59,7 @@ class RuleContext:
         return new_sources(self.store, domain, self.period, self.approved, view)
 
     def reporter_activity(self) -> list[ReporterActivity]:
-        return reporter_activity(self.store.conn, self.settings.period_days)
+        return self.store.reports.reporter_activity(self.settings.period_days)
 
     def check_pairs(self) -> list[CheckPair]:
         """The two latest saved DNS checks of every domain checked at least twice."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dmarcflow.alerts.channels import Channel
 from dmarcflow.alerts.context import RuleContext
@@ -54,10 +54,10 @@ def retry_delay(attempts: int) -> int:
 
 def run_alerts(store: Store, settings: Settings, channels: Sequence[Channel], now: datetime | None = None, *,
                dry_run: bool = False, due_only: bool = False, rules: tuple[Rule, ...] = RULES) -> AlertRun:
-    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
     stamp = now.strftime(ISO_FORMAT)
     found = evaluate(RuleContext(store, settings.alerts, settings.approved, now), rules)
-    repo = AlertStore(store.conn)
+    repo = store.alerts
     if dry_run:
         return _preview(repo, found.found, found.rules, stamp)
     with store.transaction():
@@ -83,9 +83,9 @@ def deliver_pending(store: Store, channels: Sequence[Channel], now: datetime | N
                     due_only: bool = False) -> tuple[int, tuple[str, ...]]:
     """Try every pending delivery (only the due ones with due_only); a channel that fails is skipped for
     the rest of this run. Returns (deliveries made, one failure line per failed channel)."""
-    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
     ts = int(now.timestamp())
-    repo = AlertStore(store.conn)
+    repo = store.alerts
     by_id = {c.id: c for c in channels}
     broken: dict[str, str] = {}
     delivered = 0

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dmarcflow.alerts import builtin
-from dmarcflow.alerts.dns_changed import dns_changed
 from dmarcflow.alerts.context import RuleContext
+from dmarcflow.alerts.dns_changed import dns_changed
 from dmarcflow.config import AlertsSettings
 from dmarcflow.models import Alert
 

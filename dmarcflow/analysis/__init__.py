@@ -12,7 +12,10 @@ For another backend (the search index answers ``summary`` too)::
         .domains_with_data(window) -> list[str] and
         .results(domain, window) -> DomainResults | None (the four query results, or no report)
     assemble(domain, reports, totals, rows, infos, approved, *, view, top, catalogue=None) -> DomainSummary
-    policy_facts(published, defaulted) -> PolicyFacts (published keyed by POLICY_FIELDS)
+    PolicyPublished.published(domain, tags, defaulted) -> the policy as published (tags keyed by POLICY_FIELDS)
+
+The data types (SourceRow, IpFacts, ReportFacts, Totals, DomainResults, Window) are the model's
+(``dmarcflow.models``); the verdict rules both backends share are ``dmarcflow.verdict``'s.
 
 The overview (CLI, web UI, digests): which domain is worst, and its status in a few words::
 
@@ -24,18 +27,24 @@ The service catalogue: ``Catalogue.load()`` (package data), ``.recognise(Clues(.
 
 from dmarcflow.analysis.catalogue import Catalogue, Clues, Service
 from dmarcflow.analysis.overview import DomainStatus, overview
-from dmarcflow.analysis.queries import POLICY_FIELDS, IpRow, PolicyFacts, ReportFacts, SourceRow, Totals, policy_facts
 from dmarcflow.analysis.readiness import Readiness, Scenario
 from dmarcflow.analysis.sources import VIEWS, Source
 from dmarcflow.analysis.summary import (
-    DomainResults, DomainSummary, StoreBackend, SummaryBackend, assemble, has_data, list_sources, summarise,
+    DomainSummary,
+    StoreBackend,
+    SummaryBackend,
+    assemble,
+    has_data,
+    list_sources,
+    summarise,
     summarise_from,
 )
-from dmarcflow.analysis.window import Window
+from dmarcflow.models import DomainResults, IpFacts, PolicyPublished, ReportFacts, SourceRow, Totals, Window
+from dmarcflow.store.rollups import POLICY_FIELDS, IpRow, PolicyFacts, policy_facts
 
 __all__ = [
-    "POLICY_FIELDS", "VIEWS", "Catalogue", "Clues", "DomainResults", "DomainStatus", "DomainSummary", "IpRow",
-    "PolicyFacts", "Readiness", "ReportFacts", "Scenario", "Service", "Source", "SourceRow", "StoreBackend",
-    "SummaryBackend", "Totals", "Window", "assemble", "has_data", "list_sources", "overview", "policy_facts", "summarise",
-    "summarise_from",
+    "POLICY_FIELDS", "VIEWS", "Catalogue", "Clues", "DomainResults", "DomainStatus", "DomainSummary",
+    "IpFacts", "IpRow", "PolicyFacts", "PolicyPublished", "Readiness", "ReportFacts", "Scenario", "Service",
+    "Source", "SourceRow", "StoreBackend", "SummaryBackend", "Totals", "Window", "assemble", "has_data",
+    "list_sources", "overview", "policy_facts", "summarise", "summarise_from",
 ]

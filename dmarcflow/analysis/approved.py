@@ -99,7 +99,7 @@ def build_matcher(domain: str, entry: ApprovedSenders) -> ApprovedMatcher:
     services = []
     for name in entry.services:
         if not name.strip():
-            raise ConfigError(f"{where} services: an entry is empty (use the service name, e.g. \"SendGrid\")")
+            raise ConfigError(f'{where} services: an entry is empty (use the service name, e.g. "SendGrid")')
         services.append(name.strip().casefold())
     networks = tuple(_network(net, where) for net in entry.networks)
     rdns = tuple(_rdns_domain(d, where) for d in entry.rdns_domains)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import bisect
 import ipaddress
 import socket
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
-from dmarcflow.normalise import organisational_domain
+from dmarcflow.normalise import OrgDomains, organisational_domain
 from dmarcflow.package_data import resource
 
 POOLS = ("shared", "dedicated")
@@ -136,6 +137,7 @@ class Recogniser:
         self.catalogue = catalogue
         self.domain = domain
         self._services: dict[Clues, Service | None] = {}
+        self._org_domains = OrgDomains()
 
     def service(self, clues: Clues) -> Service | None:
         try:
@@ -146,15 +148,16 @@ class Recogniser:
 
     def pool(self, service: Service | None, clues: Clues) -> str | None:
         """The pool of a source's IP, given the service recognised from its clues."""
-        return pool_of(service, self.domain, clues)
+        return pool_of(service, self.domain, clues, self._org_domains)
 
 
-def pool_of(service: Service | None, domain: str, clues: Clues) -> str | None:
+def pool_of(service: Service | None, domain: str, clues: Clues,
+            org: Callable[[str], str] = organisational_domain) -> str | None:
     """"dedicated" when the IP is the domain's own (its reverse DNS or AS is under the domain's
     organisational domain) or a service's dedicated-IP naming; the service's pool otherwise; None unknown."""
-    own = organisational_domain(domain)
+    own = org(domain)
     for name in (clues.base_domain, clues.as_domain):
-        if name and organisational_domain(name) == own:
+        if name and org(name) == own:
             return "dedicated"
     if service is None:
         return None
@@ -197,7 +200,7 @@ class _NetworkIndex:
                 if net.version == version:
                     ranges.append((int(net.network_address), int(net.broadcast_address), service))
         ranges.sort(key=lambda r: r[0])
-        for (_, end, first), (start, _, second) in zip(ranges, ranges[1:]):
+        for (_, end, first), (start, _, second) in pairwise(ranges):
             if start <= end:
                 raise CatalogueError(f"the networks of {first.name} and {second.name} overlap")
         self._starts = [r[0] for r in ranges]

@@ -142,6 +142,6 @@ def _sources(rows: Sequence[FailureRow], links: Mapping[tuple[str, str], Aggrega
         out.append(FailureSource(
             source_ip=ip, failures=len(group), domains=tuple(sorted({r.reported_domain for r in group})),
             reporters=tuple(sorted({r.reporter for r in group})), first_ts=min(r.arrival_ts for r in group),
-            last_ts=max(r.arrival_ts for r in group), aggregate=max(linked, key=lambda l: l.messages) if linked else None,
+            last_ts=max(r.arrival_ts for r in group), aggregate=max(linked, key=lambda link: link.messages) if linked else None,
         ))
     return sorted(out, key=lambda s: (-s.failures, -s.last_ts, s.source_ip))

@@ -7,7 +7,7 @@ the readiness headline and the overview status.
 from __future__ import annotations
 
 from dmarcflow.analysis.catalogue import Service
-from dmarcflow.analysis.queries import SourceRow
+from dmarcflow.models import SourceRow
 
 # RFC 9989: a domain at p=reject must not rely on SPF alone, so every fix leads with DKIM.
 _DKIM_KEY = "publish its public key as a TXT (or the CNAME it gives) at <selector>._domainkey.{domain}"

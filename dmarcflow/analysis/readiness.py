@@ -26,9 +26,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dmarcflow.analysis.queries import PolicyFacts
 from dmarcflow.analysis.sources import FAILING_CLASSES, Source
 from dmarcflow.analysis.wording import headline, notes
+from dmarcflow.models import PolicyPublished
 
 NEXT_STEP = {None: "p=quarantine", "none": "p=quarantine", "quarantine": "p=reject", "reject": None}
 
@@ -124,7 +124,7 @@ class Readiness:
         }
 
 
-def assess(sources: Sequence[Source], policy: PolicyFacts | None, domain: str = "DOMAIN") -> Readiness:
+def assess(sources: Sequence[Source], policy: PolicyPublished | None, domain: str = "DOMAIN") -> Readiness:
     """Sources must be the IP view of the whole window; ``domain`` is named in the advice."""
     f = _figures(sources)
     sp = policy.sp if policy else None

@@ -13,15 +13,14 @@ import json
 import socket
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from dmarcflow.analysis.approved import ApprovedMatcher, SourceFacts
 from dmarcflow.analysis.catalogue import Catalogue, Clues, Recogniser, Service
-from dmarcflow.analysis.explain import explain, mix_note
 from dmarcflow.analysis.fixes import failure_words, fix_text
-from dmarcflow.analysis.queries import IpRow, PolicyFacts, SourceRow
-from dmarcflow.models import SOURCE_CLASSES
+from dmarcflow.models import SOURCE_CLASSES, IpFacts, PolicyPublished, SourceRow
+from dmarcflow.verdict import explain, mix_note
 
 FAILING_CLASSES = ("misconfigured", "unauthorised")
 VIEWS = ("ip", "sender")
@@ -37,7 +36,7 @@ class SourceDetail(NamedTuple):
     mailing_list: int = 0
     main_row: SourceRow | None = None
     recogniser: Recogniser | None = None  # recognition runs on demand: most sources are never shown
-    infos: tuple[IpRow | None, ...] = ()
+    infos: tuple[IpFacts | None, ...] = ()
     rows: Sequence[SourceRow] = ()  # its rollup rows, for the figures only some sources need
     recognised: list[tuple[Service | None, str | None]] | None = None  # filled on first use: (service, pool)
 
@@ -107,13 +106,13 @@ class Source:
         """Where the sender name comes from: "service" (a sending service), "rdns" (the reverse-DNS base domain),
         "as" (a network's name: an ISP, a host, an AS) or "ip" (nothing known). A network's name is too broad
         to approve by, so those are approved by their IPs."""
-        kinds = {sender_kind(ip, info) for ip, info in zip(self.ips, self.detail.infos)}
+        kinds = {sender_kind(ip, info) for ip, info in zip(self.ips, self.detail.infos, strict=False)}
         return kinds.pop() if len(kinds) == 1 else "as"
 
     @property
     def clues(self) -> tuple[Clues, ...]:
         d = self.detail
-        return tuple(_clues(ip, info, d.main_row) for ip, info in zip(self.ips, d.infos)) if d.main_row else ()
+        return tuple(_clues(ip, info, d.main_row) for ip, info in zip(self.ips, d.infos, strict=False)) if d.main_row else ()
 
     def _recognised(self) -> tuple[Service | None, str | None]:
         """(the service all its IPs are recognised as, the pool), worked out once per source."""
@@ -123,7 +122,7 @@ class Source:
         if not d.recognised:
             clues = self.clues
             found = [d.recogniser.service(c) for c in clues]
-            pools = {d.recogniser.pool(entry, c) for entry, c in zip(found, clues)}
+            pools = {d.recogniser.pool(entry, c) for entry, c in zip(found, clues, strict=True)}
             entry = found[0] if found and all(f is found[0] for f in found) else None
             d.recognised.append((entry, pools.pop() if len(pools) == 1 else "mixed" if pools else None))
         return d.recognised[0]
@@ -239,7 +238,7 @@ def _host_network(ip: str) -> str:
 SENDING_TYPES = frozenset({"Marketing", "SaaS", "Email Provider", "Email Security"})
 
 
-def sender_kind(ip: str, info: IpRow | None) -> str:
+def sender_kind(ip: str, info: IpFacts | None) -> str:
     if info is None or not info.sender or info.sender == ip:
         return "ip"
     if info.sender_type in SENDING_TYPES:
@@ -314,7 +313,7 @@ def _main_row(rows: list[SourceRow], klass: str, explainer: _Explainer) -> tuple
 class _Explainer:
     """explain() memoised on the fields it reads: thousands of sources share a few verdicts."""
 
-    def __init__(self, policy: PolicyFacts | None) -> None:
+    def __init__(self, policy: PolicyPublished | None) -> None:
         self.policy = policy
         self.cache: dict[tuple[Any, ...], str] = {}
 
@@ -327,7 +326,7 @@ class _Explainer:
         return text
 
 
-def sender_name(ip: str, info: IpRow | None) -> str:
+def sender_name(ip: str, info: IpFacts | None) -> str:
     return info.sender if info and info.sender else ip
 
 
@@ -336,7 +335,7 @@ class _Context:
     """What every source of one domain is built with."""
 
     domain: str
-    infos: Mapping[str, IpRow]
+    infos: Mapping[str, IpFacts]
     explainer: _Explainer
     matcher: ApprovedMatcher
     recogniser: Recogniser | None
@@ -347,9 +346,9 @@ class _Context:
 
 def build_sources(
     rows: Iterable[SourceRow],
-    infos: Mapping[str, IpRow],
+    infos: Mapping[str, IpFacts],
     domain: str,
-    policy: PolicyFacts | None,
+    policy: PolicyPublished | None,
     matcher: ApprovedMatcher,
     view: str = "ip",
     catalogue: Catalogue | None = None,
@@ -410,11 +409,11 @@ def _source(name: str, rows: list[SourceRow], ctx: _Context) -> Source:
 def _service_of(ctx: _Context, ips: tuple[str, ...], detail: SourceDetail) -> Service | None:
     if ctx.recogniser is None or detail.main_row is None:
         return None
-    found = [ctx.recogniser.service(_clues(ip, info, detail.main_row)) for ip, info in zip(ips, detail.infos)]
+    found = [ctx.recogniser.service(_clues(ip, info, detail.main_row)) for ip, info in zip(ips, detail.infos, strict=False)]
     return found[0] if all(f is found[0] for f in found) else None
 
 
-def _clues(ip: str, info: IpRow | None, main: SourceRow) -> Clues:
+def _clues(ip: str, info: IpFacts | None, main: SourceRow) -> Clues:
     """What one IP of a source tells about its sender."""
     if info is None:
         return Clues(ip, dkim_domain=main.dkim_domain or None, spf_domain=main.spf_domain or None)
@@ -427,7 +426,7 @@ def _listed(ctx: _Context, ips: tuple[str, ...], detail: SourceDetail) -> tuple[
     if detail.main_row is None:
         return None, None
     matched = []
-    for ip, info in zip(ips, detail.infos):
+    for ip, info in zip(ips, detail.infos, strict=False):
         service = ctx.recogniser.service(_clues(ip, info, detail.main_row)) if ctx.recogniser else None
         matched.append(_facts(ip, info, service))
     approvals = [ctx.matcher.match(f) for f in matched]
@@ -435,14 +434,14 @@ def _listed(ctx: _Context, ips: tuple[str, ...], detail: SourceDetail) -> tuple[
     return (approvals[0] if all(approvals) else None), (disowned[0] if all(disowned) else None)
 
 
-def _facts(ip: str, info: IpRow | None, service: Service | None) -> SourceFacts:
+def _facts(ip: str, info: IpFacts | None, service: Service | None) -> SourceFacts:
     names = service.names if service else ()
     if info is None:
         return SourceFacts(ip, None, None, None, names)
     return SourceFacts(ip, info.sender, info.base_domain, info.reverse_dns, names)
 
 
-def _common(facts: tuple[IpRow | None, ...], name: str) -> Any:
+def _common(facts: tuple[IpFacts | None, ...], name: str) -> Any:
     """The value all IPs share, or None when they differ."""
     if len(facts) == 1:
         return getattr(facts[0], name) if facts[0] else None

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Protocol
 
 from dmarcflow import utc
-from dmarcflow.analysis import queries
 from dmarcflow.analysis.approved import ApprovedMatcher, matcher_for, validate_all
 from dmarcflow.analysis.catalogue import Catalogue
 from dmarcflow.analysis.overview import DomainStatus, domain_status, worst_first
-from dmarcflow.analysis.queries import IpRow, PolicyFacts, ReportFacts, SourceRow, Totals
 from dmarcflow.analysis.readiness import Readiness, assess
 from dmarcflow.analysis.sources import VIEWS, Source, build_sources
 from dmarcflow.analysis.window import Window, check_order, window_of
 from dmarcflow.config import ApprovedSenders
-from dmarcflow.models import SOURCE_CLASSES, StoredCheck
+from dmarcflow.models import (
+    SOURCE_CLASSES,
+    DomainResults,
+    IpFacts,
+    PolicyPublished,
+    ReportFacts,
+    SourceRow,
+    StoredCheck,
+    Totals,
+)
 from dmarcflow.store import Store
+from dmarcflow.store.rollups import totals_of
 
 ORDERS = ("name", "worst")
 
@@ -41,7 +48,7 @@ class DomainSummary:
     reporters: int
     begin_ts: int | None
     end_ts: int | None
-    policy: PolicyFacts | None
+    policy: PolicyPublished | None
     source_count: int
     sources: tuple[Source, ...]  # the top sources, biggest first
     unauthorised: tuple[Source, ...]
@@ -83,18 +90,12 @@ def _check_dict(check: StoredCheck | None) -> dict[str, Any] | None:
     return {"checked_at": utc.iso(check.checked_at), "errors": [f.as_dict() for f in check.errors]}
 
 
-@dataclass(frozen=True)
-class DomainResults:
-    """What a backend's queries found for one domain in the window: the input of ``assemble``."""
-
-    reports: ReportFacts
-    totals: Totals
-    rows: list[SourceRow]
-    infos: Mapping[str, IpRow]
-
-
 class SummaryBackend(Protocol):
-    """Where ``summarise`` reads from: the store by default, or another backend (the search index)."""
+    """Where ``summarise_from`` reads: the store (``StoreBackend``) or the search index (``index.query.IndexBackend``).
+
+    The caller picks it (``dmarcflow summary --backend``); both answer with the model's types, so the rules here
+    build the same summaries from either.
+    """
 
     def domains_with_data(self, window: Window) -> list[str]:
         """Policy domains with at least one active report beginning in the window."""
@@ -102,23 +103,29 @@ class SummaryBackend(Protocol):
     def results(self, domain: str, window: Window) -> DomainResults | None:
         """The domain's query results in the window; None when it has no active report there."""
 
+    def dns_check(self, domain: str) -> StoredCheck | None:
+        """The domain's last `dmarcflow check`, where the backend keeps them (the store does, the index not)."""
+
 
 @dataclass(frozen=True)
 class StoreBackend:
-    """The SQLite store as a ``SummaryBackend`` (the rollup queries of ``queries.py``)."""
+    """The SQLite store as a ``SummaryBackend`` (its rollups, reports and IP facts); the store's DNS checks too."""
 
-    conn: sqlite3.Connection
+    store: Store
 
     def domains_with_data(self, window: Window) -> list[str]:
-        return queries.domains_with_data(self.conn, window)
+        return self.store.rollups.domains_with_data(window)
 
     def results(self, domain: str, window: Window) -> DomainResults | None:
-        reports = queries.report_facts(self.conn, domain, window)
+        reports = self.store.rollups.report_facts(domain, window)
         if reports.reports == 0:
             return None
-        rows = queries.source_rows(self.conn, domain, window)
-        infos = queries.ip_rows(self.conn, (r.ip for r in rows))
-        return DomainResults(reports, queries.totals_of(rows), rows, infos)
+        rows = self.store.rollups.source_rows(domain, window)
+        infos = self.store.ip_facts.facts_of(r.ip for r in rows)
+        return DomainResults(reports, totals_of(rows), rows, infos)
+
+    def dns_check(self, domain: str) -> StoredCheck | None:
+        return self.store.checks.latest(domain)
 
 
 def summarise(
@@ -139,8 +146,7 @@ def summarise(
     ``order``: "name" (name order, or the order named) or "worst" (``analysis.overview``'s order).
     The store's cached DNS checks are shown with each summary.
     """
-    return summarise_from(StoreBackend(store.conn), domains, since, until, approved, view=view, top=top, order=order,
-                          dns_checks=store.checks.latest)
+    return summarise_from(StoreBackend(store), domains, since, until, approved, view=view, top=top, order=order)
 
 
 def summarise_from(
@@ -157,7 +163,7 @@ def summarise_from(
 ) -> list[DomainSummary]:
     """``summarise`` over any ``SummaryBackend`` (the caller picks it: the store, the search index).
 
-    ``dns_checks`` gives a domain's last DNS check (the store has them; the search index does not).
+    Each summary shows the domain's last DNS check as the backend has it (``dns_checks`` replaces that).
     """
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, not {order!r}")
@@ -167,15 +173,14 @@ def summarise_from(
     window = window_of(since, until)
     names = [normalise_domain(d) for d in domains] or backend.domains_with_data(window)
     catalogue = Catalogue.load()
+    checks = dns_checks or backend.dns_check
     result = []
     for name in dict.fromkeys(names):
         found = backend.results(name, window)
         if found is not None:
             summary = assemble(name, found.reports, found.totals, found.rows, found.infos, approved,
                                view=view, top=top, catalogue=catalogue)
-            if dns_checks is not None:
-                summary = replace(summary, dns_check=dns_checks(name))
-            result.append(summary)
+            result.append(replace(summary, dns_check=checks(name)))
     return worst_first(result) if order == "worst" else result
 
 
@@ -184,7 +189,7 @@ def assemble(
     reports: ReportFacts,
     totals: Totals,
     rows: list[SourceRow],
-    infos: Mapping[str, IpRow],
+    infos: Mapping[str, IpFacts],
     approved: Mapping[str, ApprovedSenders],
     *,
     view: str = "ip",
@@ -214,7 +219,7 @@ def assemble(
     )
 
 
-def _to_fix(by_ip: list[Source], infos: Mapping[str, IpRow], domain: str, policy: PolicyFacts | None,
+def _to_fix(by_ip: list[Source], infos: Mapping[str, IpFacts], domain: str, policy: PolicyPublished | None,
             matcher: ApprovedMatcher, catalogue: Catalogue) -> list[Source]:
     """The senders whose IPs fail and may be the domain's, grouped by the service recognised for them (else by
     sender name) and built from those IPs' rows only: what to change is a setting of the service, whatever
@@ -243,16 +248,15 @@ def list_sources(
     check_order(since, until)
     domain = normalise_domain(domain)
     window = window_of(since, until)
-    conn = store.conn
-    policy = queries.report_facts(conn, domain, window).policy
-    rows = queries.source_rows(conn, domain, window)
-    infos = queries.ip_rows(conn, (r.ip for r in rows))
+    policy = store.rollups.report_facts(domain, window).policy
+    rows = store.rollups.source_rows(domain, window)
+    infos = store.ip_facts.facts_of(r.ip for r in rows)
     sources = build_sources(rows, infos, domain, policy, matcher_for(domain, approved), view, Catalogue.load())
     return [s for s in sources if klass is None or s.klass == klass]
 
 
 def has_data(store: Store, domain: str, since: date | None = None, until: date | None = None) -> bool:
-    return queries.report_facts(store.conn, normalise_domain(domain), window_of(since, until)).reports > 0
+    return store.rollups.report_facts(normalise_domain(domain), window_of(since, until)).reports > 0
 
 
 def normalise_domain(name: str) -> str:

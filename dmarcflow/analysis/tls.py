@@ -98,7 +98,7 @@ class TlsDomainSummary:
 
 
 def success_rate(successful: int, failed: int) -> float | None:
-    """successful / all sessions, rounded to 6 places; None when there was no session."""
+    """Successful / all sessions, rounded to 6 places; None when there was no session."""
     total = successful + failed
     return round(successful / total, 6) if total else None
 

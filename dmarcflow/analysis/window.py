@@ -8,31 +8,19 @@ A report belongs to the UTC day its interval begins on (``daily_sources.day``
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+
+from dmarcflow.models import Window
+
+__all__ = ["Window", "WindowError", "check_order", "parse_day", "parse_since", "parse_until", "window_of"]
 
 _RELATIVE = re.compile(r"^(\d{1,5})([dw])$")
 _EPOCH = date(1970, 1, 1).toordinal()
-_LAST_DAY = 2**32 // 86400  # the store keeps 32-bit epochs
+_LAST_DAY = Window().last_day
 
 
 class WindowError(ValueError):
     """A --since / --until value that cannot be read."""
-
-
-@dataclass(frozen=True)
-class Window:
-    first_day: int = 0
-    last_day: int = _LAST_DAY
-
-    @property
-    def begin_ts(self) -> int:
-        return self.first_day * 86400
-
-    @property
-    def end_ts(self) -> int:
-        """Exclusive: the first second after the window."""
-        return (self.last_day + 1) * 86400
 
 
 def window_of(since: date | None, until: date | None) -> Window:
@@ -54,7 +42,7 @@ def parse_since(text: str | None, now: datetime | None = None) -> date | None:
         return None
     match = _RELATIVE.match(text.strip().lower())
     if match:
-        today = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).date()
+        today = (now or datetime.now(UTC)).astimezone(UTC).date()
         return today - timedelta(days=int(match.group(1)) * (7 if match.group(2) == "w" else 1))
     if text.strip().isdigit():
         raise WindowError(f"--since: {text!r} needs a unit (e.g. 30d or 2w) or a date (YYYY-MM-DD)")

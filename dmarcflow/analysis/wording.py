@@ -86,7 +86,7 @@ def notes(r: Readiness, sp: str | None, domain: str) -> tuple[str, ...]:
     unlisted = [b for b in r.blockers if not b.approved]
     if unlisted:
         out.append(f"not on the approved list: {_list(unlisted)}; approve what is yours and fix it, mark the rest "
-                   f"not ours (services and not_ours under [approved.\"{domain}\"]; `dmarcflow senders {domain}` "
+                   f'not ours (services and not_ours under [approved."{domain}"]; `dmarcflow senders {domain}` '
                    "prints the lines)")
     if r.spf_only and r.aims_at_reject and rule(r) != "spf-only":
         out.append(f"RFC 9989: p=reject needs aligned DKIM on every legitimate sender; {_list(r.spf_only)} "

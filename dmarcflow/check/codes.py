@@ -19,20 +19,20 @@ CODES: dict[str, tuple[str, str]] = {
     "dmarc_obsolete_tag": ("info", "pct, rf or ri: removed by RFC 9989"),
     "dmarc_unknown_tag": ("warning", "a tag DMARC does not define (receivers ignore it; often a typo)"),
     "dmarc_rua_missing": ("warning", "no rua=: nobody receives aggregate reports"),
-    "dmarc_external_rua_unauthorised": ("error", "a rua/ruf address in another domain that has not authorised it "
-                                                 "(RFC 7489 7.1): reports are not sent there"),
+    "dmarc_external_rua_unauthorised": ("error", ("a rua/ruf address in another domain that has not authorised it "
+                                                  "(RFC 7489 7.1): reports are not sent there")),
     "spf_missing": ("error", "no SPF record"),
     "spf_multiple": ("error", "several SPF records at one name (permerror)"),
     "spf_syntax": ("error", "an SPF term that does not parse (permerror)"),
     "spf_include_broken": ("error", "an include or redirect target without exactly one valid SPF record (permerror)"),
-    "spf_too_many_lookups": ("error", "more than 10 DNS-querying terms, counted through includes and redirects "
-                                      "(permerror)"),
+    "spf_too_many_lookups": ("error", ("more than 10 DNS-querying terms, counted through includes and redirects "
+                                       "(permerror)")),
     "spf_too_many_void_lookups": ("error", "more than 2 lookups that find nothing (permerror)"),
-    "spf_permissive_all": ("error", "+all or ?all (or no all at all): SPF authorises, or says nothing about, "
-                                    "every host"),
+    "spf_permissive_all": ("error", ("+all or ?all (or no all at all): SPF authorises, or says nothing about, "
+                                     "every host")),
     "spf_ptr": ("warning", "the ptr mechanism (deprecated by RFC 7208: slow, unreliable)"),
-    "spf_unauthorised_source": ("error", "a legitimate source in the reports, relying on SPF for DMARC, that the "
-                                         "current SPF record does not authorise"),
+    "spf_unauthorised_source": ("error", ("a legitimate source in the reports, relying on SPF for DMARC, that the "
+                                          "current SPF record does not authorise")),
     "dkim_key_missing": ("error", "no DKIM key for a selector the domain's mail is signed with"),
     "dkim_key_invalid": ("error", "a DKIM key record that is not a valid key"),
     "dkim_key_weak": ("error", "an RSA DKIM key shorter than 1024 bits (RFC 8301: receivers ignore it)"),

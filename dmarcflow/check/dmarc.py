@@ -165,5 +165,5 @@ def _external(dns: DnsClient, owner: str, addresses: list[str], records: dict[st
                 f"{answer.name}): receivers do not send them there",
                 f'have the operator of {host} publish "v=DMARC1" at {answer.name} (or use an address in {owner})',
                 answer.name, address=address))
-    records["external_destinations"] = {h: ok for h, ok in checked.items()}
+    records["external_destinations"] = dict(checked)
     return out

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import importlib
 import logging
-import sqlite3
 import sys
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import click
 
 from dmarcflow import __version__
 from dmarcflow.config import Settings, StoreSettings, load_settings
 from dmarcflow.errors import ConfigError, DmarcflowError, StoreNotFoundError
-from dmarcflow.store import Store
+from dmarcflow.store import DatabaseError, Store
 from dmarcflow.store.connection import describe
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -83,7 +83,7 @@ class _Group(click.Group):
             importlib.import_module(COMMAND_MODULES[name])  # its decorators register it on `main`
         return super().get_command(ctx, name)
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
@@ -95,7 +95,7 @@ class _Group(click.Group):
         except DmarcflowError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(EXIT_FAILED)
-        except sqlite3.Error as exc:  # a read that failed outside the store's own error handling
+        except DatabaseError as exc:  # a read that failed outside the store's own error handling
             click.echo(f"Error: the store at {_store_path(ctx)}: {describe(exc)}", err=True)
             ctx.exit(EXIT_FAILED)
 

@@ -12,10 +12,10 @@ from dmarcflow.cli.app import AppContext, main
 from dmarcflow.cli.output import format_option, printable, to_csv, to_json, to_table
 from dmarcflow.cli.summary import read_window
 from dmarcflow.cli.summary import window_options as _window_options
+from dmarcflow.utc import iso
 
 Command = Callable[..., None]
 window_options: Callable[[Command], Command] = _window_options  # a typed view of the shared option pair
-from dmarcflow.utc import iso
 
 CSV_COLUMNS = ("id", "arrival_date", "source_ip", "reported_domain", "auth_failure", "identity_alignment",
                "delivery_result", "reporter", "dkim_domain", "spf_domain", "original_mail_from", "header_from",

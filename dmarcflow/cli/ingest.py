@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -13,13 +13,13 @@ import click
 
 from dmarcflow.answers import rows_answer
 from dmarcflow.cli.app import EXIT_FAILED, AppContext, main
-from dmarcflow.cli.output import format_option, to_csv, to_json, to_table
+from dmarcflow.cli.output import FC, format_option, to_csv, to_json, to_table
 from dmarcflow.cli.summary import read_window, window_options
 from dmarcflow.enrich import Enricher
 from dmarcflow.errors import StoreError
-from dmarcflow.ingest import InputOutcome, Ingestor, list_inputs
-from dmarcflow.listing import REPORT_STATUSES, list_rejected, list_reports, rejected_raw
+from dmarcflow.ingest import Ingestor, InputOutcome, list_inputs
 from dmarcflow.kinds.registry import NAMES
+from dmarcflow.listing import REPORT_STATUSES, list_rejected, list_reports, rejected_raw
 from dmarcflow.reprocess import reprocess
 from dmarcflow.store import Store
 
@@ -98,16 +98,16 @@ def ingest(app: AppContext, paths: tuple[str, ...], offline: bool, fmt: str) -> 
     """
     files = list_inputs(paths)
     outcomes: list[InputOutcome] = []
-    with open_ingestor(app, offline) as ingestor, outcomes_even_on_store_failure(outcomes, fmt):
-        with _progress(files) as bar:
-            for path in bar:
-                outcomes.extend(ingestor.ingest_file(path))
+    with open_ingestor(app, offline) as ingestor, outcomes_even_on_store_failure(outcomes, fmt), \
+            _progress(files) as bar:
+        for path in bar:
+            outcomes.extend(ingestor.ingest_file(path))
     print_outcomes(outcomes, fmt)
     sys.exit(exit_code_for(outcomes))
 
 
 @contextmanager
-def _progress(files: list[str]):
+def _progress(files: list[str]) -> Iterator[Iterable[str]]:
     if sys.stderr.isatty() and len(files) > 1:
         with click.progressbar(files, label="Ingesting", file=sys.stderr) as bar:
             yield bar
@@ -115,7 +115,7 @@ def _progress(files: list[str]):
         yield files
 
 
-def paging_options(f):
+def paging_options(f: FC) -> FC:
     f = click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many rows first.")(f)
     return click.option("--limit", type=click.IntRange(min=0), help="At most this many rows (default: all).")(f)
 
@@ -188,7 +188,8 @@ def _output_file(output: str | None) -> Path:
 def _save_raw(store: Store, save_id: int, output: Path) -> None:
     data = rejected_raw(store, save_id)
     if data is None:
-        raise click.ClickException(f"no raw bytes kept for rejected input {save_id} (unknown id, or the file was too large to keep)")
+        raise click.ClickException(f"no raw bytes kept for rejected input {save_id} "
+                                   "(unknown id, or the file was too large to keep)")
     try:
         output.write_bytes(data)
     except OSError as exc:

@@ -10,7 +10,8 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 import click
 
@@ -24,8 +25,8 @@ from dmarcflow.fetch import run_pass
 from dmarcflow.health import HealthServer, HealthState, parse_address
 from dmarcflow.ingest import InputOutcome
 from dmarcflow.mailbox import Mailbox, check_settings
-from dmarcflow.pass_lock import lock_path, pass_lock
 from dmarcflow.metrics import DaemonCollector, index_targets, registered, render
+from dmarcflow.pass_lock import lock_path, pass_lock
 from dmarcflow.systemd_notify import Notifier
 
 # fetch option -> MailboxSettings field, for the one-off connection options
@@ -47,7 +48,7 @@ _CONNECTION_OPTIONS = ("host", "port", "user", "password_file", "tls", "ca_file"
 @click.option("--offline", is_flag=True, help="No reverse DNS lookups.")
 @format_option()
 @click.pass_obj
-def fetch(app: AppContext, names: tuple[str, ...], offline: bool, fmt: str, **options: object) -> None:
+def fetch(app: AppContext, /, names: tuple[str, ...], offline: bool, fmt: str, **options: Any) -> None:
     """Fetch reports from every configured mailbox once, file the mails away, and exit.
 
     Exit code 1 when a mailbox could not be read or any mail was rejected; 2 for a configuration error.
@@ -73,7 +74,7 @@ def fetch(app: AppContext, names: tuple[str, ...], offline: bool, fmt: str, **op
     sys.exit(EXIT_FAILED if failures else exit_code_for(outcomes))
 
 
-def select_mailboxes(settings: Settings, names: tuple[str, ...], options: dict[str, object]) -> list[MailboxSettings]:
+def select_mailboxes(settings: Settings, names: tuple[str, ...], options: dict[str, Any]) -> list[MailboxSettings]:
     """The configured mailboxes (or one built from --host), with the command-line options applied."""
     given = {key: value for key, value in options.items() if key in _CONNECTION_OPTIONS and value is not None}
     if "host" in given:
@@ -141,7 +142,7 @@ def watch(app: AppContext, http_address: str | None, log_format: str, health_max
     sys.exit(code)
 
 
-def _loader(app: AppContext, offline: bool):
+def _loader(app: AppContext, offline: bool) -> Callable[[], Settings]:
     """Settings read afresh at every call (SIGHUP), with the command-line overrides applied again."""
 
     def load() -> Settings:
@@ -172,7 +173,7 @@ def _start_http(state: HealthState, address: str | None) -> HealthServer | None:
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "thread": record.threadName,

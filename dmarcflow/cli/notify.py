@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -14,7 +14,6 @@ from dmarcflow.cli.app import EXIT_FAILED, AppContext, main
 from dmarcflow.cli.output import format_option, to_csv, to_json, to_table
 from dmarcflow.digest import delivery, digest_period, make_digest
 from dmarcflow.models import RaisedAlert
-from dmarcflow.store.alerts import AlertStore
 
 ALERT_CSV = ("rule", "domain", "key", "severity", "message", "fix", "first_seen")
 
@@ -39,7 +38,7 @@ def digest(app: AppContext, domains: tuple[str, ...], since: str, until: str | N
     try:
         first, last = parse_since(since), parse_until(until)
         assert first is not None  # --since has a default
-        period = digest_period(first, last, datetime.now(timezone.utc).date())
+        period = digest_period(first, last, datetime.now(UTC).date())
     except WindowError as exc:
         raise click.UsageError(str(exc)) from None
     delivery(app.settings, to, out)  # a configuration mistake is named before the store is opened
@@ -70,7 +69,7 @@ def alerts(app: AppContext, dry_run: bool, at: str | None, fmt: str) -> None:
     now = _parse_at(at)
     with app.open_store(create=False) as store:
         run = run_configured(store, app.settings, now, dry_run=dry_run)
-        deliveries = {a.id: AlertStore(store.conn).deliveries(a.id) for a in run.raised}
+        deliveries = {a.id: store.alerts.deliveries(a.id) for a in run.raised}
     if fmt == "json":
         click.echo(to_json({"alerts": [_alert_json(a, deliveries.get(a.id, {})) for a in run.raised],
                             "cleared": [a.alert.key for a in run.cleared], "open": run.open,
@@ -91,11 +90,11 @@ def _parse_at(text: str | None) -> datetime | None:
     if text is None:
         return None
     try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        value = datetime.fromisoformat(text.strip())
     except ValueError:
         raise click.BadParameter(f"{text!r} is not a time (use YYYY-MM-DD or YYYY-MM-DDTHH:MM, UTC)",
                                  param_hint="--at") from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _alert_json(alert: RaisedAlert, deliveries: dict[str, str]) -> dict[str, object]:

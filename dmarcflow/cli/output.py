@@ -73,8 +73,8 @@ def _fit(widths: list[int], max_width: int, numeric: list[Any]) -> list[int]:
 
 def _line(values: Sequence[str], widths: list[int], numeric: list[Any]) -> str:
     parts = []
-    for i, (v, w) in enumerate(zip(values, widths)):
-        v = v if len(v) <= w else v[: w - 1] + "…"
+    for i, (value, w) in enumerate(zip(values, widths, strict=False)):
+        v = value if len(value) <= w else value[: w - 1] + "…"
         parts.append(v.rjust(w) if numeric[i] else v.ljust(w))
     return "  ".join(parts).rstrip()
 
@@ -89,7 +89,8 @@ def wrap_cell(text: str, width: int | None) -> list[str]:
         return [text]
     lines: list[str] = []
     line = ""
-    for word in text.split(" "):
+    for whole in text.split(" "):
+        word = whole
         while len(word) > width:
             if line:
                 lines.append(line)
@@ -117,7 +118,7 @@ def wrap_text(text: str, width: int | None, indent: str, subsequent: str | None 
                          break_long_words=False, break_on_hyphens=False)
 
 
-_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0, 32), 127) if c not in (9,)}
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(32), 127) if c != 9}  # a tab stays a tab
 
 
 def printable(value: Any) -> str:

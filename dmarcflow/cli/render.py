@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dmarcflow.analysis import DomainStatus, DomainSummary, Source
 from dmarcflow.cli.output import wrap_cell, wrap_text
@@ -61,7 +61,7 @@ def render_summary(s: DomainSummary, view: str, width: int | None) -> str:
 
 
 def _day(ts: int | None) -> str:
-    return "-" if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc).date().isoformat()
+    return "-" if ts is None else datetime.fromtimestamp(ts, tz=UTC).date().isoformat()
 
 
 def _policy_line(s: DomainSummary) -> str:
@@ -134,7 +134,7 @@ def source_table(sources: Sequence[Source], view: str, width: int | None, detail
     align = str.ljust if view == "ip" else str.rjust  # sender view: a count of IPs
     head = [key_name.ljust(key_w), align(second, second_w), "messages".rjust(num_w), "pass".rjust(6), "class"]
     lines = ["  ".join(head), "  ".join("-" * len(h) for h in head[:-1]) + "  " + "-" * _CLASS_W]
-    for key, sec, s in zip(keys, seconds, sources):
+    for key, sec, s in zip(keys, seconds, sources, strict=False):
         lines += _row(s, wrap_cell(key, key_w if width else None), wrap_cell(sec, second_w if width else None),
                       key_w, second_w, num_w, align)
         if details:

@@ -8,9 +8,10 @@ from typing import Any
 
 import click
 
-from dmarcflow.answers import domain_name, senders_answer, summary_answer
-from dmarcflow.analysis import VIEWS, DomainSummary, Source, has_data, list_sources, overview, summarise, summarise_from
+from dmarcflow.analysis import VIEWS, DomainSummary, Source, has_data, list_sources, overview, summarise_from
 from dmarcflow.analysis.window import WindowError, check_order, parse_since, parse_until
+from dmarcflow.answers import domain_name, senders_answer, summary_answer
+from dmarcflow.backends import BACKENDS, BackendMismatch, summary_backend
 from dmarcflow.cli.app import AppContext, main
 from dmarcflow.cli.output import FC, format_option, to_csv, to_json
 from dmarcflow.cli.render import WIDTH, render_overview, render_summary, source_table
@@ -53,7 +54,7 @@ def read_window(since: str | None, until: str | None) -> tuple[date | None, date
 @view_option
 @click.option("--top", type=click.IntRange(min=0), default=10, show_default=True,
               help="How many top sources to list per domain (0: all).")
-@click.option("--backend", type=click.Choice(("sqlite", "index", "elasticsearch", "opensearch")), default="sqlite",
+@click.option("--backend", type=click.Choice(BACKENDS), default="sqlite",
               show_default=True, help="Answer from the SQLite store, or from the search index configured in [index] "
                                       "(index: whichever engine it names; elasticsearch, opensearch: that engine).")
 @format_option()
@@ -68,11 +69,12 @@ def summary(app: AppContext, domains: tuple[str, ...], since: str | None, until:
     """
     first, last = read_window(since, until)
     order = "name" if domains else "worst"
-    if backend == "sqlite":
-        with app.open_store_readonly() as store:
-            result = summarise(store, domains, first, last, app.settings.approved, view=view, top=top, order=order)
-    else:
-        result = _summarise_from_index(app, backend, domains, first, last, view, top, order)
+    try:
+        with summary_backend(backend, app.settings) as source:
+            result = summarise_from(source, domains, first, last, app.settings.approved, view=view, top=top,
+                                    order=order)
+    except BackendMismatch as exc:
+        raise click.UsageError(str(exc)) from None
     _report_missing(domains, result)
     width = None if wide else WIDTH
     if fmt == "json":
@@ -84,28 +86,6 @@ def summary(app: AppContext, domains: tuple[str, ...], since: str | None, until:
         parts = [render_overview(statuses, width, worst_first=order == "worst")]
         parts = parts if (not domains or len(result) > 1) else []
         click.echo("\n\n".join(parts + [render_summary(s, view, width) for s in result]))
-
-
-def _summarise_from_index(app: AppContext, backend: str, domains: Sequence[str], first: date | None,
-                          last: date | None, view: str, top: int, order: str) -> list[DomainSummary]:
-    """The CLI picks the backend: the index's ``IndexBackend``, handed to the analysis's rules."""
-    from dmarcflow.errors import ConfigError
-    from dmarcflow.index.engines import connect
-    from dmarcflow.index.query import IndexBackend, IndexQuery
-
-    settings = app.settings.index
-    if not settings.url:
-        section, env = ("[elasticsearch]", "ELASTICSEARCH") if backend == "elasticsearch" else ("[index]", "INDEX")
-        raise ConfigError(f"--backend {backend} needs {section} url (or DMARCFLOW_{env}_URL)")
-    if backend != "index" and backend != settings.engine:
-        raise click.UsageError(f"--backend {backend}, but [index] engine is {settings.engine}: "
-                               f"use --backend {settings.engine} (or --backend index)")
-    client = connect(settings)
-    try:
-        return summarise_from(IndexBackend(IndexQuery(client, settings)), domains, first, last,
-                              app.settings.approved, view=view, top=top, order=order)
-    finally:
-        client.close()
 
 
 @main.command()

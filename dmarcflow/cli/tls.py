@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -58,10 +58,10 @@ def tls_summary(app: AppContext, domains: tuple[str, ...], since: str | None, un
 def render(s: TlsDomainSummary) -> str:
     rate = f"{s.success_rate:.1%}" if s.success_rate is not None else "-"
     lines = [
-        f"{printable(s.domain)}: {s.successful:,} of {s.successful + s.failed:,} sessions succeeded ({rate}), "
-        f"{s.reports} report(s) from {len(s.reporter_names)} reporter(s)",
-        f"period {_day(s.begin_ts)} to {_day(s.end_ts)} (UTC days); reporters: "
-        + ", ".join(printable(n) for n in s.reporter_names),
+        (f"{printable(s.domain)}: {s.successful:,} of {s.successful + s.failed:,} sessions succeeded ({rate}), "
+         f"{s.reports} report(s) from {len(s.reporter_names)} reporter(s)"),
+        (f"period {_day(s.begin_ts)} to {_day(s.end_ts)} (UTC days); reporters: "
+         + ", ".join(printable(n) for n in s.reporter_names)),
         "",
         to_table(("policy", "successful", "failed", "success rate"),
                  [[p.type, p.successful, p.failed, _rate(p.successful, p.failed)] for p in s.policies]),
@@ -91,4 +91,4 @@ def _rate(successful: int, failed: int) -> str:
 
 
 def _day(ts: int) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).date().isoformat()
+    return datetime.fromtimestamp(ts, tz=UTC).date().isoformat()

@@ -30,7 +30,7 @@ def serve(app: AppContext, host: str | None, port: int | None, insecure_no_auth:
 @click.argument("domains", nargs=-1)
 @click.option("--html", "html_file", required=True, type=click.Path(dir_okay=False, writable=True),
               help="Write the report to this HTML file (one file: inline CSS and SVG, no scripts).")
-@window_options  # type: ignore[untyped-decorator]  # cli/summary.py's helper is not annotated yet
+@window_options
 @click.pass_obj
 def report(app: AppContext, domains: tuple[str, ...], html_file: str, since: str | None, until: str | None) -> None:
     """Write a self-contained HTML report: overview, and per domain trend, readiness, senders, impostors."""

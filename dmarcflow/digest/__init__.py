@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from dmarcflow.analysis.window import check_order
@@ -64,7 +64,7 @@ def make_digest(store: Store, settings: Settings, period: Period, domains: Seque
                 now: datetime | None = None, *, to: Sequence[str] = (), out: Path | None = None,
                 trigger: str = "command", renderer: DigestRenderer | None = None) -> DigestResult:
     """Build the digest of the period and send it (to ``to``, else ``[digest] to``) or write it to ``out``."""
-    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
     recipients, sender = delivery(settings, to, out)
     digest = build_digest(store, period, settings.approved, domains or settings.digest.domains, now)
     result = DigestResult(subject(digest), period, tuple(d.domain for d in digest.domains), digest.empty,

@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dmarcflow.analysis import DomainSummary, Source, list_sources, summarise
-from dmarcflow.analysis.queries import source_rows
 from dmarcflow.analysis.window import window_of
 from dmarcflow.changes import Period, new_sources
 from dmarcflow.config import ApprovedSenders
@@ -82,7 +81,7 @@ def rate(part: int, whole: int) -> float | None:
 
 def build_digest(store: Store, period: Period, approved: Mapping[str, ApprovedSenders],
                  domains: Iterable[str] = (), now: datetime | None = None) -> Digest:
-    stamp = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime(ISO_FORMAT)
+    stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime(ISO_FORMAT)
     current = summarise(store, domains, period.first, period.last, approved)
     previous = period.previous()
     result = []
@@ -105,7 +104,7 @@ def _impostors(store: Store, summary: DomainSummary, period: Period) -> tuple[Im
     """The summary's unauthorised sources, with what receivers did to their messages."""
     acted: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     wanted = {s.ip for s in summary.unauthorised}
-    for row in source_rows(store.conn, summary.domain, window_of(period.first, period.last)):
+    for row in store.rollups.source_rows(summary.domain, window_of(period.first, period.last)):
         if row.ip in wanted:
             acted[row.ip][0] += row.quarantined
             acted[row.ip][1] += row.rejected

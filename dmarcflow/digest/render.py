@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from typing import Protocol
 
+from dmarcflow.analysis import Source
 from dmarcflow.config import SmtpSettings
 from dmarcflow.digest.build import Digest, DomainDigest, Impostor, rate
-from dmarcflow.analysis import Source
 from dmarcflow.notify.smtp import new_message
 
 LIST_LIMIT = 10  # rows per list in a digest; the count says how many there are
@@ -57,8 +57,8 @@ def intro(digest: Digest) -> list[str]:
     lines = [f"DMARC digest for {p.label()} (UTC days, {p.days} day(s)), compared with {before.label()}."]
     if digest.empty:
         lines += ["", f"No DMARC report arrived for this period ({p.label()}).",
-                  "If reports are expected, check the rua address in each domain's DMARC record and that the "
-                  "mailbox is being fetched."]
+                  ("If reports are expected, check the rua address in each domain's DMARC record and that the "
+                   "mailbox is being fetched.")]
     return lines
 
 
@@ -77,8 +77,10 @@ OVERVIEW_HEAD = ["domain", "messages", "change", "pass", "pass change", "imposto
 
 def figure_lines(d: DomainDigest) -> list[str]:
     s, prev = d.summary, d.previous
-    before = f"previous period {n(prev.messages)}; {change(s.messages, prev.messages)}" if prev else "no report in the previous period"
-    was = f"previous period {pct(d.previous_pass_rate)}; {points(d.pass_rate, d.previous_pass_rate)}" if prev else "no previous figure"
+    before = (f"previous period {n(prev.messages)}; {change(s.messages, prev.messages)}" if prev
+              else "no report in the previous period")
+    was = (f"previous period {pct(d.previous_pass_rate)}; {points(d.pass_rate, d.previous_pass_rate)}" if prev
+           else "no previous figure")
     policy = s.policy
     return [f"Messages: {n(s.messages)} ({before})",
             f"DMARC pass: {n(s.dmarc_pass)} of {n(s.messages)} ({pct(d.pass_rate)}; {was})",
@@ -116,8 +118,8 @@ def impostor_total(d: DomainDigest) -> str:
 
 def readiness_lines(d: DomainDigest) -> list[str]:
     r = d.summary.readiness
-    return [f"Readiness: {n(r.legitimate_messages)} legitimate message(s), {n(r.legitimate_failing)} failing DMARC; "
-            f"p=quarantine would affect {r.quarantine.share:.1%}, p=reject {r.reject.share:.1%} of legitimate mail",
+    return [(f"Readiness: {n(r.legitimate_messages)} legitimate message(s), {n(r.legitimate_failing)} failing DMARC; "
+             f"p=quarantine would affect {r.quarantine.share:.1%}, p=reject {r.reject.share:.1%} of legitimate mail"),
             f"Recommendation: {r.recommendation}"]
 
 
@@ -153,8 +155,8 @@ class PlainRenderer:
                                [failing_line(s) + (f" Fix: {fix}" if (fix := fix_of(s)) else "") for s in d.own_failing])
             body += _html_list(impostor_total(d), [impostor_line(i) for i in d.impostors])
             body += ["<p>" + "<br>".join(e(x) for x in readiness_lines(d)) + "</p>"]
-        return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                f"<title>{e(subject(digest))}</title></head>\n<body style=\"font-family: sans-serif\">\n"
+        return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+                f'<title>{e(subject(digest))}</title></head>\n<body style="font-family: sans-serif">\n'
                 f"<h1>{e(subject(digest))}</h1>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
@@ -163,7 +165,7 @@ def _text_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]
 
     def line(cells: Sequence[str]) -> str:  # text columns (first and last) left, figures right
         return "  ".join(c.ljust(w) if i in (0, len(head) - 1) else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=False))).rstrip()
 
     return [line(head), line(["-" * w for w in widths]), *(line(r) for r in rows)]
 
@@ -176,10 +178,10 @@ def _text_list(title: str, lines: Sequence[str], limit: int | None = LIST_LIMIT)
 
 def _html_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     e = html.escape
-    cell = "style=\"padding: 2px 8px; border-bottom: 1px solid #ddd\""
+    cell = 'style="padding: 2px 8px; border-bottom: 1px solid #ddd"'
     top = "".join(f"<th {cell}>{e(h)}</th>" for h in head)
     body = "".join("<tr>" + "".join(f"<td {cell}>{e(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table style=\"border-collapse: collapse\"><tr>{top}</tr>{body}</table>"
+    return f'<table style="border-collapse: collapse"><tr>{top}</tr>{body}</table>'
 
 
 def _html_list(title: str, lines: Sequence[str]) -> list[str]:

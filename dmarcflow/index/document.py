@@ -106,7 +106,7 @@ def document_id(row: IndexRow) -> str:
 
 def _compact(**fields: Any) -> dict[str, Any]:
     """Absent facts are absent fields, not nulls (and empty objects and lists are left out)."""
-    return {k: v for k, v in fields.items() if v is not None and v != {} and v != []}
+    return {k: v for k, v in fields.items() if v is not None and v not in ({}, [])}
 
 
 def _drop_none(**fields: Any) -> dict[str, Any]:
@@ -202,7 +202,8 @@ def _related_hosts(reverse_dns: str | None, header_from: str, envelope_from: str
     return sorted({n.lower() for n in names if n})
 
 
-def _dmarc(row: IndexRow, report: dict, policy: dict, dkim: tuple[dict, ...], spf: tuple[dict, ...]) -> dict[str, Any]:
+def _dmarc(row: IndexRow, report: dict[str, Any], policy: dict[str, Any], dkim: tuple[dict[str, Any], ...],
+           spf: tuple[dict[str, Any], ...]) -> dict[str, Any]:
     reasons, reasons_key = _reasons(row.reasons)
     return _drop_none(
         report=report,
@@ -222,7 +223,7 @@ def _dmarc(row: IndexRow, report: dict, policy: dict, dkim: tuple[dict, ...], sp
     )
 
 
-def shown_result(results: Sequence[dict], aligned_domain: str | None) -> str:
+def shown_result(results: Sequence[dict[str, Any]], aligned_domain: str | None) -> str:
     """The one result a summary shows: the aligned domain's, else the first; '' without results."""
     for item in results:
         if item.get("domain") == aligned_domain:
@@ -249,7 +250,8 @@ class _VerdictRow:
     disposition: str
 
 
-def explain(row: IndexRow | _VerdictRow, dkim: Sequence[dict], spf: Sequence[dict], reasons: Sequence[dict] = ()) -> str:
+def explain(row: IndexRow | _VerdictRow, dkim: Sequence[dict[str, Any]], spf: Sequence[dict[str, Any]],
+            reasons: Sequence[dict[str, Any]] = ()) -> str:
     """One sentence a person can read in a table: why this record has its verdict."""
     types = ", ".join(r["type"] for r in reasons if r.get("type"))
     parts = [f"DMARC {'pass' if row.dmarc_pass else 'fail'} for {row.header_from}"]
@@ -261,7 +263,7 @@ def explain(row: IndexRow | _VerdictRow, dkim: Sequence[dict], spf: Sequence[dic
     return "; ".join(parts) + "."
 
 
-def _auth_clause(name: str, aligned: bool, aligned_domain: str | None, results: Sequence[dict]) -> str:
+def _auth_clause(name: str, aligned: bool, aligned_domain: str | None, results: Sequence[dict[str, Any]]) -> str:
     if aligned:
         return f"{name} aligned ({aligned_domain})"
     passed = sorted({r.get("domain") or "?" for r in results if r.get("result") == "pass"})

@@ -19,7 +19,11 @@ from dmarcflow.index.feed import Document, kind_target
 from dmarcflow.index.mapping import BOOLEAN, DATE, KEYWORD, LONG
 from dmarcflow.store import Store
 from dmarcflow.store.failures import (
-    FailureIndexRow, failure_index_rows, failure_index_rows_by_id, failures_after, last_failure_id,
+    FailureIndexRow,
+    failure_index_rows,
+    failure_index_rows_by_id,
+    failures_after,
+    last_failure_id,
 )
 from dmarcflow.utc import iso
 
@@ -133,4 +137,4 @@ def _addresses(header: str | None) -> list[str] | None:
 
 
 def _compact(**fields: Any) -> dict[str, Any]:
-    return {k: v for k, v in fields.items() if v is not None and v != [] and v != {}}
+    return {k: v for k, v in fields.items() if v is not None and v not in ([], {})}

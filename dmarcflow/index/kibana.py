@@ -91,8 +91,9 @@ def adapt(objects: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
     out = []
     for obj in objects:
         if obj.get("type") == "index-pattern" and obj.get("id") in titles:
-            obj = {**obj, "attributes": {**obj["attributes"], "title": titles[obj["id"]]}}
-        out.append(obj)
+            out.append({**obj, "attributes": {**obj["attributes"], "title": titles[obj["id"]]}})
+        else:
+            out.append(obj)
     return out
 
 
@@ -158,7 +159,7 @@ def import_objects(target: KibanaTarget, objects: list[dict[str, Any]]) -> Impor
     """Post the objects as one NDJSON file; overwrite=true makes a re-import an update."""
     boundary = uuid.uuid4().hex
     body = _multipart(boundary, "dmarcflow.ndjson", dumps(objects).encode("utf-8"))
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310 - an http(s) URL from [kibana] (checked in config_checks)
         target.endpoint("/api/saved_objects/_import?overwrite=true"), data=body, method="POST",
         headers={target.product.xsrf_header: "dmarcflow", "Content-Type": f"multipart/form-data; boundary={boundary}"},
     )
@@ -175,7 +176,7 @@ def import_objects(target: KibanaTarget, objects: list[dict[str, Any]]) -> Impor
 
 def _multipart(boundary: str, filename: str, payload: bytes) -> bytes:
     head = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
         "Content-Type: application/ndjson\r\n\r\n"
     ).encode()
     return head + payload + f"\r\n--{boundary}--\r\n".encode()

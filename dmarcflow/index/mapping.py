@@ -14,7 +14,7 @@ index age cannot express).
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -35,7 +35,7 @@ def _obj(**properties: dict[str, Any]) -> dict[str, Any]:
 
 
 def _keywords(*names: str) -> dict[str, Any]:
-    return _obj(**{name: KEYWORD for name in names})
+    return _obj(**dict.fromkeys(names, KEYWORD))
 
 
 ECS_PROPERTIES: dict[str, Any] = {
@@ -141,7 +141,7 @@ def index_template(prefix: str) -> dict[str, Any]:
 
 @lru_cache(maxsize=4096)
 def index_name(prefix: str, period: str, epoch_seconds: int) -> str:
-    moment = datetime.fromtimestamp(epoch_seconds, timezone.utc)
+    moment = datetime.fromtimestamp(epoch_seconds, UTC)
     return f"{prefix}-{moment.strftime(PERIOD_FORMATS[period])}"
 
 
@@ -150,7 +150,7 @@ def period_end(prefix: str, period: str, name: str) -> datetime | None:
     match = re.fullmatch(re.escape(prefix) + "-(" + _PERIOD_PATTERNS[period] + ")", name)
     if match is None:
         return None
-    start = datetime.strptime(match.group(1), PERIOD_FORMATS[period]).replace(tzinfo=timezone.utc)
+    start = datetime.strptime(match.group(1), PERIOD_FORMATS[period]).replace(tzinfo=UTC)
     if period == "day":
         return start + timedelta(days=1)
     if period == "month":

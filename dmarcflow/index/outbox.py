@@ -12,32 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from dmarcflow.index.document import IndexRow, IpPart, ReportPart
 from dmarcflow.store import Store
+from dmarcflow.store.outbox import Row
 from dmarcflow.utc import now_iso, parse_iso
+
+T = TypeVar("T")
 
 # Ingest enriches a report's IPs just after committing it. A pass stops before a record whose
 # IP has no facts yet, unless its report is older than this (enrichment failed: index anyway).
 ENRICHMENT_GRACE = timedelta(minutes=5)
-
-_RECORD_SQL = (
-    "SELECT r.id, r.position, r.source_ip, r.count, r.disposition, r.dkim_eval, r.spf_eval, r.header_from, "
-    "r.envelope_from, r.envelope_to, r.reasons, r.dkim, r.spf, r.dmarc_pass, r.dkim_aligned, r.spf_aligned, "
-    "r.dkim_domain, r.spf_domain, r.class, r.report FROM records r "
-)
-# ReportPart fields, then the two columns IndexRow takes from the report.
-_REPORT_SQL = (
-    "SELECT id, org_name, report_id, domain, begin_ts, end_ts, email, extra_contact_info, generator, errors, schema, "
-    "records_hash, status, adkim, aspf, p, sp, np, pct, fo, testing, discovery_method, defaults_applied, ingested_at "
-    "FROM reports WHERE id IN ({marks})"
-)
-_IP_SQL = (
-    "SELECT ip, reverse_dns, base_domain, country, asn, as_name, sender, sender_type FROM ip_info WHERE ip IN ({marks})"
-)
-
 
 @dataclass(frozen=True)
 class Backlog:
@@ -64,31 +52,24 @@ def target_name(url: str, prefix: str) -> str:
 
 
 def checkpoint(store: Store, target: str) -> int:
-    row = store.conn.execute("SELECT last_record_id FROM index_checkpoint WHERE target=?", (target,)).fetchone()
-    return int(row[0]) if row else 0
+    return store.outbox.checkpoint(target)
 
 
 def advance(store: Store, target: str, last_record_id: int) -> None:
     """Move the checkpoint forward (never back: two syncs of one target may overlap)."""
-    store.conn.execute(
-        "INSERT INTO index_checkpoint (target, last_record_id, updated_at) VALUES (?,?,?) "
-        "ON CONFLICT(target) DO UPDATE SET last_record_id=max(last_record_id, excluded.last_record_id), "
-        "updated_at=excluded.updated_at",
-        (target, last_record_id, now_iso()),
-    )
+    store.outbox.advance(target, last_record_id, now_iso())
 
 
 def reset(store: Store, target: str) -> None:
     """Forget what was sent to this target (for a rebuild of the index)."""
-    with store.transaction() as conn:
-        conn.execute("DELETE FROM index_checkpoint WHERE target=?", (target,))
-        conn.execute("DELETE FROM index_failures WHERE target=?", (target,))
+    with store.transaction():
+        store.outbox.forget(target)
 
 
 def pending(store: Store, target: str, after: int, limit: int, now: datetime | None = None) -> list[IndexRow]:
     """Up to ``limit`` records after ``after``, in id order, stopping before one still being enriched."""
-    now = now or datetime.now(timezone.utc)
-    records = store.conn.execute(_RECORD_SQL + "WHERE r.id > ? ORDER BY r.id LIMIT ?", (after, limit)).fetchall()
+    now = now or datetime.now(UTC)
+    records = store.outbox.records_after(after, limit)
     reports, ips = _reports(store, records), _ips(store, records)
     out = []
     for record in records:
@@ -105,67 +86,57 @@ def _enrichment_overdue(ingested_at: str, now: datetime) -> bool:
 
 
 def rows_by_id(store: Store, record_ids: list[int]) -> list[IndexRow]:
-    marks = ",".join("?" * len(record_ids))
-    records = store.conn.execute(_RECORD_SQL + f"WHERE r.id IN ({marks}) ORDER BY r.id", record_ids).fetchall()
+    records = store.outbox.records_by_id(record_ids)
     reports, ips = _reports(store, records), _ips(store, records)
     return [_index_row(r, *reports[r[19]], ips.get(r[2], IpPart())) for r in records]
 
 
-def _reports(store: Store, records: list[tuple]) -> dict[int, tuple[ReportPart, str]]:
+def _reports(store: Store, records: list[Row]) -> dict[int, tuple[ReportPart, str]]:
     """Each report of the chunk read once (a chunk's records mostly share one or a few reports)."""
     out = {}
-    for ids in _batches(sorted({r[19] for r in records})):
-        for row in store.conn.execute(_REPORT_SQL.format(marks=",".join("?" * len(ids))), ids):
-            out[row[0]] = (ReportPart(*row[1:23]), row[23])
+    for ids in _batches(sorted({int(r[19]) for r in records})):
+        for row in store.outbox.reports(ids):
+            out[int(row[0])] = (ReportPart(*row[1:23]), str(row[23]))
     return out
 
 
-def _ips(store: Store, records: list[tuple]) -> dict[str, IpPart]:
+def _ips(store: Store, records: list[Row]) -> dict[str, IpPart]:
     out = {}
-    for ips in _batches(sorted({r[2] for r in records})):
-        for row in store.conn.execute(_IP_SQL.format(marks=",".join("?" * len(ips))), ips):
-            out[row[0]] = IpPart(*row[1:])
+    for ips in _batches(sorted({str(r[2]) for r in records})):
+        for row in store.outbox.ip_facts(ips):
+            out[str(row[0])] = IpPart(*row[1:])
     return out
 
 
-def _batches(values: list, size: int = 500) -> Iterator[list]:
+def _batches(values: list[T], size: int = 500) -> Iterator[list[T]]:
     for start in range(0, len(values), size):
         yield values[start:start + size]
 
 
-def _index_row(record: tuple, report: ReportPart, ingested_at: str, ip: IpPart) -> IndexRow:
+def _index_row(record: Row, report: ReportPart, ingested_at: str, ip: IpPart) -> IndexRow:
+    (record_id, position, source_ip, count, disposition, dkim_eval, spf_eval, header_from, envelope_from, envelope_to,
+     reasons, dkim, spf, dmarc_pass, dkim_aligned, spf_aligned, dkim_domain, spf_domain, source_class, _) = record
     return IndexRow(
-        *record[:13], bool(record[13]), bool(record[14]), bool(record[15]), *record[16:19],
-        report=report, ip=ip, ingested_at=ingested_at,
+        record_id, position, source_ip, count, disposition, dkim_eval, spf_eval, header_from, envelope_from,
+        envelope_to, reasons, dkim, spf, bool(dmarc_pass), bool(dkim_aligned), bool(spf_aligned), dkim_domain,
+        spf_domain, source_class, report=report, ip=ip, ingested_at=ingested_at,
     )
 
 
 def park_failures(store: Store, target: str, failures: list[Failure]) -> None:
-    store.conn.executemany(
-        "INSERT INTO index_failures (target, record_id, status, error, attempts, failed_at) VALUES (?,?,?,?,1,?) "
-        "ON CONFLICT(target, record_id) DO UPDATE SET status=excluded.status, error=excluded.error, "
-        "attempts=attempts+1, failed_at=excluded.failed_at",
-        [(target, f.record_id, f.status, f.error, now_iso()) for f in failures],
-    )
+    stamp = now_iso()
+    store.outbox.park([(target, f.record_id, f.status, f.error, stamp) for f in failures])
 
 
 def clear_failures(store: Store, target: str, record_ids: list[int]) -> None:
-    store.conn.executemany(
-        "DELETE FROM index_failures WHERE target=? AND record_id=?", [(target, rid) for rid in record_ids]
-    )
+    store.outbox.clear(target, record_ids)
 
 
 def failures(store: Store, target: str, limit: int = 1000) -> list[Failure]:
-    rows = store.conn.execute(
-        "SELECT record_id, status, error, attempts FROM index_failures WHERE target=? ORDER BY record_id LIMIT ?",
-        (target, limit),
-    ).fetchall()
-    return [Failure(*row) for row in rows]
+    return [Failure(*row) for row in store.outbox.failures(target, limit)]
 
 
 def backlog(store: Store, target: str) -> Backlog:
     done = checkpoint(store, target)
-    last = store.conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0]
-    waiting = store.conn.execute("SELECT count(*) FROM records WHERE id > ?", (done,)).fetchone()[0]
-    failed = store.conn.execute("SELECT count(*) FROM index_failures WHERE target=?", (target,)).fetchone()[0]
-    return Backlog(target, done, int(last), int(waiting), int(failed))
+    last, waiting, failed = store.outbox.counts(target, done)
+    return Backlog(target, done, last, waiting, failed)

@@ -1,10 +1,13 @@
 """Summaries answered from the index: ``dmarcflow summary --backend elasticsearch|opensearch|index``.
 
 The SQLite analysis (``dmarcflow.analysis``) reads four facts per domain from the store: report
-facts, totals, source rows and IP facts. Here the same four come from aggregations, gathered into
-a ``DomainResults`` by ``IndexBackend``, a ``SummaryBackend``: the CLI hands it to
-``analysis.summarise_from``, whose rules build each ``DomainSummary``, so both backends print the
-same JSON. Only active reports count, as in SQLite.
+facts, totals, source rows and IP facts. Here the same four come from aggregations, in the model's
+types (``dmarcflow.models``), gathered into a ``DomainResults`` by ``IndexBackend``, a
+``SummaryBackend``: the CLI hands it to ``analysis.summarise_from``, whose rules build each
+``DomainSummary``, so both backends print the same JSON. The verdict fields it groups by
+(``auth_summary``, ``reasons_key``) were computed by ``dmarcflow.verdict`` when the documents were
+made, as the rollup's were at ingest. Only active reports count, as in SQLite. Nothing here calls up
+into the analysis.
 
 Composite aggregations page through every bucket, so counts are exact (no ``terms`` top-N cut,
 no approximate cardinality).
@@ -16,11 +19,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from dmarcflow.analysis import DomainResults, IpRow, ReportFacts, SourceRow, Totals, Window, policy_facts
 from dmarcflow.config import ElasticsearchSettings
 from dmarcflow.errors import IndexingError
 from dmarcflow.index.client import EngineError, SearchClient
 from dmarcflow.index.mapping import index_pattern
+from dmarcflow.models import (
+    DomainResults,
+    IpFacts,
+    PolicyPublished,
+    ReportFacts,
+    SourceRow,
+    StoredCheck,
+    Totals,
+    Window,
+)
 
 PAGE = 1000
 DOMAIN = "dmarc.policy_published.domain"
@@ -103,7 +115,8 @@ def report_facts(q: IndexQuery, domain: str, window: Window) -> ReportFacts:
     }}
     aggs = q.search(body)["aggregations"]
     latest = aggs["latest"]["hits"]["hits"][0]["_source"]["dmarc"]
-    policy = policy_facts(latest["policy_published"], latest.get("report", {}).get("defaults_applied", []))
+    policy = PolicyPublished.published(domain, latest["policy_published"],
+                                       latest.get("report", {}).get("defaults_applied", []))
     return ReportFacts(len(reports), len(reporters), int(aggs["begin"]["value"]) // 1000,
                        int(aggs["end"]["value"]) // 1000, policy)
 
@@ -131,7 +144,7 @@ def source_rows(q: IndexQuery, domain: str, window: Window) -> list[SourceRow]:
     sources = [_terms(name, field, missing=name != "ip") for name, field in _ROW_KEYS]
     count = {"sum": {"field": "dmarc.count"}}
 
-    def disposition(value: str) -> dict:
+    def disposition(value: str) -> dict[str, Any]:
         return {"filter": {"term": {"dmarc.policy_evaluated.disposition": value}}, "aggs": {"m": count}}
 
     # Messages per receiver disposition too, as the SQLite rows carry them (the readiness advice says what
@@ -154,17 +167,18 @@ def _key_value(name: str, value: Any) -> Any:
     return "" if value is None else value
 
 
-def ip_rows(q: IndexQuery, domain: str, window: Window) -> dict[str, IpRow]:
+def ip_rows(q: IndexQuery, domain: str, window: Window) -> dict[str, IpFacts]:
     sub = {"f": {"top_hits": {"size": 1, "_source": _IP_FIELDS, "sort": [{"event.sequence": "desc"}]}}}
     out = {}
     for bucket in q.composite([_terms("ip", "source.ip")], scope(domain, window), sub):
         src = bucket["f"]["hits"]["hits"][0]["_source"]
         source, dmarc = src.get("source", {}), src.get("dmarc", {})
         asys = source.get("as", {})
-        out[bucket["key"]["ip"]] = IpRow(
-            bucket["key"]["ip"], source.get("domain"), source.get("registered_domain"),
-            source.get("geo", {}).get("country_iso_code"), asys.get("number"),
-            asys.get("organization", {}).get("name"), dmarc.get("sender"), dmarc.get("sender_type"),
+        out[bucket["key"]["ip"]] = IpFacts(
+            ip=bucket["key"]["ip"], reverse_dns=source.get("domain"), base_domain=source.get("registered_domain"),
+            country=source.get("geo", {}).get("country_iso_code"), asn=asys.get("number"),
+            as_name=asys.get("organization", {}).get("name"), sender=dmarc.get("sender"),
+            sender_type=dmarc.get("sender_type"),
         )
     return out
 
@@ -184,6 +198,9 @@ class IndexBackend:
             return None
         return DomainResults(reports, domain_totals(self.q, domain, window), source_rows(self.q, domain, window),
                              ip_rows(self.q, domain, window))
+
+    def dns_check(self, domain: str) -> StoredCheck | None:
+        return None
 
 
 def __getattr__(name: str) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dmarcflow.config import ElasticsearchSettings
 from dmarcflow.errors import IndexingError
@@ -14,7 +14,7 @@ from dmarcflow.store import Store
 
 def prune(client: SearchClient, settings: ElasticsearchSettings, now: datetime | None = None) -> list[str]:
     """Delete our indices whose whole period is older than ``retention_days``; returns their names."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     try:
         names = client.list_indices(mapping.index_pattern(settings.index_prefix))
         expired = sorted(n for feed in feeds() for n in mapping.expired_indices(

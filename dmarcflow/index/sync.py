@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from dmarcflow.config import ElasticsearchSettings
@@ -83,7 +83,7 @@ class Syncer:
     def __init__(
         self, client: SearchClient, store: Store, settings: ElasticsearchSettings, *,
         initial_backoff: float = 1.0, sleep: Callable[[float], None] = time.sleep,
-        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc), chunk_retries: int | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC), chunk_retries: int | None = None,
         concurrency: int = 2, feed: Feed | None = None,
     ) -> None:
         self.client, self.store, self.settings = client, store, settings

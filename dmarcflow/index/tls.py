@@ -94,7 +94,7 @@ class TlsFeed:
 
 
 def report_uid(row: TlsIndexRow) -> str:
-    return hashlib.sha256("\x1f".join((row.org_name, row.report_id, row.content_hash)).encode()).hexdigest()
+    return hashlib.sha256(f"{row.org_name}\x1f{row.report_id}\x1f{row.content_hash}".encode()).hexdigest()
 
 
 def documents(row: TlsIndexRow) -> list[tuple[str, dict[str, Any]]]:
@@ -144,4 +144,4 @@ def _id(uid: str, *parts: object) -> str:
 
 def _compact(**fields: Any) -> dict[str, Any]:
     """Absent facts are absent fields, not nulls (and empty lists and objects are left out)."""
-    return {k: v for k, v in fields.items() if v is not None and v != [] and v != {}}
+    return {k: v for k, v in fields.items() if v is not None and v not in ([], {})}

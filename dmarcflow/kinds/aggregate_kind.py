@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import tempfile
 import zlib
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import Message
 from typing import IO
 
@@ -41,9 +42,7 @@ class AggregateKind:
     def reprocess(self, store: Store) -> Reprocessed:
         """Rewrite records and rollups of every aggregate report (the caller holds the transaction)."""
         reports = records = messages = skipped = 0
-        conn = store.conn
-        conn.execute("DELETE FROM daily_sources")
-        for pk, status, org in conn.execute("SELECT id, status, org_name FROM reports ORDER BY id").fetchall():
+        for pk, status, org in store.reprocess_targets():
             stream = store.open_raw_xml(pk)
             if stream is None:
                 skipped += 1
@@ -52,7 +51,7 @@ class AggregateKind:
                 try:
                     # The stored org_name stands in again for a report that had none of its own.
                     parsed = parse_report(stream, sender_domain=org)
-                    conn.execute("DELETE FROM records WHERE report = ?", (pk,))
+                    store.delete_records(pk)
                     stored = store.rewrite_records(pk, parsed.report, parsed.records, rollup=(status == "active"))
                 except InputError as exc:
                     raise StoreError(f"reprocess: report {pk} no longer reads ({exc.reason}: {exc.message}); "
@@ -70,7 +69,7 @@ class AggregateKind:
 
 
 def _store_in_transaction(store: Store, source: str, payload: Payload, warnings: Warnings, refresh_rdns: bool) -> StoredReport:
-    with payload.open(warnings) as stream, closing(_CompressingReader(stream)) as tee:
+    with payload.open(warnings) as stream, _compressing(stream) as tee:
         parsed = parse_report(tee, warnings, payload.sender_domain)
         existing = store.find_identity(parsed.report)
         if existing:
@@ -87,12 +86,19 @@ def _store_in_transaction(store: Store, source: str, payload: Payload, warnings:
 def _write_conflict(store: Store, source: str, payload: Payload, conflict_of: int, warnings: Warnings,
                     refresh_rdns: bool) -> StoredReport:
     """Store a second version of a known report, flagged as a conflict."""
-    with payload.open(warnings) as stream, closing(_CompressingReader(stream)) as tee:
+    with payload.open(warnings) as stream, _compressing(stream) as tee:
         parsed = parse_report(tee, warnings, payload.sender_domain)
         return store.write_report(
             parsed.report, parsed.records, status="conflict", conflict_of=conflict_of, source=source,
             raw_xml=tee.compressed, refresh_rdns=refresh_rdns, warnings=warnings.codes,
         )
+
+
+@contextmanager
+def _compressing(stream: IO[bytes]) -> Iterator[_CompressingReader]:
+    """A compressing reader over the stream, its spool removed when the block ends."""
+    with tempfile.SpooledTemporaryFile(max_size=1 << 20) as spool:
+        yield _CompressingReader(stream, spool)
 
 
 class _CompressingReader:
@@ -102,10 +108,10 @@ class _CompressingReader:
     not show in the process's peak memory; level 3 costs half of level 6's time for 40% more bytes.
     """
 
-    def __init__(self, inner: IO[bytes]) -> None:
+    def __init__(self, inner: IO[bytes], spool: IO[bytes]) -> None:
         self._inner = inner
         self._zip = zlib.compressobj(3)
-        self._spool = tempfile.SpooledTemporaryFile(max_size=1 << 20)
+        self._spool = spool
 
     def read(self, size: int = -1) -> bytes:
         data = self._inner.read(size)
@@ -119,6 +125,3 @@ class _CompressingReader:
         self._spool.write(self._zip.flush())
         self._spool.seek(0)
         return self._spool
-
-    def close(self) -> None:
-        self._spool.close()

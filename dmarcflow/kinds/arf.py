@@ -12,7 +12,7 @@ import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from email.parser import HeaderParser
 from email.policy import compat32
@@ -23,7 +23,9 @@ from dmarcflow.models import FailureReport
 
 # The quirks this kind tolerates (their meanings are in dmarcflow.errors.WARNINGS).
 WARNINGS = {code: ALL_WARNINGS[code] for code in (
-    "plain_text_notice", "missing_feedback_type", "missing_auth_failure", "missing_identity_alignment", "arrival_date_from_mail", "reported_domain_from_header", "unknown_delivery_result", "headers_truncated", "invalid_bytes_replaced",
+    "plain_text_notice", "missing_feedback_type", "missing_auth_failure", "missing_identity_alignment",
+    "arrival_date_from_mail", "reported_domain_from_header", "unknown_delivery_result", "headers_truncated",
+    "invalid_bytes_replaced",
 )}
 
 DELIVERY_RESULTS = ("delivered", "spam", "policy", "reject", "other")
@@ -32,10 +34,10 @@ _VALUE_MAX = 16 << 10
 # The canonicalised DKIM copies are the message's own header and body: never kept.
 _NOT_KEPT = {"dkim-canonicalized-header", "dkim-canonicalized-body"}
 _EPOCH_END = 2**32
-_AUTH_RESULT = re.compile(r"(?<![\w.-])(dmarc|dkim|spf|arc|iprev|auth|dkim-atps|bimi)\s*=\s*([a-z]+)", re.I)
-_HEADER_D = re.compile(r"header\.d\s*=\s*([^\s;]+)", re.I)
-_HEADER_S = re.compile(r"header\.s\s*=\s*([^\s;]+)", re.I)
-_MAILFROM = re.compile(r"smtp\.mailfrom\s*=\s*([^\s;]+)", re.I)
+_AUTH_RESULT = re.compile(r"(?<![\w.-])(dmarc|dkim|spf|arc|iprev|auth|dkim-atps|bimi)\s*=\s*([a-z]+)", re.IGNORECASE)
+_HEADER_D = re.compile(r"header\.d\s*=\s*([^\s;]+)", re.IGNORECASE)
+_HEADER_S = re.compile(r"header\.s\s*=\s*([^\s;]+)", re.IGNORECASE)
+_MAILFROM = re.compile(r"smtp\.mailfrom\s*=\s*([^\s;]+)", re.IGNORECASE)
 _DOMAIN = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*")
 _FOLD = re.compile(r"\r?\n[ \t]+")
 # Written into the fields kept for a plain-text notice (they are built from its lines), so that a
@@ -140,7 +142,8 @@ def _feedback_type(f: _Fields, notes: list[str]) -> str:
         notes.append("missing_feedback_type")
         return "auth-failure"
     if feedback_type != "auth-failure":
-        raise ParseError("not_a_report", f"a feedback report of type {feedback_type[:40]!r}, not a DMARC failure report (auth-failure)")
+        raise ParseError("not_a_report",
+                         f"a feedback report of type {feedback_type[:40]!r}, not a DMARC failure report (auth-failure)")
     return feedback_type
 
 
@@ -207,8 +210,8 @@ def mail_date(value: str | None) -> datetime | None:
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
-    stamp = stamp.astimezone(timezone.utc)
+        stamp = stamp.replace(tzinfo=UTC)
+    stamp = stamp.astimezone(UTC)
     return stamp if 0 <= stamp.timestamp() < _EPOCH_END else None
 
 

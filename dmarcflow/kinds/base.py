@@ -82,7 +82,7 @@ class ReportKind(Protocol):
 
     @property
     def name(self) -> str:
-        """aggregate | tls | failure: the ``kind`` key of outcomes and listings."""
+        """Aggregate | tls | failure: the ``kind`` key of outcomes and listings."""
         ...
 
     @property

@@ -35,6 +35,8 @@ class Decoded:
 class HugeNumber(str):
     """A number literal too long to be a count, kept as its text."""
 
+    __slots__ = ()
+
 
 def read_bounded(stream: IO[bytes], limit: int, what: str) -> bytes:
     """At most ``limit`` bytes of the stream; more is ``too_large`` (the rest is never read)."""
@@ -48,8 +50,7 @@ def decode(data: bytes, limits: JsonLimits, what: str) -> Decoded:
     if len(data) > limits.max_bytes:
         raise ParseError("too_large", f"{what} is larger than {limits.max_bytes} bytes")
     warnings: list[str] = []
-    if data.startswith(_BOM):
-        data = data[len(_BOM):]
+    data = data.removeprefix(_BOM)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

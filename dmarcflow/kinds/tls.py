@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import asdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dmarcflow.errors import WARNINGS as ALL_WARNINGS
@@ -30,7 +30,8 @@ _EPOCH_END = 2**32  # the same 32-bit bound as aggregate reports
 
 # The quirks this kind tolerates (their meanings are in dmarcflow.errors.WARNINGS).
 WARNINGS = {code: ALL_WARNINGS[code] for code in (
-    "missing_sending_mta_ip", "null_contact_info", "missing_policy_domain", "draft_field_name", "naive_datetime", "blank_field", "empty_organization_name", "invalid_bytes_replaced",
+    "missing_sending_mta_ip", "null_contact_info", "missing_policy_domain", "draft_field_name", "naive_datetime",
+    "blank_field", "empty_organization_name", "invalid_bytes_replaced",
 )}
 
 _REPORT_KEYS = ("organization-name", "report-id", "date-range", "policies")
@@ -168,7 +169,7 @@ def parse_datetime(value: str | None, name: str, reader: _Reader) -> datetime:
     year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
     zone = match.group(8)
     try:
-        stamp = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=timezone.utc)
+        stamp = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
     except ValueError:
         raise ParseError("invalid_value", f"{name} is not a valid date-time: {_show(value)}") from None
     if zone is None:

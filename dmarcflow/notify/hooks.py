@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from dmarcflow.alerts import build_channels, deliver_pending, run_alerts
 from dmarcflow.alerts.rules import rule_names
 from dmarcflow.changes import period_ending
 from dmarcflow.config import Settings
 from dmarcflow.digest import make_digest
-from dmarcflow.errors import DmarcflowError
+from dmarcflow.errors import ConfigError, DmarcflowError
 from dmarcflow.notify import metrics
 from dmarcflow.notify.smtp import check_ready
 from dmarcflow.schedule import parse_schedule
-from dmarcflow.errors import ConfigError
 from dmarcflow.store import Store
-from dmarcflow.store.activity import latest_report_id
 from dmarcflow.store.alerts import AlertStore
 from dmarcflow.utc import ISO_FORMAT
 
@@ -37,7 +35,7 @@ DIGEST_RETRY_MIN, DIGEST_RETRY_MAX = 60.0, 3600.0
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def check_settings(settings: Settings) -> None:
@@ -68,7 +66,7 @@ class AlertsHook:
 
     def after_pass(self) -> None:
         with Store.open(self.settings.store.resolved_path()) as store:
-            latest = latest_report_id(store.conn)
+            latest = store.reports.latest_id()
             if latest != self._seen:
                 self._evaluate(store, latest)
 
@@ -76,7 +74,7 @@ class AlertsHook:
         now = self.clock()
         with Store.open(self.settings.store.resolved_path()) as store:
             if self._evaluated is None or (now - self._evaluated).total_seconds() >= EVALUATE_EVERY:
-                self._evaluate(store, latest_report_id(store.conn))
+                self._evaluate(store, store.reports.latest_id())
             else:
                 deliver_pending(store, self.channels, now, due_only=True)
 
@@ -103,7 +101,7 @@ class DigestSchedule:
         now = self.clock()
         slot = self.schedule.latest_slot(now)
         with Store.open(self.settings.store.resolved_path()) as store:
-            repo = AlertStore(store.conn)
+            repo = store.alerts
             last = repo.last_slot(DIGEST_SCHEDULE)
             if last is None:
                 # First start with a schedule: nothing was missed yet. The next slot is the first digest.

@@ -9,7 +9,8 @@ from dmarcflow.credentials import CHOICES, configured_kinds
 from dmarcflow.errors import ConfigError
 from dmarcflow.models import ALERT_SEVERITIES, CHECK_RECORDS
 from dmarcflow.schedule import ScheduleError, parse_schedule, parse_zone
-from dmarcflow.transport import is_loopback, redact_url as _shown
+from dmarcflow.transport import is_loopback
+from dmarcflow.transport import redact_url as _shown
 
 SMTP_TLS = ("starttls", "ssl", "none")
 VIEWS = ("ip", "sender")
@@ -30,7 +31,7 @@ def check_smtp(s: SmtpSettings, section: str) -> None:
     if not 0 <= s.port <= 65535 or s.timeout <= 0:
         raise ConfigError(f"[{section}] port must be 0..65535 and timeout > 0")
     if s.tls == "none" and s.host and not is_loopback(s.host) and not s.allow_insecure:
-        raise ConfigError(f"[{section}] tls = \"none\" sends credentials and mail in clear: only allowed for a "
+        raise ConfigError(f'[{section}] tls = "none" sends credentials and mail in clear: only allowed for a '
                           f"loopback host, not {s.host!r} (set allow_insecure = true to permit it)")
     if s.user and configured_kinds(s) > 1:
         raise ConfigError(f"[{section}] set only one of {CHOICES}")
@@ -55,11 +56,19 @@ def check_alerts(a: AlertsSettings, section: str) -> None:
         raise ConfigError(f"[{section}] reporter_daily_days must be 1..period_days ({a.period_days})")
     if a.webhook_timeout <= 0 or not 1 <= a.webhook_attempts <= 10:
         raise ConfigError(f"[{section}] webhook_timeout must be > 0 and webhook_attempts 1..10")
+    _check_webhooks(a, section)
+    check_addresses(a.email_to, f"[{section}] email_to")
+    _check_dns_changed(a, section)
+
+
+def _check_webhooks(a: AlertsSettings, section: str) -> None:
     for url in a.webhooks:
         check_webhook_url(url, a.allow_http, section)
     if a.webhooks and not a.webhook_secret_file:
         raise ConfigError(f"[{section}] webhooks need webhook_secret_file: every request is signed with its secret")
-    check_addresses(a.email_to, f"[{section}] email_to")
+
+
+def _check_dns_changed(a: AlertsSettings, section: str) -> None:
     unknown = [r for r in a.dns_changed_records if r not in CHECK_RECORDS]
     if unknown:
         raise ConfigError(f"[{section}] dns_changed_records: {', '.join(map(repr, unknown))} is not a record type "

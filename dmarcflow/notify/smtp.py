@@ -87,7 +87,7 @@ class SmtpSender:
             if s.tls == "starttls":
                 client.ehlo()
                 if not client.has_extn("starttls"):
-                    raise DeliveryError(f"{self.where}: the server does not offer STARTTLS (tls = \"starttls\")")
+                    raise DeliveryError(f'{self.where}: the server does not offer STARTTLS (tls = "starttls")')
                 client.starttls(context=self._context())
                 client.ehlo()
         except BaseException:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dmarcflow.models import Finding, StoredCheck
+from dmarcflow.store.repository import Repository
 
 
 @dataclass(frozen=True)
@@ -26,23 +27,21 @@ class DkimUse:
     messages: int
 
 
-class CheckRepository:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-
+class CheckRepository(Repository):
     def dkim_uses(self, domain: str, begin_ts: int, end_ts: int) -> Iterator[DkimUse]:
         """Distinct (source IP, DKIM results) of the domain's active reports beginning in [begin_ts, end_ts).
 
         This scans the domain's records (the rollup keeps no selectors); `check` is not a hot path.
         """
-        rows = self._conn.execute(
-            "SELECT r.source_ip, r.dkim, SUM(r.count) FROM records r JOIN reports p ON p.id = r.report "
-            "WHERE p.domain = ? AND p.status = 'active' AND p.begin_ts >= ? AND p.begin_ts < ? AND r.dkim != '[]' "
-            "GROUP BY r.source_ip, r.dkim",
-            (domain, begin_ts, end_ts),
-        )
-        for ip, results, messages in rows:
-            yield DkimUse(ip, results, int(messages))
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT r.source_ip, r.dkim, SUM(r.count) FROM records r JOIN reports p ON p.id = r.report "
+                "WHERE p.domain = ? AND p.status = 'active' AND p.begin_ts >= ? AND p.begin_ts < ? "
+                "AND r.dkim != '[]' GROUP BY r.source_ip, r.dkim",
+                (domain, begin_ts, end_ts),
+            )
+            for ip, results, messages in rows:
+                yield DkimUse(ip, results, int(messages))
 
     def save(self, domain: str, checked_at: int, result: dict[str, Any]) -> None:
         """The domain's latest check; the one it replaces is kept as its previous (``check_cache.pairs``)."""
@@ -57,10 +56,11 @@ class CheckRepository:
 
     def latest(self, domain: str) -> StoredCheck | None:
         """The last check of the domain, or None (also when the store predates the table)."""
-        try:
-            row = self._conn.execute("SELECT checked_at, result FROM dns_checks WHERE domain = ?", (domain,)).fetchone()
-        except sqlite3.OperationalError:  # a read-only store at an older schema
-            return None
+        with self._reading() as conn:
+            try:
+                row = conn.execute("SELECT checked_at, result FROM dns_checks WHERE domain = ?", (domain,)).fetchone()
+            except sqlite3.OperationalError:  # a read-only store at an older schema
+                return None
         if row is None:
             return None
         findings = tuple(finding_of(f) for f in json.loads(row[1]).get("findings", []) if isinstance(f, dict))

@@ -17,6 +17,9 @@ from pathlib import Path
 from dmarcflow.errors import StoreError, StoreNotFoundError
 from dmarcflow.store.schema import MIGRATIONS, migrate, version_of
 
+# What a store operation may still raise unwrapped (the engine's own error class: a write outside
+# ``Store.transaction()``, a blob read): callers catch this name and never import the engine's module.
+DatabaseError = sqlite3.Error
 BUSY_TIMEOUT_MS = 300_000  # a concurrent writer may be storing a very large report
 _WAL_RETRY_SECONDS = BUSY_TIMEOUT_MS / 1000
 _NO_SHM = {"SQLITE_READONLY_DIRECTORY", "SQLITE_CANTOPEN", "SQLITE_READONLY_CANTINIT", "SQLITE_READONLY"}

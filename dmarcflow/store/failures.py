@@ -12,7 +12,7 @@ import sqlite3
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dmarcflow.kinds.failure import identity
 from dmarcflow.models import FailureReport
@@ -130,7 +130,7 @@ class FailureReports:
             "SELECT id, sample, feedback_fields, original_headers, submitter, mail_date_ts, body_omitted "
             "FROM failure_reports ORDER BY id"
         ).fetchall():
-            date = datetime.fromtimestamp(row[5], tz=timezone.utc) if row[5] is not None else None
+            date = datetime.fromtimestamp(row[5], tz=UTC) if row[5] is not None else None
             sample = zlib.decompress(row[1]) if row[1] is not None else None
             yield KeptFailure(row[0], sample, row[2], row[3], row[4], date, bool(row[6]))
 

@@ -8,38 +8,51 @@ records) and completed by the next run.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable
-from typing import Protocol
 
+from dmarcflow.models import IpFacts
+from dmarcflow.store.repository import Repository
 from dmarcflow.utc import now_iso
 
 _CHUNK = 500  # host parameters per IN (...) list
+Facts = IpFacts  # 0.1 name
+# In IpFacts field order, so that a row is the type's positional arguments.
+_COLUMNS = "ip, reverse_dns, base_domain, country, asn, as_name, as_domain, sender, sender_type, rdns_checked"
 
 
-class Facts(Protocol):
-    """What the store keeps about an IP (``dmarcflow.enrich.IpFacts``)."""
+class IpFactsRepository(Repository):
+    """``ip_info`` and ``ip_pending``: the facts on source IPs, and the IPs waiting for theirs."""
 
-    @property
-    def ip(self) -> str: ...
-    @property
-    def reverse_dns(self) -> str | None: ...
-    @property
-    def base_domain(self) -> str | None: ...
-    @property
-    def country(self) -> str | None: ...
-    @property
-    def asn(self) -> int | None: ...
-    @property
-    def as_name(self) -> str | None: ...
-    @property
-    def as_domain(self) -> str | None: ...
-    @property
-    def sender(self) -> str: ...
-    @property
-    def sender_type(self) -> str | None: ...
-    @property
-    def rdns_checked(self) -> bool: ...
+    def facts_of(self, ips: Iterable[str]) -> dict[str, IpFacts]:
+        """The facts of these IPs (those without facts are left out)."""
+        with self._reading() as conn:
+            return facts_of(conn, ips)
+
+    def known(self, ips: Iterable[str], need_rdns: bool) -> set[str]:
+        with self._reading() as conn:
+            return known(conn, ips, need_rdns)
+
+    def pending(self, after: str = "", limit: int = 5000, need_rdns: bool = False) -> list[str]:
+        with self._reading() as conn:
+            return pending(conn, after, limit, need_rdns)
+
+    def pending_count(self) -> int:
+        with self._reading() as conn:
+            return pending_count(conn)
+
+    def save(self, facts: Iterable[IpFacts]) -> None:
+        """Upsert facts and unmark their IPs (inside ``Store.transaction()``)."""
+        save(self._conn, facts)
+
+
+def facts_of(conn: sqlite3.Connection, ips: Iterable[str]) -> dict[str, IpFacts]:
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM ip_info WHERE ip IN (SELECT value FROM json_each(?))",
+        (json.dumps(sorted(set(ips))),),
+    )
+    return {r[0]: IpFacts(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9])) for r in rows}
 
 
 def known(conn: sqlite3.Connection, ips: Iterable[str], need_rdns: bool) -> set[str]:
@@ -53,7 +66,7 @@ def known(conn: sqlite3.Connection, ips: Iterable[str], need_rdns: bool) -> set[
     return found
 
 
-def save(conn: sqlite3.Connection, facts: Iterable[Facts]) -> None:
+def save(conn: sqlite3.Connection, facts: Iterable[IpFacts]) -> None:
     """Upsert facts and unmark their IPs (call inside a write transaction)."""
     rows = [
         (f.ip, f.reverse_dns, f.base_domain, f.country, f.asn, f.as_name, f.as_domain, f.sender, f.sender_type,

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dmarcflow.store.repository import Repository
 from dmarcflow.utc import now_iso
 
 KEEP_MAX_BYTES = 256 << 20  # larger rejected files stay where they are, on disk; the store keeps their sha256
@@ -89,6 +90,41 @@ class RejectedRow:
 _COLUMNS = "id, input, payload, reason, message, raw_sha256, rejected_at, sha256, size, seen_count, last_seen_at"
 
 
+class RejectedRepository(Repository):
+    """``rejected`` and ``raw_inputs``: every rejected input once, with its bytes when they are kept."""
+
+    def save(self, input_name: str, payload: str, reason: str, message: str, raw: RawInput | bytes | None) -> int:
+        """Record one rejection (inside ``Store.transaction()``); the same one again only counts as seen again."""
+        return save(self._conn, input_name, payload, reason, message, raw)
+
+    def first_of(self, sha256: str) -> tuple[str, str] | None:
+        """(reason, message) of the first rejection of the bytes with this sha256, if any."""
+        with self._reading() as conn:
+            return find_by_sha256(conn, sha256)
+
+    def has_unread(self, input_name: str, reason: str) -> bool:
+        """Whether this input was rejected for this reason already, without its bytes being read."""
+        with self._reading() as conn:
+            return exists(conn, input_name, reason)
+
+    def rows(self, *, limit: int | None = None, offset: int = 0, newest_first: bool = False) -> list[RejectedRow]:
+        with self._reading() as conn:
+            return rows(conn, limit=limit, offset=offset, newest_first=newest_first)
+
+    def count(self) -> int:
+        with self._reading() as conn:
+            return count(conn)
+
+    def raw_of(self, rejected_id: int) -> bytes | None:
+        """The kept bytes of a rejected input; None for an unknown id or bytes that were not kept."""
+        with self._reading() as conn:
+            return raw_of(conn, rejected_id)
+
+    def raw_by_sha256(self, sha256: str) -> bytes | None:
+        with self._reading() as conn:
+            return raw_by_sha256(conn, sha256)
+
+
 def save(conn: sqlite3.Connection, input_name: str, payload: str, reason: str, message: str,
          raw: RawInput | bytes | None) -> int:
     """Record one rejection (call inside a write transaction); the same one again only counts as seen again."""
@@ -142,7 +178,7 @@ def rows(conn: sqlite3.Connection, *, limit: int | None = None, offset: int = 0,
     order = "DESC" if newest_first else ""
     found = conn.execute(f"SELECT {_COLUMNS} FROM rejected ORDER BY id {order} LIMIT ? OFFSET ?",
                          (-1 if limit is None else limit, offset))
-    return [RejectedRow(*r) for r in found]
+    return [RejectedRow(*r) for r in found]  # the row is the type's fields, in _COLUMNS order
 
 
 def count(conn: sqlite3.Connection) -> int:

@@ -2,8 +2,8 @@
 
 Days are UTC day numbers (days since 1970-01-01) as ``daily_sources.day`` stores them; a range is
 ``first_day..last_day``, both included. Every query here is an equality on ``domain`` and a range on
-``day`` (the rollup's primary key, read in its order: no sort), or an equality on ``domain`` and ``source_ip`` (its covering
-index ``daily_sources_by_source``, or the primary key of ``report_sources``).
+``day`` (the rollup's primary key, read in its order: no sort), or an equality on ``domain`` and
+``source_ip`` (its covering index ``daily_sources_by_source``). Who reported a source: ``store.reports``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dmarcflow.models import SOURCE_CLASSES
-from dmarcflow.store.sqlite import Store
+from dmarcflow.store.reports import ReporterUse
+from dmarcflow.store.repository import Repository
+
+__all__ = ["AuthUse", "DayFigures", "ReporterUse", "SeriesRepository"]
 
 _CLASS_SUMS = ", ".join(f"SUM(CASE class WHEN '{k}' THEN messages ELSE 0 END)" for k in SOURCE_CLASSES)
 _DAY_FIGURES = f"day, SUM(messages), SUM(messages * dmarc_pass), {_CLASS_SUMS}"
@@ -40,84 +43,47 @@ class AuthUse:
     messages: int
 
 
-@dataclass(frozen=True)
-class ReporterUse:
-    """What one reporting organisation said about a domain or a source in a period."""
-
-    org_name: str
-    reports: int
-    messages: int
-    first_begin_ts: int
-    last_end_ts: int
-
-
 def _day(row: Sequence[int]) -> DayFigures:
     return DayFigures(row[0], row[1], row[2], tuple(row[3:]))
 
 
-def domain_days(store: Store, domain: str, first_day: int, last_day: int) -> list[DayFigures]:
-    """The domain's days that have messages, in day order (the primary key's order: no sort)."""
-    rows = store.conn.execute(
-        f"SELECT {_DAY_FIGURES} FROM daily_sources WHERE domain = ? AND day BETWEEN ? AND ? GROUP BY day",
-        (domain, first_day, last_day),
-    )
-    return [_day(r) for r in rows]
+class SeriesRepository(Repository):
+    def domain_days(self, domain: str, first_day: int, last_day: int) -> list[DayFigures]:
+        """The domain's days that have messages, in day order (the primary key's order: no sort)."""
+        rows = self._rows(
+            f"SELECT {_DAY_FIGURES} FROM daily_sources WHERE domain = ? AND day BETWEEN ? AND ? GROUP BY day",
+            (domain, first_day, last_day),
+        )
+        return [_day(r) for r in rows]
 
+    def every_domain_days(self, first_day: int, last_day: int) -> dict[str, list[DayFigures]]:
+        """Domain -> its days with messages, for all domains at once (one pass in primary-key order)."""
+        rows = self._rows(
+            f"SELECT domain, {_DAY_FIGURES} FROM daily_sources WHERE day BETWEEN ? AND ? GROUP BY domain, day",
+            (first_day, last_day),
+        )
+        out: dict[str, list[DayFigures]] = {}
+        for row in rows:
+            out.setdefault(row[0], []).append(_day(row[1:]))
+        return out
 
-def every_domain_days(store: Store, first_day: int, last_day: int) -> dict[str, list[DayFigures]]:
-    """domain -> its days with messages, for all domains at once (one pass in primary-key order)."""
-    rows = store.conn.execute(
-        f"SELECT domain, {_DAY_FIGURES} FROM daily_sources WHERE day BETWEEN ? AND ? GROUP BY domain, day",
-        (first_day, last_day),
-    )
-    out: dict[str, list[DayFigures]] = {}
-    for row in rows:
-        out.setdefault(row[0], []).append(_day(row[1:]))
-    return out
+    def source_days(self, domain: str, ips: Sequence[str], first_day: int, last_day: int) -> list[DayFigures]:
+        """The days of these IPs (one source, or the IPs of one sender) sending as the domain."""
+        rows = self._rows(
+            f"SELECT {_DAY_FIGURES} FROM daily_sources INDEXED BY daily_sources_by_source "
+            "WHERE domain = ? AND source_ip IN (SELECT value FROM json_each(?)) AND day BETWEEN ? AND ? "
+            "GROUP BY day ORDER BY day",
+            (domain, json.dumps(list(ips)), first_day, last_day),
+        )
+        return [_day(r) for r in rows]
 
-
-def source_days(store: Store, domain: str, ips: Sequence[str], first_day: int, last_day: int) -> list[DayFigures]:
-    """The days of these IPs (one source, or the IPs of one sender) sending as the domain."""
-    rows = store.conn.execute(
-        f"SELECT {_DAY_FIGURES} FROM daily_sources INDEXED BY daily_sources_by_source "
-        "WHERE domain = ? AND source_ip IN (SELECT value FROM json_each(?)) AND day BETWEEN ? AND ? "
-        "GROUP BY day ORDER BY day",
-        (domain, json.dumps(list(ips)), first_day, last_day),
-    )
-    return [_day(r) for r in rows]
-
-
-def source_auth(store: Store, domain: str, ips: Sequence[str], first_day: int, last_day: int) -> list[AuthUse]:
-    """The DKIM and SPF domains and results these IPs showed, biggest first."""
-    rows = store.conn.execute(
-        "SELECT dkim_domain, dkim_result, spf_domain, spf_result, SUM(messages) AS n "
-        "FROM daily_sources INDEXED BY daily_sources_by_source "
-        "WHERE domain = ? AND source_ip IN (SELECT value FROM json_each(?)) AND day BETWEEN ? AND ? "
-        "GROUP BY dkim_domain, dkim_result, spf_domain, spf_result ORDER BY n DESC, 1, 2, 3, 4 LIMIT ?",
-        (domain, json.dumps(list(ips)), first_day, last_day, 100),
-    )
-    return [AuthUse(*r) for r in rows]
-
-
-def source_reporters(store: Store, domain: str, ips: Sequence[str], begin_ts: int, end_ts: int) -> list[ReporterUse]:
-    """The organisations whose active reports (beginning in [begin_ts, end_ts)) saw these IPs."""
-    rows = store.conn.execute(
-        "SELECT r.org_name, COUNT(DISTINCT r.id), SUM(s.messages) AS n, MIN(r.begin_ts), MAX(r.end_ts) "
-        "FROM report_sources s JOIN reports r ON r.id = s.report "
-        "WHERE s.domain = ? AND s.source_ip IN (SELECT value FROM json_each(?)) "
-        "AND r.status = 'active' AND r.begin_ts >= ? AND r.begin_ts < ? "
-        "GROUP BY r.org_name ORDER BY n DESC, r.org_name",
-        (domain, json.dumps(list(ips)), begin_ts, end_ts),
-    )
-    return [ReporterUse(*r) for r in rows]
-
-
-def domain_reporters(store: Store, domain: str, begin_ts: int, end_ts: int, limit: int) -> list[ReporterUse]:
-    """The organisations that reported most messages for the domain (active reports), biggest first."""
-    rows = store.conn.execute(
-        "SELECT org_name, COUNT(*), SUM(message_count) AS n, MIN(begin_ts), MAX(end_ts) FROM reports "
-        "WHERE domain = ? AND status = 'active' AND begin_ts >= ? AND begin_ts < ? "
-        "GROUP BY org_name ORDER BY n DESC, org_name LIMIT ?",
-        (domain, begin_ts, end_ts, limit),
-    )
-    return [ReporterUse(*r) for r in rows]
+    def source_auth(self, domain: str, ips: Sequence[str], first_day: int, last_day: int) -> list[AuthUse]:
+        """The DKIM and SPF domains and results these IPs showed, biggest first."""
+        rows = self._rows(
+            "SELECT dkim_domain, dkim_result, spf_domain, spf_result, SUM(messages) AS n "
+            "FROM daily_sources INDEXED BY daily_sources_by_source "
+            "WHERE domain = ? AND source_ip IN (SELECT value FROM json_each(?)) AND day BETWEEN ? AND ? "
+            "GROUP BY dkim_domain, dkim_result, spf_domain, spf_result ORDER BY n DESC, 1, 2, 3, 4 LIMIT ?",
+            (domain, json.dumps(list(ips)), first_day, last_day, 100),
+        )
+        return [AuthUse(*r) for r in rows]

@@ -12,18 +12,24 @@ import json
 import sqlite3
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, Self
 
 from dmarcflow.errors import ParseError, StoreError
-from dmarcflow.models import Record, Report
+from dmarcflow.models import DkimResult, Record, Report, SpfResult
 from dmarcflow.store import ipfacts, rejected
-from dmarcflow.store.connection import describe, open_reader, open_writer
-from dmarcflow.store.rejected import RawInput, RejectedRow
+from dmarcflow.store.alerts import AlertStore
 from dmarcflow.store.check_cache import CheckCache
 from dmarcflow.store.checks import CheckRepository
+from dmarcflow.store.connection import describe, open_reader, open_writer
+from dmarcflow.store.ipfacts import IpFactsRepository
+from dmarcflow.store.outbox import OutboxRepository
+from dmarcflow.store.rejected import RawInput, RejectedRepository, RejectedRow
+from dmarcflow.store.reports import ReportRepository
+from dmarcflow.store.rollups import RollupRepository
+from dmarcflow.store.series import SeriesRepository
 from dmarcflow.utc import now_iso
 
 _BATCH = 5000
@@ -50,7 +56,7 @@ class Existing:
     status: str
 
 
-def fingerprint(row: tuple) -> bytes:
+def fingerprint(row: tuple[Any, ...]) -> bytes:
     """Stable bytes for a record row (without report id and position), for duplicate-versus-conflict."""
     return repr(row[2:]).encode()
 
@@ -76,9 +82,9 @@ class RowEncoder:
     """Record -> records-table row. JSON of auth results is cached: a report repeats the same few."""
 
     def __init__(self) -> None:
-        self._json: dict[tuple, str] = {}
+        self._json: dict[tuple[Any, ...], str] = {}
 
-    def _auth(self, results: tuple) -> str:
+    def _auth(self, results: tuple[Any, ...]) -> str:
         text = self._json.get(results)
         if text is None:
             text = json.dumps([{k: getattr(r, k) for k in r.__slots__} for r in results], separators=(",", ":"))
@@ -86,7 +92,7 @@ class RowEncoder:
                 self._json[results] = text
         return text
 
-    def row(self, pk: int, position: int, r: Record) -> tuple:
+    def row(self, pk: int, position: int, r: Record) -> tuple[Any, ...]:
         a = r.alignment
         return (
             pk, position, r.source_ip, r.count, r.disposition, r.dkim_evaluated, r.spf_evaluated,
@@ -101,18 +107,28 @@ class Store:
     """One connection to the store. ``open`` for commands that write, ``open_readonly`` for those that only read."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool = False) -> None:
-        self.conn = conn
+        self.conn = conn  # private to dmarcflow.store: other layers ask the repositories below
         self.path = path
         self.readonly = readonly
+        self.reports = ReportRepository(conn, path)
+        self.rollups = RollupRepository(conn, path)
+        self.series = SeriesRepository(conn, path)
+        self.ip_facts = IpFactsRepository(conn, path)
+        self.rejected = RejectedRepository(conn, path)
+        self.alerts = AlertStore(conn, path)
+        self.checks = CheckRepository(conn, path)  # DNS posture checks, and the report facts they read
+        # the cached checks read whole (the DNS posture page, ``check --cached``, the ``dns_changed`` alert)
+        self.check_cache = CheckCache(conn)
+        self.outbox = OutboxRepository(conn, path)  # what each search index has not acknowledged yet
 
     @classmethod
-    def open(cls, path: str | Path, *, create: bool = True) -> "Store":
+    def open(cls, path: str | Path, *, create: bool = True) -> Self:
         """Open for writing, migrated to the newest schema; ``create=False``: the store must exist already."""
         path = Path(path)
         return cls(open_writer(path, create=create), path)
 
     @classmethod
-    def open_readonly(cls, path: str | Path, *, migrate_older: bool = True) -> "Store":
+    def open_readonly(cls, path: str | Path, *, migrate_older: bool = True) -> Self:
         """Open without writing and never create: for commands that only read (see ``connection.open_reader``)."""
         path = Path(path)
         return cls(open_reader(path, migrate_older=migrate_older), path, readonly=True)
@@ -120,17 +136,7 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
-    @property
-    def checks(self) -> CheckRepository:
-        """DNS posture checks: their cached results and the report facts they read."""
-        return CheckRepository(self.conn)
-
-    @property
-    def check_cache(self) -> CheckCache:
-        """The cached checks read whole (the DNS posture page, ``check --cached``, the ``dns_changed`` alert)."""
-        return CheckCache(self.conn)
-
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -165,14 +171,13 @@ class Store:
     def _rollback(self) -> None:
         """Undo what is left: after disk full or an I/O error SQLite may have rolled back already."""
         if self.conn.in_transaction:
-            try:
+            with suppress(sqlite3.Error):  # the error that brought us here is the one worth reporting
                 self.conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass  # the error that brought us here is the one worth reporting
 
     def find_identity(self, report: Report) -> list[Existing]:
         rows = self.conn.execute(
-            "SELECT id, records_hash, status FROM reports WHERE org_name=? AND report_id=? AND domain=? AND begin_ts=? AND end_ts=? ORDER BY id",
+            "SELECT id, records_hash, status FROM reports "
+            "WHERE org_name=? AND report_id=? AND domain=? AND begin_ts=? AND end_ts=? ORDER BY id",
             report.identity,
         ).fetchall()
         return [Existing(*row) for row in rows]
@@ -256,8 +261,19 @@ class Store:
             return None
         return io.BufferedReader(_Inflating(self.conn.blobopen("reports", "raw_xml", pk, readonly=True)), 1 << 16)
 
+    def reprocess_targets(self) -> list[tuple[int, str, str]]:
+        """(id, status, org_name) of every aggregate report in id order, with the daily rollups dropped: a
+        reprocess writes them all again (inside transaction())."""
+        self.conn.execute("DELETE FROM daily_sources")
+        return [(int(pk), str(status), str(org))
+                for pk, status, org in self.conn.execute("SELECT id, status, org_name FROM reports ORDER BY id")]
+
+    def delete_records(self, pk: int) -> None:
+        """Drop a stored report's records, before ``rewrite_records`` writes them again (inside transaction())."""
+        self.conn.execute("DELETE FROM records WHERE report = ?", (pk,))
+
     def rewrite_records(self, pk: int, report: Report, records: Iterable[Record], rollup: bool) -> StoredReport:
-        """Replace a stored report's records (its rows must be deleted first)."""
+        """Replace a stored report's records (``delete_records`` first)."""
         writer = _RecordWriter(self.conn, pk, report, rollup=rollup)
         for record in records:
             writer.add(record)
@@ -276,7 +292,8 @@ class Store:
         cur = self.conn.execute(
             "INSERT INTO reports (org_name, report_id, domain, begin_ts, end_ts, email, extra_contact_info, generator, errors, "
             "schema, version, namespace, adkim, aspf, p, sp, np, pct, fo, testing, discovery_method, defaults_applied, "
-            "records_hash, status, conflict_of, source, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "records_hash, status, conflict_of, source, ingested_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 *report.identity, m.email, m.extra_contact_info, m.generator, json.dumps(list(m.errors)),
                 report.schema, report.version, report.namespace, p.adkim, p.aspf, p.p, p.sp, p.np, p.pct, p.fo,
@@ -284,7 +301,8 @@ class Store:
                 f"pending:{id(report)}:{now_iso()}", status, conflict_of, source, now_iso(),
             ),
         )
-        return int(cur.lastrowid)
+        assert cur.lastrowid is not None  # an INSERT always sets it
+        return cur.lastrowid
 
     def save_rejected(self, input_name: str, payload: str, reason: str, message: str,
                       raw: RawInput | bytes | None) -> int:
@@ -314,7 +332,7 @@ class Store:
         return rejected.raw_by_sha256(self.conn, sha256)
 
 
-def _dims(record: Record) -> tuple:
+def _dims(record: Record) -> tuple[Any, ...]:
     a = record.alignment
     return (
         record.source_ip,
@@ -334,7 +352,7 @@ def _dims(record: Record) -> tuple:
     )
 
 
-def _first_result(results: tuple, domain: str | None) -> str:
+def _first_result(results: tuple[DkimResult, ...] | tuple[SpfResult, ...], domain: str | None) -> str:
     for r in results:
         if r.domain == domain:
             return r.result
@@ -355,8 +373,8 @@ class _RecordWriter:
         self.hasher = hashlib.sha256()
         self.encoder = RowEncoder()
         self.count = self.messages = 0
-        self.rows: list[tuple] = []
-        self.sums: dict[tuple, list[int]] = {}
+        self.rows: list[tuple[Any, ...]] = []
+        self.sums: dict[tuple[Any, ...], list[int]] = {}
 
     def add(self, r: Record) -> None:
         row = self.encoder.row(self.pk, self.count, r)
@@ -404,7 +422,7 @@ class _RecordWriter:
 class _Inflating(io.RawIOBase):
     """Reads a zlib-compressed blob as the bytes it holds, a chunk at a time."""
 
-    def __init__(self, blob) -> None:
+    def __init__(self, blob: sqlite3.Blob) -> None:
         self._blob = blob
         self._zip = zlib.decompressobj()
         self._pending = b""
@@ -412,7 +430,8 @@ class _Inflating(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    # BufferedReader hands a bytearray or a memoryview (typeshed: any writable buffer)
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         while not self._pending:
             chunk = self._blob.read(1 << 16)
             if not chunk:

@@ -154,10 +154,14 @@ class TlsReports:
 
     def reports(self, domain: str | None = None) -> list[TlsReportRow]:
         """Every stored report (conflicting versions included), oldest first; optionally those covering a domain."""
-        where, args = ("WHERE r.id IN (SELECT report FROM tls_policies WHERE policy_domain = ?)", (domain,)) if domain else ("", ())
+        where: str = ""
+        args: tuple[str, ...] = ()
+        if domain:
+            where, args = "WHERE r.id IN (SELECT report FROM tls_policies WHERE policy_domain = ?)", (domain,)
         rows = self._conn.execute(
             "SELECT r.id, r.org_name, r.report_id, r.begin_ts, r.end_ts, "
-            "(SELECT json_group_array(d) FROM (SELECT DISTINCT policy_domain AS d FROM tls_policies WHERE report = r.id ORDER BY d)), "
+            "(SELECT json_group_array(d) FROM "
+            "(SELECT DISTINCT policy_domain AS d FROM tls_policies WHERE report = r.id ORDER BY d)), "
             "(SELECT count(*) FROM tls_policies WHERE report = r.id), r.successful, r.failed, r.status, r.conflict_of, "
             f"r.source, r.warnings FROM tls_reports r {where} ORDER BY r.begin_ts, r.id",
             args,

@@ -31,7 +31,7 @@ from dmarcflow.store import Store
 from dmarcflow.store.readonly import open_readonly, snapshot
 from dmarcflow.web import api, pages, posture
 from dmarcflow.web.links import sources_table
-from dmarcflow.web.params import ParamError, Query, integer, read_query, report_status, text
+from dmarcflow.web.params import ParamError, integer, read_query, report_status, text
 from dmarcflow.web.render import Renderer, stylesheet
 from dmarcflow.web.security import COOKIE, Access, Guard, safe_next
 
@@ -153,7 +153,7 @@ class WebApp:
         pk: int = request.path_params["id"]
         # Copied out of the store here (memory up to 8 MiB, then a temporary file) and streamed from
         # the copy: the response is sent from other threads, and a SQLite connection stays in its own.
-        spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)
+        spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 - closed by the streamed response
         with self.reading() as store:
             stream = store.open_raw_xml(pk)
             if stream is None:

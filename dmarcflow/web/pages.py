@@ -11,16 +11,16 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any, Protocol, TypeVar
 
 from dmarcflow.analysis import Source, list_sources, summarise
-from dmarcflow.answers import domain_name
 from dmarcflow.analysis.window import Window, window_of
+from dmarcflow.answers import domain_name
 from dmarcflow.config import ApprovedSenders
 from dmarcflow.listing import report_filter
 from dmarcflow.models import SOURCE_CLASSES
-from dmarcflow.store import Store, browse, series
+from dmarcflow.store import Store
 from dmarcflow.store.series import DayFigures
 from dmarcflow.web.charts import class_bar, sparkline, trend_chart
 from dmarcflow.web.params import Query
@@ -68,7 +68,7 @@ def paging(total: int, page: int, size: int) -> Paging:
 
 
 def _today() -> int:
-    return datetime.now(timezone.utc).date().toordinal() - datetime(1970, 1, 1).toordinal()
+    return datetime.now(UTC).date().toordinal() - date(1970, 1, 1).toordinal()
 
 
 def chart_range(q: Query, window: Window, days: Sequence[DayFigures]) -> tuple[int, int]:
@@ -82,7 +82,7 @@ def chart_range(q: Query, window: Window, days: Sequence[DayFigures]) -> tuple[i
 def overview(store: Store, approved: Approved, q: Query, aside: Aside) -> dict[str, Any]:
     """Every policy domain with data, worst first (analysis.overview, as the CLI), with a sparkline each."""
     window = window_of(q.since, q.until)
-    all_days = aside(lambda s: series.every_domain_days(s, window.first_day, window.last_day))
+    all_days = aside(lambda s: s.series.every_domain_days(window.first_day, window.last_day))
     summaries = summarise(store, (), q.since, q.until, approved, view="ip", top=10, order="worst")
     days = all_days.result()
     first, last = chart_range(q, window, [d for ds in days.values() for d in ds])
@@ -123,8 +123,8 @@ def domain_page(store: Store, approved: Approved, q: Query, domain: str, aside: 
     """
     name = domain_name(domain)
     window = window_of(q.since, q.until)
-    later = aside(lambda s: (series.domain_days(s, name, window.first_day, window.last_day),
-                             series.domain_reporters(s, name, window.begin_ts, window.end_ts, 10)))
+    later = aside(lambda s: (s.series.domain_days(name, window.first_day, window.last_day),
+                             s.reports.domain_reporters(name, window.begin_ts, window.end_ts, 10)))
     found = summarise(store, [name], q.since, q.until, approved, view=q.view, top=0)
     days, reporters = later.result()
     if not found:
@@ -159,14 +159,14 @@ def source_page(store: Store, approved: Approved, q: Query, domain: str, *, ip: 
     name = domain_name(domain)
     window = window_of(q.since, q.until)
     ips = list(match.ips)
-    days = series.source_days(store, name, ips, window.first_day, window.last_day)
+    days = store.series.source_days(name, ips, window.first_day, window.last_day)
     first, last = chart_range(q, window, days)
     title = ip if view == "ip" else sender
     return {
         "s": d, "domain": name, "view": view,
         "chart": trend_chart(days, first, last, label=f"{title} sending as {name}: messages per day by class"),
-        "reporters": series.source_reporters(store, name, ips, window.begin_ts, window.end_ts),
-        "auth": series.source_auth(store, name, ips, window.first_day, window.last_day),
+        "reporters": store.reports.source_reporters(name, ips, window.begin_ts, window.end_ts),
+        "auth": store.series.source_auth(name, ips, window.first_day, window.last_day),
         "ips": ips[:200], "more_ips": max(0, len(ips) - 200),
     }
 
@@ -174,18 +174,18 @@ def source_page(store: Store, approved: Approved, q: Query, domain: str, *, ip: 
 def reports_page(store: Store, q: Query, domain: str | None, status: str | None) -> dict[str, Any]:
     """A page of stored reports, newest first, of one domain and status if asked."""
     where = report_filter(domain, q.since, q.until, status)
-    total = browse.count_reports(store, where)
+    total = store.reports.count(where)
     pg = paging(total, q.page, REPORTS_PAGE)
-    rows = browse.list_reports(store, where, limit=REPORTS_PAGE, offset=max(0, pg.first - 1), newest_first=True)
-    return {"rows": rows, "paging": pg, "domains": browse.report_domains(store), "domain": where.domain,
+    rows = store.reports.listing(where, limit=REPORTS_PAGE, offset=max(0, pg.first - 1), newest_first=True)
+    return {"rows": rows, "paging": pg, "domains": store.reports.domains(), "domain": where.domain,
             "status": status}
 
 
 def report_page(store: Store, pk: int, first_position: int) -> dict[str, Any] | None:
-    detail = browse.report_detail(store, pk)
+    detail = store.reports.detail(pk)
     if detail is None:
         return None
-    records = browse.report_records(store, pk, first_position, RECORDS_PAGE + 1)
+    records = store.reports.records(pk, first_position, RECORDS_PAGE + 1)
     more = len(records) > RECORDS_PAGE
     return {"r": detail, "records": records[:RECORDS_PAGE], "first_position": first_position,
             "next_position": records[RECORDS_PAGE].position if more else None,
@@ -193,6 +193,6 @@ def report_page(store: Store, pk: int, first_position: int) -> dict[str, Any] | 
 
 
 def rejected_page(store: Store, page: int) -> dict[str, Any]:
-    pg = paging(store.rejected_count(), page, REJECTED_PAGE)
-    rows = store.rejected_inputs(limit=REJECTED_PAGE, offset=max(0, pg.first - 1), newest_first=True)
+    pg = paging(store.rejected.count(), page, REJECTED_PAGE)
+    rows = store.rejected.rows(limit=REJECTED_PAGE, offset=max(0, pg.first - 1), newest_first=True)
     return {"rows": rows, "paging": pg}

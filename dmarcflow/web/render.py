@@ -7,7 +7,7 @@ importlib.resources, so an installed wheel (or a zipped one) works without the s
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
@@ -17,7 +17,7 @@ from dmarcflow.web.charts import day_text
 from dmarcflow.web.nav import NAV
 
 
-def _n(value: int | float | None) -> str:
+def _n(value: float | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
@@ -34,7 +34,7 @@ def _day(iso: str | None) -> str:
 
 
 def _ts_day(ts: int | None) -> str:
-    return "-" if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc).date().isoformat()
+    return "-" if ts is None else datetime.fromtimestamp(ts, tz=UTC).date().isoformat()
 
 
 def stylesheet() -> str:

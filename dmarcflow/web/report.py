@@ -9,13 +9,13 @@ it from a mail attachment runs nothing and loads nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from dmarcflow.analysis import summarise
 from dmarcflow.analysis.window import window_of
 from dmarcflow.config import ApprovedSenders
-from dmarcflow.store import Store, series
+from dmarcflow.store import Store
 from dmarcflow.web.charts import class_bar, sparkline, trend_chart
 from dmarcflow.web.pages import chart_range
 from dmarcflow.web.params import Query
@@ -38,7 +38,7 @@ def html_report(store: Store, domains: Sequence[str], since: date | None, until:
                           order="name" if domains else "worst")
     q = Query(since=since, until=until)
     window = window_of(since, until)
-    days = series.every_domain_days(store, window.first_day, window.last_day)
+    days = store.series.every_domain_days(window.first_day, window.last_day)
     first, last = chart_range(q, window, [d for ds in days.values() for d in ds])
     sections: list[dict[str, Any]] = []
     for s in summaries:
@@ -53,7 +53,7 @@ def html_report(store: Store, domains: Sequence[str], since: date | None, until:
             "chart": trend_chart(mine, *chart_range(q, window, mine),
                                  label=f"{s.domain}: messages per day by class, and the DMARC pass rate"),
         })
-    generated = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
+    generated = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     return Renderer().render("report_file.html", title="DMARC report", current="", standalone=True, logout=False,
                              css=stylesheet(), domains=sections, generated=generated, store_name=store_name,
                              period_text=_period_text(since, until))

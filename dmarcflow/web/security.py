@@ -41,7 +41,7 @@ MIN_TOKEN_LENGTH = 16
 
 
 def is_loopback(host: str) -> bool:
-    if host.lower() in ("localhost",):
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback

@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from elasticsearch import ApiError, ConnectionError, ConnectionTimeout, Elasticsearch, TransportError
+from elasticsearch import ApiError, ConnectionTimeout, Elasticsearch, TransportError
+from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch.exceptions import UnsupportedProductError
 from elasticsearch.helpers import streaming_bulk
 
@@ -40,7 +41,7 @@ def make_client(settings: ElasticsearchSettings) -> Elasticsearch:
 
 
 NOT_ELASTICSEARCH = ("the server refused the Elasticsearch client: if it is OpenSearch, "
-                     "set [index] engine = \"opensearch\"")
+                     'set [index] engine = "opensearch"')
 NOT_ACCEPTABLE = 406
 
 
@@ -64,7 +65,7 @@ class ElasticsearchClient:
     def _errors(self) -> Iterator[None]:
         try:
             yield
-        except (ConnectionError, ConnectionTimeout) as exc:
+        except (EsConnectionError, ConnectionTimeout) as exc:
             raise EngineUnreachable(self.url, type(exc).__name__) from None
         except ApiError as exc:
             raise EngineRefused(self.url, int(exc.status_code), describe(exc), str(exc)) from None

@@ -12,7 +12,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from opensearchpy import OpenSearch
-from opensearchpy.exceptions import ConnectionError, OpenSearchException, TransportError
+from opensearchpy.exceptions import ConnectionError as OsConnectionError
+from opensearchpy.exceptions import OpenSearchException, TransportError
 from opensearchpy.helpers import streaming_bulk
 
 from dmarcflow.config import ElasticsearchSettings
@@ -54,7 +55,7 @@ class OpenSearchClient:
     def _errors(self) -> Iterator[None]:
         try:
             yield
-        except ConnectionError as exc:  # also ConnectionTimeout and SSLError
+        except OsConnectionError as exc:  # also ConnectionTimeout and SSLError
             raise EngineUnreachable(self.url, type(exc).__name__) from None
         except TransportError as exc:
             status = exc.status_code if isinstance(exc.status_code, int) else 0

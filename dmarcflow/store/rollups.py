@@ -1,0 +1,168 @@
+"""The summary's reads: report facts, totals and source rows, from the ``daily_sources`` rollup.
+
+Everything about sources comes from the rollup (kept up to date at ingest, active reports only), so no
+query reads the ``records`` table. Every filter is an equality on ``domain`` plus a range on ``day``:
+the leading columns of the rollup's primary key. ``RollupRepository`` is what callers use; the module
+functions over a connection are its implementation (and, under the 0.1 name
+``dmarcflow.analysis.queries``, what older callers imported).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from dmarcflow.models import IpFacts, PolicyPublished, ReportFacts, SourceRow, Totals, Window
+from dmarcflow.store.ipfacts import facts_of
+from dmarcflow.store.repository import Repository
+
+__all__ = [
+    "POLICY_FIELDS", "IpRow", "PolicyFacts", "ReportFacts", "RollupRepository", "SourceRow", "Totals",
+    "domain_totals", "domains_with_data", "ip_rows", "policy_facts", "report_facts", "source_rows", "totals_of",
+]
+
+# 0.1 names of the model's types.
+IpRow = IpFacts
+PolicyFacts = PolicyPublished
+POLICY_FIELDS = PolicyPublished.SUMMARY_FIELDS
+_POLICY_COLUMNS = (*POLICY_FIELDS, "fo", "discovery_method")
+_IN_WINDOW = "domain = ? AND day BETWEEN ? AND ?"
+_REPORTS_IN_WINDOW = "domain = ? AND status = 'active' AND begin_ts >= ? AND begin_ts < ?"
+_GROUP = ("source_ip, class, header_from, dmarc_pass, dkim_aligned, spf_aligned, dkim_domain, spf_domain, "
+          "dkim_result, spf_result, reasons")
+_PLAIN_GROUP = ", ".join("+" + c.strip() for c in _GROUP.split(","))
+# Above this share of the domain's days, reading the covering index in group order (no sort)
+# beats a primary-key range scan followed by a sort of every row in the window.
+_INDEX_SHARE = 0.3
+
+
+class RollupRepository(Repository):
+    """What a summary reads from the store for a domain and a window."""
+
+    def domains_with_data(self, window: Window) -> list[str]:
+        """Policy domains with at least one active report beginning in the window."""
+        with self._reading() as conn:
+            return domains_with_data(conn, window)
+
+    def report_facts(self, domain: str, window: Window) -> ReportFacts:
+        with self._reading() as conn:
+            return report_facts(conn, domain, window)
+
+    def domain_totals(self, domain: str, window: Window) -> Totals:
+        with self._reading() as conn:
+            return domain_totals(conn, domain, window)
+
+    def source_rows(self, domain: str, window: Window) -> list[SourceRow]:
+        """The domain's messages per IP and verdict in the window, summed over days and dispositions."""
+        with self._reading() as conn:
+            return source_rows(conn, domain, window)
+
+
+def _args(domain: str, window: Window) -> tuple[str, int, int]:
+    return (domain, window.first_day, window.last_day)
+
+
+def _report_args(domain: str, window: Window) -> tuple[str, int, int]:
+    return (domain, window.begin_ts, window.end_ts)
+
+
+def domains_with_data(conn: sqlite3.Connection, window: Window) -> list[str]:
+    rows = conn.execute(
+        "SELECT DISTINCT domain FROM reports WHERE status = 'active' AND begin_ts >= ? AND begin_ts < ? ORDER BY domain",
+        (window.begin_ts, window.end_ts),
+    )
+    return [str(r[0]) for r in rows]
+
+
+def report_facts(conn: sqlite3.Connection, domain: str, window: Window) -> ReportFacts:
+    count, reporters, begin, end = conn.execute(
+        f"SELECT COUNT(*), COUNT(DISTINCT org_name), MIN(begin_ts), MAX(end_ts) FROM reports WHERE {_REPORTS_IN_WINDOW}",
+        _report_args(domain, window),
+    ).fetchone()
+    row = conn.execute(
+        f"SELECT {', '.join(_POLICY_COLUMNS)}, defaults_applied FROM reports "
+        f"WHERE {_REPORTS_IN_WINDOW} ORDER BY begin_ts DESC, id DESC LIMIT 1",
+        _report_args(domain, window),
+    ).fetchone()
+    policy = None
+    if row:
+        policy = PolicyPublished.published(domain, dict(zip(_POLICY_COLUMNS, row, strict=False)),
+                                           json.loads(row[-1] or "[]"))
+    return ReportFacts(count, reporters, begin, end, policy)
+
+
+def policy_facts(published: Mapping[str, Any], defaulted: Iterable[str], domain: str = "") -> PolicyPublished:
+    """0.1 name of ``PolicyPublished.published``."""
+    return PolicyPublished.published(domain or str(published.get("domain") or ""), published, defaulted)
+
+
+def domain_totals(conn: sqlite3.Connection, domain: str, window: Window) -> Totals:
+    # One pass over the window with conditional sums: a GROUP BY disposition would sort.
+    row = conn.execute(
+        "SELECT COALESCE(SUM(messages), 0), COALESCE(SUM(messages * dmarc_pass), 0), "
+        "COALESCE(SUM(messages * spf_aligned), 0), COALESCE(SUM(messages * dkim_aligned), 0), "
+        "COALESCE(SUM(CASE disposition WHEN 'none' THEN messages END), 0), "
+        "COALESCE(SUM(CASE disposition WHEN 'quarantine' THEN messages END), 0), "
+        "COALESCE(SUM(CASE disposition WHEN 'reject' THEN messages END), 0) "
+        f"FROM daily_sources WHERE {_IN_WINDOW}",
+        _args(domain, window),
+    ).fetchone()
+    return Totals(row[0], row[1], row[2], row[3], dispositions={"none": row[4], "quarantine": row[5], "reject": row[6]})
+
+
+def source_rows(conn: sqlite3.Connection, domain: str, window: Window) -> list[SourceRow]:
+    hint, group = _access_path(conn, domain, window)
+    rows = conn.execute(
+        f"SELECT {_GROUP}, SUM(messages), SUM(CASE disposition WHEN 'quarantine' THEN messages ELSE 0 END), "
+        f"SUM(CASE disposition WHEN 'reject' THEN messages ELSE 0 END) "
+        f"FROM daily_sources {hint} WHERE {_IN_WINDOW} GROUP BY {group}",
+        _args(domain, window),
+    )
+    return [SourceRow._make(r) for r in rows]
+
+
+def _access_path(conn: sqlite3.Connection, domain: str, window: Window) -> tuple[str, str]:
+    """(table hint, GROUP BY terms) for the window, pinned rather than left to the planner.
+
+    A long window reads the covering index in group order (no sort). A short one
+    searches the primary key by day and sorts the few rows it finds: the unary
+    plus on the GROUP BY terms stops the planner from choosing the index order
+    (and scanning the whole domain) instead.
+    """
+    if _long_window(conn, domain, window):
+        return "INDEXED BY daily_sources_by_source", _GROUP
+    return "", _PLAIN_GROUP
+
+
+def _long_window(conn: sqlite3.Connection, domain: str, window: Window) -> bool:
+    """Whether the window covers a large share of the days the domain has reports for."""
+    first, last = conn.execute("SELECT MIN(begin_ts), MAX(begin_ts) FROM reports WHERE domain = ?", (domain,)).fetchone()
+    if first is None:
+        return False
+    first, last = first // 86400, last // 86400
+    covered = min(last, window.last_day) - max(first, window.first_day) + 1
+    return bool(covered >= _INDEX_SHARE * (last - first + 1))
+
+
+def totals_of(rows: list[SourceRow]) -> Totals:
+    """The domain totals, summed from the grouped rows (the same rows, so no second scan)."""
+    messages = dmarc_pass = spf = dkim = quarantined = rejected = 0
+    for r in rows:
+        messages += r.messages
+        quarantined += r.quarantined
+        rejected += r.rejected
+        if r.dmarc_pass:
+            dmarc_pass += r.messages
+        if r.spf_aligned:
+            spf += r.messages
+        if r.dkim_aligned:
+            dkim += r.messages
+    dispositions = {"none": messages - quarantined - rejected, "quarantine": quarantined, "reject": rejected}
+    return Totals(messages, dmarc_pass, spf, dkim, dispositions)
+
+
+def ip_rows(conn: sqlite3.Connection, ips: Iterable[str]) -> dict[str, IpFacts]:
+    """0.1 name of ``IpFactsRepository.facts_of``."""
+    return facts_of(conn, ips)
