@@ -69,8 +69,11 @@ class VerdictRow(Protocol):
 
 def explain(row: VerdictRow, klass: str, policy: PolicyPublished | None) -> str:
     """Why a verdict has its class: what passed for which domain, and what failed."""
-    adkim = policy.adkim if policy else "r"
-    aspf = policy.aspf if policy else "r"
+    return explain_modes(row, klass, policy.adkim if policy else "r", policy.aspf if policy else "r")
+
+
+def explain_modes(row: VerdictRow, klass: str, adkim: str, aspf: str) -> str:
+    """``explain`` given the policy's alignment modes (what an index document carries of the policy)."""
     spf, dkim = spf_part(row, aspf), dkim_part(row, adkim)
     if klass == "authorised":
         passed = [p for p, ok in ((spf, row.spf_aligned), (dkim, row.dkim_aligned)) if ok]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from dmarcflow import verdict
 from dmarcflow.utc import iso
 
 ECS_VERSION = "8.11.0"
@@ -215,60 +216,50 @@ def _dmarc(row: IndexRow, report: dict[str, Any], policy: dict[str, Any], dkim: 
         identifiers=_drop_none(header_from=row.header_from, envelope_from=row.envelope_from,
                                envelope_to=row.envelope_to),
         auth_results=_drop_none(dkim=list(dkim) or None, spf=list(spf) or None) or None,
-        auth_summary={"dkim": shown_result(dkim, row.dkim_domain), "spf": shown_result(spf, row.spf_domain)},
+        auth_summary={"dkim": _shown(dkim, row.dkim_domain), "spf": _shown(spf, row.spf_domain)},
         count=row.count, position=row.position, sender=row.ip.sender, sender_type=row.ip.sender_type,
-        explanation=_explanation(row.dmarc_pass, row.header_from, row.dkim_aligned, row.dkim_domain, row.dkim,
-                                 row.spf_aligned, row.spf_domain, row.spf, row.reasons, row.disposition),
+        explanation=explanation(row),
         **{"pass": row.dmarc_pass, "class": row.source_class},
     )
 
 
-def shown_result(results: Sequence[dict[str, Any]], aligned_domain: str | None) -> str:
-    """The one result a summary shows: the aligned domain's, else the first; '' without results."""
-    for item in results:
-        if item.get("domain") == aligned_domain:
-            return item.get("result") or ""
-    return (results[0].get("result") or "") if results else ""
-
-
-@lru_cache(maxsize=65536)
-def _explanation(dmarc_pass: bool, header_from: str, dkim_aligned: bool, dkim_domain: str | None, dkim: str,
-                 spf_aligned: bool, spf_domain: str | None, spf: str, reasons: str, disposition: str) -> str:
-    """``explain`` keyed by exactly what it reads: records repeat a few verdicts many times."""
-    row = _VerdictRow(dmarc_pass, header_from, dkim_aligned, dkim_domain, spf_aligned, spf_domain, disposition)
-    return explain(row, _auth_results(dkim, "selector"), _auth_results(spf, "scope"), _reasons(reasons)[0])
+def _shown(results: Sequence[dict[str, Any]], aligned_domain: str | None) -> str:
+    return verdict.shown_result([_Outcome(d.get("domain") or "", d.get("result") or "") for d in results],
+                                aligned_domain)
 
 
 @dataclass(frozen=True)
-class _VerdictRow:
-    dmarc_pass: bool
+class _Outcome:
+    """A DKIM or SPF result as a document holds it, in the shape the verdict rules read."""
+
+    domain: str
+    result: str
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """What ``verdict.explain`` reads of a record (``verdict.VerdictRow``): the summary's own fields."""
+
     header_from: str
-    dkim_aligned: bool
-    dkim_domain: str | None
-    spf_aligned: bool
-    spf_domain: str | None
-    disposition: str
+    dkim_aligned: int
+    spf_aligned: int
+    dkim_domain: str
+    spf_domain: str
+    dkim_result: str
+    spf_result: str
+    reasons: str
 
 
-def explain(row: IndexRow | _VerdictRow, dkim: Sequence[dict[str, Any]], spf: Sequence[dict[str, Any]],
-            reasons: Sequence[dict[str, Any]] = ()) -> str:
-    """One sentence a person can read in a table: why this record has its verdict."""
-    types = ", ".join(r["type"] for r in reasons if r.get("type"))
-    parts = [f"DMARC {'pass' if row.dmarc_pass else 'fail'} for {row.header_from}"]
-    parts.append(_auth_clause("DKIM", row.dkim_aligned, row.dkim_domain, dkim))
-    parts.append(_auth_clause("SPF", row.spf_aligned, row.spf_domain, spf))
-    if types:
-        parts.append(f"override: {types}")
-    parts.append(f"disposition {row.disposition}")
-    return "; ".join(parts) + "."
+@lru_cache(maxsize=65536)
+def _explanation(row: _Verdict, klass: str, adkim: str | None, aspf: str | None) -> str:
+    """The CLI's explanation of the record's verdict (the same function), keyed by exactly what it reads:
+    records repeat a few verdicts many times."""
+    return verdict.explain_modes(row, klass, adkim or "r", aspf or "r")
 
 
-def _auth_clause(name: str, aligned: bool, aligned_domain: str | None, results: Sequence[dict[str, Any]]) -> str:
-    if aligned:
-        return f"{name} aligned ({aligned_domain})"
-    passed = sorted({r.get("domain") or "?" for r in results if r.get("result") == "pass"})
-    if passed:
-        return f"{name} pass for {', '.join(passed)} but not aligned"
-    if not results:
-        return f"no {name} result"
-    return f"{name} {results[0].get('result')} for {results[0].get('domain')}"
+def explanation(row: IndexRow) -> str:
+    dkim, spf = _auth_results(row.dkim, "selector"), _auth_results(row.spf, "scope")
+    v = _Verdict(row.header_from, int(row.dkim_aligned), int(row.spf_aligned), row.dkim_domain or "",
+                 row.spf_domain or "", _shown(dkim, row.dkim_domain), _shown(spf, row.spf_domain),
+                 _reasons(row.reasons)[1])
+    return _explanation(v, row.source_class, row.report.adkim, row.report.aspf)

@@ -60,8 +60,8 @@ def test_document_has_ecs_fields_and_dmarc_object() -> None:
                              "spf": [{"domain": "bounce.example.com", "scope": "mfrom", "result": "fail"}]},
             "auth_summary": {"dkim": "pass", "spf": "fail"},
             "count": 12, "position": 3, "sender": "example.org", "class": "forwarded",
-            "explanation": "DMARC pass for example.com; DKIM aligned (example.com); SPF fail for "
-                           "bounce.example.com; override: forwarded; disposition none.",
+            "explanation": "forwarded: the receiver reported a forwarded override; SPF fail; DKIM signed by "
+                           "example.com, aligned with example.com",
         },
     }
 

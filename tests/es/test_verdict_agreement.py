@@ -6,7 +6,7 @@ from __future__ import annotations
 from dmarcflow import verdict
 from dmarcflow.index import outbox
 from dmarcflow.index.document import to_document
-from dmarcflow.models import Record
+from dmarcflow.models import Record, SourceRow
 from dmarcflow.store import Store
 
 
@@ -41,3 +41,24 @@ def test_the_rollup_carries_the_verdict_rules_results(seeded_store: Store) -> No
     assert stored == expected
     assert any(key[3] for key in expected)  # some records carry override reasons
     assert any(verdict.forwarded_by_override(key[3]) for key in expected)
+
+
+def test_index_documents_explain_a_verdict_in_the_cli_words(seeded_store: Store) -> None:
+    """The explanation a Kibana table shows is the one `summary` and `senders` print for the same verdict."""
+    records = _stored(seeded_store)
+    explained, policies = {}, {}
+    for row in outbox.pending(seeded_store, "t", 0, 100_000):
+        key = (row.report.org_name, row.report.report_id, row.report.status, row.position)
+        explained[key] = to_document(row)["dmarc"]["explanation"]
+        policies[key] = (row.report.adkim, row.report.aspf)  # the report's alignment modes, as stored
+    expected = {}
+    for key, record in records.items():
+        a = record.alignment
+        dkim, spf, reasons = _rules(record)
+        row = SourceRow(record.source_ip, record.source_class, record.header_from, int(record.dmarc_pass),
+                        int(a.dkim), int(a.spf), a.dkim_domain or "", a.spf_domain or "", dkim, spf, reasons, 1)
+        adkim, aspf = policies[key]
+        expected[key] = verdict.explain_modes(row, record.source_class, adkim or "r", aspf or "r")
+    assert len(explained) == 624
+    assert explained == expected
+    assert {text.split(":")[0] for text in explained.values()} >= {"DMARC passes", "forwarded", "nothing passes"}
