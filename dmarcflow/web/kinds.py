@@ -8,12 +8,11 @@ failure report's body is never shown: the store keeps none by default, and a kep
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from dmarcflow.analysis.failures import count_failures, failure_detail, list_failures
-from dmarcflow.analysis.tls import summarise_tls
+from dmarcflow.analysis.tls import failure_totals, summarise_tls
 from dmarcflow.analysis.window import window_of
 from dmarcflow.answers import domain_name
 from dmarcflow.config import ApprovedSenders
@@ -42,27 +41,14 @@ def tls_domain(store: Store, q: Query, domain: str) -> dict[str, Any] | None:
     window = window_of(q.since, q.until)
     days = TlsReports(store).day_rows(name, window.begin_ts, window.end_ts)
     first, last = chart_range(q, window, days)
-    failures: list[dict[str, Any]] = d["failures"]
+    groups = found[0].failures
     return {
         "d": d, "domain": name,
         "chart": sessions_chart(days, first, last, label=f"{name}: TLS sessions per day, and the success rate"),
-        "by_result": breakdown(failures, "result_type", "receiving_mx_hostname"),
-        "by_mx": breakdown(failures, "receiving_mx_hostname", "result_type"),
-        "by_ip": breakdown(failures, "sending_mta_ip", "result_type"),
+        "by_result": failure_totals(groups, "result_type", "receiving_mx_hostname"),
+        "by_mx": failure_totals(groups, "receiving_mx_hostname", "result_type"),
+        "by_ip": failure_totals(groups, "sending_mta_ip", "result_type"),
     }
-
-
-def breakdown(failures: Sequence[Mapping[str, Any]], key: str, also: str) -> list[dict[str, Any]]:
-    """Failed sessions summed by one field of the failure groups (None: not reported), biggest first,
-    each with the values of ``also`` involved."""
-    sessions: dict[str | None, int] = defaultdict(int)
-    involved: dict[str | None, dict[str, None]] = defaultdict(dict)
-    for f in failures:
-        sessions[f[key]] += f["sessions"]
-        if f[also] is not None:
-            involved[f[key]][f[also]] = None
-    ordered = sorted(sessions, key=lambda k: (-sessions[k], k is None, k or ""))
-    return [{"value": k, "sessions": sessions[k], "also": sorted(involved[k])} for k in ordered]
 
 
 def failures_page(store: Store, approved: Mapping[str, ApprovedSenders], q: Query,
