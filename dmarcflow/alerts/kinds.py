@@ -55,7 +55,7 @@ def _failure_alert(ctx: RuleContext, c: FailureSourceCount, aggregate: tuple[str
                    f"report(s) arriving in {period} (from {reporters}), never in one before")
     else:
         message = f"{ip} is named in {c.reports} DMARC failure report(s) for {domain} arriving in {period} (from {reporters})"
-    policy_domain, src = aggregate if aggregate else (domain, None)
+    policy_domain, src = aggregate or (domain, None)
     if src is not None:
         message += f"; also {src.klass} in aggregate reports of {policy_domain}: {src.messages} message(s)"
     see = f"`dmarcflow failures {domain} --since {ctx.period.first.isoformat()}` shows the headers of the reported messages"
@@ -63,7 +63,7 @@ def _failure_alert(ctx: RuleContext, c: FailureSourceCount, aggregate: tuple[str
         fix = (f"{ip} is {src.klass} in the aggregate reports of {policy_domain}: these are likely its own messages, "
                f"altered on the way (a forwarder or mailing list breaking DKIM); {see}.")
     else:
-        fix = (f"If {ip} sends for you, add it to [approved.\"{policy_domain}\"] and align its SPF or DKIM with "
+        fix = (f'If {ip} sends for you, add it to [approved."{policy_domain}"] and align its SPF or DKIM with '
                f"{domain}; otherwise it is spoofing {domain}: {see} (subject, From).")
     return Alert(
         rule="new_failure_reports", domain=domain, key=f"new_failure_reports:{domain}:{ip}",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from dmarcflow.analysis.sources import Source
@@ -127,7 +127,7 @@ def failure_detail(store: Store, pk: int, approved: Mapping[str, ApprovedSenders
     row = FailureReports(store).get(pk)
     if row is None:
         return None
-    day = datetime.fromtimestamp(row.arrival_ts, tz=timezone.utc).date()
+    day = datetime.fromtimestamp(row.arrival_ts, tz=UTC).date()
     links = _links(store, [row], day, day, approved or {})
     return failure_dict(row, links.get((row.reported_domain, row.source_ip)))
 
