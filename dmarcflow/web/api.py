@@ -22,8 +22,7 @@ from starlette.responses import Response
 from dmarcflow.analysis import list_sources, summarise
 from dmarcflow.analysis.failures import list_failures
 from dmarcflow.analysis.tls import summarise_tls
-from dmarcflow.answers import (checks_answer, failures_answer, rows_answer, senders_answer, summary_answer, tls_answer,
-                               to_json)
+from dmarcflow.answers import checks_answer, failures_answer, rows_answer, senders_answer, summary_answer, tls_answer, to_json
 from dmarcflow.check import domain_name, read_cached
 from dmarcflow.config import ApprovedSenders
 from dmarcflow.listing import list_rejected, list_reports
