@@ -9,6 +9,7 @@ failure report's body is never shown: the store keeps none by default, and a kep
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from dmarcflow.analysis.failures import count_failures, failure_detail, list_failures
@@ -27,8 +28,12 @@ FAILURES_PAGE = 50
 
 
 def tls_overview(store: Store, q: Query) -> dict[str, Any]:
-    """Every policy domain with TLS reports in the period, in the order of ``tls summary``."""
-    return {"rows": [s.as_dict() for s in summarise_tls(store, (), q.since, q.until)]}
+    """Every policy domain with TLS reports in the period, in the order of ``tls summary``.
+
+    Only the biggest failure group of each is turned into a dictionary (the page shows no other): a domain
+    whose reports name a sending IP each has as many groups as reports.
+    """
+    return {"rows": [replace(s, failures=s.failures[:1]).as_dict() for s in summarise_tls(store, (), q.since, q.until)]}
 
 
 def tls_domain(store: Store, q: Query, domain: str) -> dict[str, Any] | None:
