@@ -219,6 +219,18 @@ class TlsReports:
         )
         return [TlsDayRow(int(d), int(s), int(f)) for d, s, f in rows]
 
+    def every_domain_days(self, begin_ts: int, end_ts: int) -> dict[str, list[TlsDayRow]]:
+        """``day_rows`` of every policy domain at once (for the overview's sparklines)."""
+        out: dict[str, list[TlsDayRow]] = {}
+        for domain, day, ok, failed in self._conn.execute(
+            "SELECT p.policy_domain, r.begin_ts / 86400 AS day, sum(p.successful), sum(p.failed) FROM tls_policies p "
+            f"JOIN tls_reports r ON r.id = p.report WHERE {_ACTIVE_IN_WINDOW} GROUP BY p.policy_domain, day "
+            "ORDER BY p.policy_domain, day",
+            (begin_ts, end_ts),
+        ):
+            out.setdefault(str(domain), []).append(TlsDayRow(int(day), int(ok), int(failed)))
+        return out
+
 
 @dataclass(frozen=True)
 class TlsIndexRow:

@@ -272,3 +272,9 @@ def sessions_chart(days: Sequence[TlsDayRow], first_day: int, last_day: int, *, 
                  f'stroke-width="1.5"/><text x="{x + 22}" y="{height - 18}" font-size="11">success rate (right axis)'
                  "</text></svg>")
     return Markup("".join(parts))  # noqa: S704 - every value in it was escaped or is a number
+
+
+def session_sparkline(days: Sequence[TlsDayRow], first_day: int, last_day: int, *, label: str) -> Markup:
+    """The overview's sparkline for TLS: sessions per day (grey bars) under the success rate (the line)."""
+    as_messages = [DayFigures(d.day, d.successful + d.failed, d.successful, ()) for d in days]
+    return sparkline(as_messages, first_day, last_day, label=label)

@@ -20,7 +20,7 @@ from dmarcflow.config import ApprovedSenders
 from dmarcflow.store import Store
 from dmarcflow.store.failures import FailureReports
 from dmarcflow.store.tls import TlsReports
-from dmarcflow.web.charts import sessions_chart
+from dmarcflow.web.charts import session_sparkline, sessions_chart
 from dmarcflow.web.pages import chart_range, paging
 from dmarcflow.web.params import Query
 
@@ -33,7 +33,15 @@ def tls_overview(store: Store, q: Query) -> dict[str, Any]:
     Only the biggest failure group of each is turned into a dictionary (the page shows no other): a domain
     whose reports name a sending IP each has as many groups as reports.
     """
-    return {"rows": [replace(s, failures=s.failures[:1]).as_dict() for s in summarise_tls(store, (), q.since, q.until)]}
+    window = window_of(q.since, q.until)
+    days = TlsReports(store).every_domain_days(window.begin_ts, window.end_ts)
+    first, last = chart_range(q, window, [d for ds in days.values() for d in ds])
+    rows = []
+    for s in summarise_tls(store, (), q.since, q.until):
+        label = f"{s.domain}: TLS sessions per day and the success rate"
+        rows.append({"d": replace(s, failures=s.failures[:1]).as_dict(),
+                     "spark": session_sparkline(days.get(s.domain, []), first, last, label=label)})
+    return {"rows": rows, "chart_first": first, "chart_last": last}
 
 
 def tls_domain(store: Store, q: Query, domain: str) -> dict[str, Any] | None:

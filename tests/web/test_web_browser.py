@@ -169,6 +169,7 @@ def test_the_tls_and_failure_report_pages_render_with_charts_and_no_errors(brows
     server = serve(kinds_db)
     open_page(browser, server.url("/tls"))
     assert len(browser.find_elements("css selector", "table.tls tbody tr")) == 3
+    assert drawn_shapes(browser, "svg.spark") == 6  # each domain's volume bars and success-rate line
     assert errors_logged(browser) == []
     open_page(browser, server.url("/tls/example.com"))
     assert drawn_shapes(browser, "svg.tls-chart") >= 8  # 5 days with reports: bars, and the success-rate line

@@ -39,6 +39,10 @@ def test_the_tls_page_lists_every_policy_domain_as_tls_summary_does(serve, kinds
         assert f["top_failure"] == d["failures"][0]["text"]
         assert row.xpath(".//a/@href") == [f"/tls/{d['domain']}"]
     assert [fields(r)["failed"] for r in rows] == ["79", "8", "26"]
+    # One sparkline each, from 2026-03-01 to 2026-03-06 (the days with reports): a bar per day with sessions.
+    assert [r.xpath("string(.//svg[@class='spark']/title)") for r in rows] == [
+        f"{d['domain']}: TLS sessions per day and the success rate" for d in expected]
+    assert [r.xpath(".//path[@class='spark-volume']/@d")[0].count("M") for r in rows] == [5, 2, 3]
     assert doc.xpath("//nav/a[@aria-current='page']/text()") == ["TLS reports"]
 
 
