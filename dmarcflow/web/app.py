@@ -93,10 +93,11 @@ class WebApp:
         name = request.path_params["domain"]
         with self.reading() as store:
             context = pages.domain_page(store, self.approved, q, name, self.aside)
+            kinds_context = kinds.domain_kinds(store, q, name)
         if context is None:
             raise NotFound(f"No data for {name} in this period.")
         return self.html("domain.html", "overview", context["d"]["domain"], q=q,
-                         **sources_table(q, context["d"]["domain"]), **context)
+                         **sources_table(q, context["d"]["domain"]), **context, **kinds_context)
 
     def source(self, request: Request) -> Response:
         q = read_query(request.query_params)

@@ -79,3 +79,12 @@ def failures_page(store: Store, approved: Mapping[str, ApprovedSenders], q: Quer
 def failure_page(store: Store, approved: Mapping[str, ApprovedSenders], pk: int) -> dict[str, Any] | None:
     f = failure_detail(store, pk, approved)
     return None if f is None else {"f": f}
+
+
+def domain_kinds(store: Store, q: Query, domain: str) -> dict[str, Any]:
+    """What the other report kinds say of a domain in the period, for its domain page: its ``tls summary``
+    answer (None: no TLS report) and how many failure reports name it."""
+    name = domain_name(domain)
+    found = summarise_tls(store, [name], q.since, q.until)
+    return {"tls": replace(found[0], failures=found[0].failures[:1]).as_dict() if found else None,
+            "failure_reports": count_failures(store, name, q.since, q.until)}

@@ -212,3 +212,16 @@ def test_hostile_report_text_reaches_the_pages_as_text(serve, hostile_kinds_db):
     detail = fields(page(server, "/failures/1"))
     assert (detail["subject"], detail["header_from"]) == (HOSTILE_SUBJECT, HOSTILE_FROM)
     assert detail["original_headers"].endswith(HOSTILE_HEADER)
+
+
+def test_a_domain_page_says_what_the_tls_and_failure_reports_say(serve, kinds_db, sample_db, cli):
+    (d,) = json.loads(cli_json(cli, kinds_db, "tls", "summary", "example.com"))["domains"]
+    doc = page(serve(kinds_db), "/domains/example.com?since=2026-02-01")
+    assert fields(doc)["tls"] == (f"SMTP TLS: 4,710 of 4,789 sessions to its MX hosts succeeded (98.4%); the biggest "
+                                  f"failure: {d['failures'][0]['text']}. Its TLS reports")
+    assert fields(doc)["failure_reports"] == "2 DMARC failure report(s) in this period: the list"
+    assert doc.xpath("//*[@data-field='tls']/a/@href") == ["/tls/example.com?since=2026-02-01"]
+    assert doc.xpath("//*[@data-field='failure_reports']/a/@href") == ["/failures?since=2026-02-01&domain=example.com"]
+    plain = fields(page(serve(sample_db), "/domains/example.com"))
+    assert (plain["tls"], plain["failure_reports"]) == ("No SMTP TLS report for example.com in this period.",
+                                                        "No DMARC failure report for example.com in this period.")
