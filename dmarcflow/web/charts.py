@@ -102,7 +102,8 @@ def trend_chart(days: Sequence[DayFigures], first_day: int, last_day: int, *, la
     return Markup("".join(parts))  # noqa: S704 - every value in it was escaped or is a number
 
 
-def _axes(left: int, top: int, plot_w: int, plot_h: int, peak: int, bars: Sequence[Bucket]) -> list[str]:
+def _axes(left: int, top: int, plot_w: int, plot_h: int, peak: int, bars: Sequence[Bucket],
+          unit: str = "messages") -> list[str]:
     base = top + plot_h
     out = [f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fafafa" stroke="#cccccc"/>']
     for frac in (0.0, 0.5, 1.0):
@@ -119,7 +120,7 @@ def _axes(left: int, top: int, plot_w: int, plot_h: int, peak: int, bars: Sequen
             out.append(f'<text x="{x:.1f}" y="{base + 15}" text-anchor="{anchor}" font-size="11">'
                        f"{escape(day_text(bars[i].first))}</text>")
     out.append(f'<text x="12" y="{top + plot_h / 2:.0f}" font-size="11" '
-               f'transform="rotate(-90 12 {top + plot_h / 2:.0f})" text-anchor="middle">messages</text>')
+               f'transform="rotate(-90 12 {top + plot_h / 2:.0f})" text-anchor="middle">{unit}</text>')
     return out
 
 
@@ -247,7 +248,7 @@ def sessions_chart(days: Sequence[TlsDayRow], first_day: int, last_day: int, *, 
               f'width="{width}" height="{height}" role="img" aria-label="{escape(label)}">'),
              f"<title>{escape(label)}</title>"]
     as_days = [Bucket(b.first, b.days, 0, 0, ()) for b in bars]  # only their dates label the axis
-    parts += [p.replace(">messages<", ">sessions<") for p in _axes(left, top, plot_w, plot_h, peak, as_days)]
+    parts += _axes(left, top, plot_w, plot_h, peak, as_days, unit="sessions")
     for i, b in enumerate(bars):
         y = float(top + plot_h)
         for name, n in (("successful", b.successful), ("failed", b.failed)):
