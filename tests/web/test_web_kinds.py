@@ -133,6 +133,7 @@ def test_failure_reports_are_paged_and_filtered_by_domain(serve, kinds_db, cli, 
     assert [r.xpath("string(.//*[@data-field='source_ip'])") for r in only.xpath("//tr[@data-failure]")] == [
         "203.0.113.99", "203.0.113.66"]
     assert only.xpath("//select[@name='domain']/option[@selected]/text()") == ["example.com"]
+    assert only.xpath("//*[@data-field='api']/@href") == ["/api/failures?since=2026-03-01&domain=example.com"]
     assert only.xpath("//select[@name='domain']/option/text()") == ["all", "example.com", "example.net", "example.org"]
     none = page(server, "/failures?domain=nothing.example")
     assert none.xpath("string(//table[@class='failures']/tbody)").strip() == (
