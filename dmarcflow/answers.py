@@ -42,3 +42,13 @@ def rows_answer(rows: Sequence[_AsDict]) -> list[dict[str, Any]]:
 def checks_answer(checks: Iterable[_AsDict]) -> dict[str, Any]:
     """``dmarcflow check [--cached] --format json`` and ``GET /api/checks``."""
     return {"domains": [c.as_dict() for c in checks]}
+
+
+def tls_answer(summaries: Iterable[_AsDict]) -> dict[str, Any]:
+    """``dmarcflow tls summary --format json`` and ``GET /api/tls``."""
+    return {"domains": [s.as_dict() for s in summaries]}
+
+
+def failures_answer(listing: _AsDict) -> dict[str, Any]:
+    """``dmarcflow failures --format json`` and ``GET /api/failures``."""
+    return listing.as_dict()

@@ -177,6 +177,8 @@ class AlertsSettings:
     pass_rate_drop: bool = True
     reports_stopped: bool = True
     dns_changed: bool = True
+    new_failure_reports: bool = True
+    tls_failures: bool = True
     period_days: int = 7  # the period each rule looks at (and the previous one, of the same length)
     new_source_view: str = "ip"  # ip | sender: what counts as one source for new_unauthorised_source
     new_source_min_messages: int = 10  # failing messages a new source needs to raise an alert
@@ -188,6 +190,10 @@ class AlertsSettings:
     reporter_daily_days: int = 5  # a reporter is "daily" with reports on this many of the period_days before its last
     dns_changed_records: tuple[str, ...] = CHECK_RECORDS  # the record types the dns_changed rule compares
     dns_changed_min_severity: str = "warning"  # changes of a lower severity raise nothing (info < warning < critical)
+    failure_new_source_min_reports: int = 1  # failure reports a source never named before for the domain needs
+    failure_known_source_min_reports: int = 0  # failure reports that raise for an already named source too; 0: never
+    tls_min_failed_sessions: int = 10  # failed TLS sessions of a policy domain in the period
+    tls_min_failure_share: float = 1.0  # ... that are also at least this share (percent) of its sessions
     email_to: tuple[str, ...] = ()
     webhooks: tuple[str, ...] = ()
     webhook_secret_file: str = ""

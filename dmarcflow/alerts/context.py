@@ -6,10 +6,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from dmarcflow.analysis import DomainSummary, Source, list_sources, summarise
+from dmarcflow.analysis.tls import TlsDomainSummary, summarise_tls
+from dmarcflow.analysis.window import window_of
 from dmarcflow.changes import Period, new_sources, period_ending
 from dmarcflow.config import AlertsSettings, ApprovedSenders
 from dmarcflow.store import Store
 from dmarcflow.store.check_cache import CheckPair
+from dmarcflow.store.failures import FailureReports, FailureSourceCount
 from dmarcflow.store.reports import ReporterActivity
 
 
@@ -64,3 +67,12 @@ class RuleContext:
     def check_pairs(self) -> list[CheckPair]:
         """The two latest saved DNS checks of every domain checked at least twice."""
         return self.store.check_cache.pairs()
+
+    def failure_sources(self) -> list[FailureSourceCount]:
+        """Per reported domain and source IP: the failure reports arriving in the current period."""
+        window = window_of(self.period.first, self.period.last)
+        return FailureReports(self.store).source_counts(window.begin_ts, window.end_ts)
+
+    def tls_summaries(self) -> list[TlsDomainSummary]:
+        """Every policy domain's TLS summary for the current period (as ``tls summary --since --until``)."""
+        return summarise_tls(self.store, (), self.period.first, self.period.last)

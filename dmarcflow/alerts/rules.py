@@ -1,9 +1,8 @@
 """The alert rule registry: each rule is a name, a severity policy and a function over a ``RuleContext``.
 
 A rule is switched on and off by the ``[alerts]`` key of its own name and reads its thresholds from
-``[alerts]`` too. Adding a rule (``new_failure_reports`` and ``tls_failures`` once those report kinds are
-stored) is one function, one boolean key and one ``Rule`` entry in ``RULES``; the engine, the state and
-the delivery do not change.
+``[alerts]`` too. Adding a rule is one function, one boolean key and one ``Rule`` entry in ``RULES``; the
+engine, the state and the delivery do not change.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 from dmarcflow.alerts import builtin
 from dmarcflow.alerts.context import RuleContext
 from dmarcflow.alerts.dns_changed import dns_changed
+from dmarcflow.alerts.kinds import new_failure_reports, tls_failures
 from dmarcflow.config import AlertsSettings
 from dmarcflow.models import Alert
 
@@ -41,6 +41,11 @@ RULES: tuple[Rule, ...] = (
          "no report for the domain for stopped_days, or a daily reporter silent for reporter_silent_days"),
     Rule("dns_changed", dns_changed,
          "a DNS record (dns_changed_records) differs between the two latest saved `dmarcflow check` runs"),
+    Rule("new_failure_reports", new_failure_reports,
+         "DMARC failure reports naming a source IP never named before for the domain "
+         "(at least failure_new_source_min_reports)"),
+    Rule("tls_failures", tls_failures,
+         "failed SMTP TLS sessions of a policy domain: at least tls_min_failed_sessions and tls_min_failure_share %"),
 )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from dmarcflow.analysis.sources import Source
@@ -100,14 +100,36 @@ def list_failures(
     approved: Mapping[str, ApprovedSenders] | None = None,
     *,
     limit: int = 0,
+    offset: int = 0,
 ) -> FailureListing:
-    """Failure reports arriving in the window (newest first, ``limit`` 0: all), grouped by source IP."""
+    """Failure reports arriving in the window (newest first, ``limit`` 0: all, the first ``offset`` left out),
+    grouped by source IP."""
     check_order(since, until)
     window = window_of(since, until)
     name = normalise_domain(domain) if domain else None
-    rows = FailureReports(store).reports(name, window.begin_ts, window.end_ts, limit)
+    rows = FailureReports(store).reports(name, window.begin_ts, window.end_ts, limit, offset)
     links = _links(store, rows, since, until, approved or {})
     return FailureListing(tuple(rows), tuple(_sources(rows, links)), links)
+
+
+def count_failures(store: Store, domain: str | None = None, since: date | None = None,
+                   until: date | None = None) -> int:
+    """How many failure reports ``list_failures`` lists without a limit (for paging)."""
+    check_order(since, until)
+    window = window_of(since, until)
+    return FailureReports(store).count(normalise_domain(domain) if domain else None, window.begin_ts, window.end_ts)
+
+
+def failure_detail(store: Store, pk: int, approved: Mapping[str, ApprovedSenders] | None = None) -> dict[str, Any] | None:
+    """One stored failure report as ``failure_dict`` gives it, linked to the aggregate class of its IP on its
+    arrival day (UTC); None when no report has this id. Never its body: the store keeps none by default, and
+    a kept sample stays in the store."""
+    row = FailureReports(store).get(pk)
+    if row is None:
+        return None
+    day = datetime.fromtimestamp(row.arrival_ts, tz=UTC).date()
+    links = _links(store, [row], day, day, approved or {})
+    return failure_dict(row, links.get((row.reported_domain, row.source_ip)))
 
 
 def _links(store: Store, rows: Sequence[FailureRow], since: date | None, until: date | None,

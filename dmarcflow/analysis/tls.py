@@ -162,6 +162,29 @@ def _failure_groups(domain: str, rows: Sequence[TlsFailureRow]) -> list[FailureG
     return sorted(out, key=lambda g: (-g.sessions, g.result_type, g.receiving_mx_hostname or "", g.sending_mta_ip or ""))
 
 
+@dataclass(frozen=True)
+class FailureTotal:
+    """Failed sessions summed by one field of the failure groups (``value`` None: the field was not reported)."""
+
+    value: str | None
+    sessions: int
+    involved: tuple[str, ...]  # the values of a second field among those groups, in name order
+
+
+def failure_totals(groups: Sequence[FailureGroup], key: str, also: str) -> list[FailureTotal]:
+    """Failed sessions by ``key`` (a FailureGroup field: result_type, receiving_mx_hostname, sending_mta_ip),
+    biggest first, each with the values of ``also`` involved."""
+    sessions: dict[str | None, int] = defaultdict(int)
+    involved: dict[str | None, set[str]] = defaultdict(set)
+    for g in groups:
+        value = getattr(g, key)
+        sessions[value] += g.sessions
+        if (other := getattr(g, also)) is not None:
+            involved[value].add(other)
+    ordered = sorted(sessions, key=lambda k: (-sessions[k], k is None, k or ""))
+    return [FailureTotal(k, sessions[k], tuple(sorted(involved[k]))) for k in ordered]
+
+
 def describe(result_type: str, mx: str | None, domain: str, sessions: int, reporters: Sequence[str]) -> str:
     """E.g. ``mx1.example.com presented a certificate that expired (certificate-expired): 37 sessions from Google failed``."""
     template = _PHRASES.get(result_type, "{mx} returned a result type RFC 8460 does not list")

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from dmarcflow.analysis.failures import FailureListing, failure_dict, list_failures
+from dmarcflow.answers import failures_answer
 from dmarcflow.cli.app import AppContext, main
 from dmarcflow.cli.output import format_option, printable, to_csv, to_json, to_table
 from dmarcflow.cli.summary import read_window
@@ -27,9 +28,12 @@ CSV_COLUMNS = ("id", "arrival_date", "source_ip", "reported_domain", "auth_failu
 @window_options
 @click.option("--limit", type=click.IntRange(min=0), default=0, show_default=True,
               help="Only the N latest failure reports (0: all in the period).")
+@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Leave out the N latest first (paging, with --limit).")
 @format_option()
 @click.pass_obj
-def failures(app: AppContext, domain: str | None, since: str | None, until: str | None, limit: int, fmt: str) -> None:
+def failures(app: AppContext, domain: str | None, since: str | None, until: str | None, limit: int, offset: int,
+             fmt: str) -> None:
     """DMARC failure reports (ruf), newest first, grouped by source IP.
 
     Each source IP is shown with the class the aggregate reports give it in the
@@ -38,11 +42,12 @@ def failures(app: AppContext, domain: str | None, since: str | None, until: str 
     """
     first, last = read_window(since, until)
     with app.open_store_readonly() as store:
-        listing = list_failures(store, domain, first, last, app.settings.approved, limit=limit)
+        listing = list_failures(store, domain, first, last, app.settings.approved, limit=limit,
+                                offset=offset)
     if not listing.failures:
         click.echo("No failure reports" + (f" for {domain}" if domain else "") + " in this period.", err=True)
     if fmt == "json":
-        click.echo(to_json(listing.as_dict()))
+        click.echo(to_json(failures_answer(listing)))
     elif fmt == "csv":
         click.echo(to_csv(CSV_COLUMNS, csv_rows(listing)), nl=False)
     elif listing.failures:

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from dmarcflow.analysis.tls import TlsDomainSummary, summarise_tls
+from dmarcflow.answers import tls_answer
 from dmarcflow.cli.app import AppContext, main
 from dmarcflow.cli.output import format_option, printable, to_csv, to_json, to_table
 from dmarcflow.cli.summary import read_window
@@ -48,7 +49,7 @@ def tls_summary(app: AppContext, domains: tuple[str, ...], since: str | None, un
     if not domains and not result:
         click.echo("No TLS reports in this period.", err=True)
     if fmt == "json":
-        click.echo(to_json({"domains": [s.as_dict() for s in result]}))
+        click.echo(to_json(tls_answer(result)))
     elif fmt == "csv":
         click.echo(to_csv(CSV_COLUMNS, [csv_row(s) for s in result]), nl=False)
     elif result:

@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from dmarcflow.analysis import DomainSummary, Source, list_sources, summarise
+from dmarcflow.analysis.summary import normalise_domain
+from dmarcflow.analysis.tls import TlsDomainSummary, summarise_tls
 from dmarcflow.analysis.window import window_of
 from dmarcflow.changes import Period, new_sources
 from dmarcflow.config import ApprovedSenders
 from dmarcflow.store import Store
+from dmarcflow.store.failures import FailureReports
 from dmarcflow.utc import ISO_FORMAT
 
 
@@ -57,10 +60,22 @@ class DomainDigest:
 
 
 @dataclass(frozen=True)
+class FailureTally:
+    """The DMARC failure reports of one reported domain arriving in the period."""
+
+    domain: str
+    reports: int
+    sources: int  # source IPs they name
+    new_sources: int  # of them, IPs no failure report before the period named for this domain
+
+
+@dataclass(frozen=True)
 class Digest:
     period: Period
     domains: tuple[DomainDigest, ...]
     generated_at: str
+    tls: tuple[TlsDomainSummary, ...] = ()  # policy domains with SMTP TLS reports in the period
+    failures: tuple[FailureTally, ...] = ()  # reported domains with failure reports in the period
 
     @property
     def empty(self) -> bool:
@@ -88,7 +103,24 @@ def build_digest(store: Store, period: Period, approved: Mapping[str, ApprovedSe
     for summary in current:
         before = summarise(store, (summary.domain,), previous.first, previous.last, approved)
         result.append(_domain_digest(store, summary, before[0] if before else None, period, approved))
-    return Digest(period, tuple(result), stamp)
+    named = list(domains)
+    return Digest(period, tuple(result), stamp, tuple(summarise_tls(store, named, period.first, period.last)),
+                  tuple(failure_tallies(store, period, named)))
+
+
+def failure_tallies(store: Store, period: Period, domains: Iterable[str] = ()) -> list[FailureTally]:
+    """Per reported domain (in name order; only those named, if any): the period's failure reports."""
+    window = window_of(period.first, period.last)
+    wanted = {normalise_domain(d) for d in domains}
+    by_domain: dict[str, list[int]] = {}
+    for c in FailureReports(store).source_counts(window.begin_ts, window.end_ts):
+        if wanted and c.reported_domain not in wanted:
+            continue
+        sums = by_domain.setdefault(c.reported_domain, [0, 0, 0])
+        sums[0] += c.reports
+        sums[1] += 1
+        sums[2] += 0 if c.seen_before else 1
+    return [FailureTally(d, *sums) for d, sums in sorted(by_domain.items())]
 
 
 def _domain_digest(store: Store, summary: DomainSummary, previous: DomainSummary | None, period: Period,

@@ -13,8 +13,9 @@ from email.message import EmailMessage
 from typing import Protocol
 
 from dmarcflow.analysis import Source
+from dmarcflow.analysis.tls import TlsDomainSummary, failure_totals
 from dmarcflow.config import SmtpSettings
-from dmarcflow.digest.build import Digest, DomainDigest, Impostor, rate
+from dmarcflow.digest.build import Digest, DomainDigest, FailureTally, Impostor, rate
 from dmarcflow.notify.smtp import new_message
 
 LIST_LIMIT = 10  # rows per list in a digest; the count says how many there are
@@ -123,6 +124,47 @@ def readiness_lines(d: DomainDigest) -> list[str]:
             f"Recommendation: {r.recommendation}"]
 
 
+def tls_lines(t: TlsDomainSummary) -> list[str]:
+    """A policy domain's TLS sessions in the period, then its failed sessions by result type and MX host."""
+    sessions = t.successful + t.failed
+    head = (f"{t.domain}: {n(t.failed)} of {n(sessions)} TLS session(s) failed ({pct(rate(t.failed, sessions))}); "
+            f"{t.reports} report(s) from {len(t.reporter_names)} reporter(s)")
+    totals = failure_totals(t.failures, "result_type", "receiving_mx_hostname")
+    return [head, *(f"  {x.value}: {n(x.sessions)} session(s) at {', '.join(x.involved) or 'an unnamed MX host'}"
+                    for x in totals)]
+
+
+def failure_line(f: FailureTally) -> str:
+    return (f"{f.domain}: {n(f.reports)} failure report(s) naming {n(f.sources)} source IP(s), "
+            f"{n(f.new_sources)} of them new")
+
+
+TLS_HEAD = ["policy domain", "sessions", "failed", "failed share", "reports", "failed sessions by result type and MX"]
+FAILURES_HEAD = ["reported domain", "failure reports", "source IPs", "new source IPs"]
+
+
+def kind_text(digest: Digest) -> list[str]:
+    """The SMTP TLS and failure report sections of the text part (each only when the period has such reports)."""
+    out: list[str] = []
+    if digest.tls:
+        out += ["", "SMTP TLS reports (RFC 8460)", *("  " + line for t in digest.tls for line in tls_lines(t))]
+    if digest.failures:
+        out += ["", "DMARC failure reports", *("  " + failure_line(f) for f in digest.failures)]
+    return out
+
+
+def kind_html(digest: Digest) -> list[str]:
+    out: list[str] = []
+    if digest.tls:
+        rows = [[t.domain, n(t.successful + t.failed), n(t.failed), pct(rate(t.failed, t.successful + t.failed)),
+                 n(t.reports), "; ".join(line.strip() for line in tls_lines(t)[1:]) or "none"] for t in digest.tls]
+        out += ["<h2>SMTP TLS reports (RFC 8460)</h2>", _html_table(TLS_HEAD, rows)]
+    if digest.failures:
+        rows = [[f.domain, n(f.reports), n(f.sources), n(f.new_sources)] for f in digest.failures]
+        out += ["<h2>DMARC failure reports</h2>", _html_table(FAILURES_HEAD, rows)]
+    return out
+
+
 class PlainRenderer:
     """Text for any mail client, and simple complete HTML (inline styles only: mail clients drop <style>)."""
 
@@ -130,6 +172,7 @@ class PlainRenderer:
         out = intro(digest)
         if digest.domains:
             out += ["", "Overview", *_text_table(OVERVIEW_HEAD, overview_rows(digest))]
+        out += kind_text(digest)
         for d in digest.domains:
             out += ["", f"== {d.domain} ==", *figure_lines(d)]
             out += _text_list(f"New senders ({len(d.new_senders)})", [sender_line(s) for s in d.new_senders])
@@ -148,6 +191,7 @@ class PlainRenderer:
         body = [f"<p>{e(line)}</p>" for line in intro(digest) if line]
         if digest.domains:
             body += ["<h2>Overview</h2>", _html_table(OVERVIEW_HEAD, overview_rows(digest))]
+        body += kind_html(digest)
         for d in digest.domains:
             body += [f"<h2>{e(d.domain)}</h2>", "<ul>" + "".join(f"<li>{e(x)}</li>" for x in figure_lines(d)) + "</ul>"]
             body += _html_list(f"New senders ({len(d.new_senders)})", [sender_line(s) for s in d.new_senders])

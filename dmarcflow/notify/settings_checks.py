@@ -46,12 +46,20 @@ def check_alerts(a: AlertsSettings, section: str) -> None:
         raise ConfigError(f"[{section}] new_source_view must be ip or sender, not {a.new_source_view!r}")
     positive = {"new_source_min_messages": a.new_source_min_messages, "own_sender_min_failing": a.own_sender_min_failing,
                 "pass_rate_min_messages": a.pass_rate_min_messages, "stopped_days": a.stopped_days,
-                "reporter_silent_days": a.reporter_silent_days}
+                "reporter_silent_days": a.reporter_silent_days,
+                "failure_new_source_min_reports": a.failure_new_source_min_reports,
+                "tls_min_failed_sessions": a.tls_min_failed_sessions}
     for key, value in positive.items():
         if value < 1:
             raise ConfigError(f"[{section}] {key} must be at least 1, not {value}")
     if not 0 < a.pass_rate_min_drop <= 100:
         raise ConfigError(f"[{section}] pass_rate_min_drop must be more than 0 and at most 100 (percentage points)")
+    if a.failure_known_source_min_reports < 0:
+        raise ConfigError(f"[{section}] failure_known_source_min_reports must be 0 (never) or more, not "
+                          f"{a.failure_known_source_min_reports}")
+    if not 0 <= a.tls_min_failure_share <= 100:
+        raise ConfigError(f"[{section}] tls_min_failure_share must be 0..100 (percent of the sessions), not "
+                          f"{a.tls_min_failure_share}")
     if not 1 <= a.reporter_daily_days <= a.period_days:
         raise ConfigError(f"[{section}] reporter_daily_days must be 1..period_days ({a.period_days})")
     if a.webhook_timeout <= 0 or not 1 <= a.webhook_attempts <= 10:

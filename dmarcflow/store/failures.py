@@ -73,6 +73,19 @@ class FailureRow:
 
 
 @dataclass(frozen=True)
+class FailureSourceCount:
+    """The failure reports of one reported domain naming one source IP in a window."""
+
+    reported_domain: str
+    source_ip: str
+    reports: int
+    first_ts: int
+    last_ts: int
+    reporters: tuple[str, ...]
+    seen_before: bool  # a failure report before the window named this IP for this domain
+
+
+@dataclass(frozen=True)
 class KeptFailure:
     """What reprocess reads back: the sample when one was kept, else the kept fields and headers."""
 
@@ -134,22 +147,56 @@ class FailureReports:
             sample = zlib.decompress(row[1]) if row[1] is not None else None
             yield KeptFailure(row[0], sample, row[2], row[3], row[4], date, bool(row[6]))
 
-    def reports(self, domain: str | None = None, begin_ts: int = 0, end_ts: int = 2**32, limit: int = 0) -> list[FailureRow]:
-        """Failure reports arriving in [begin_ts, end_ts), newest first; ``limit`` 0: all."""
-        sql = f"SELECT {_COLUMNS} FROM failure_reports WHERE arrival_ts >= ? AND arrival_ts < ?"
-        args: list[object] = [begin_ts, end_ts]
-        if domain:
-            sql += " AND reported_domain = ?"
-            args.append(domain)
-        sql += " ORDER BY arrival_ts DESC, id DESC"
-        if limit > 0:
-            sql += " LIMIT ?"
-            args.append(limit)
+    def reports(self, domain: str | None = None, begin_ts: int = 0, end_ts: int = 2**32, limit: int = 0,
+                offset: int = 0) -> list[FailureRow]:
+        """Failure reports arriving in [begin_ts, end_ts), newest first; ``limit`` 0: all, after ``offset``."""
+        where, args = _window(domain, begin_ts, end_ts)
+        sql = f"SELECT {_COLUMNS} FROM failure_reports WHERE {where} ORDER BY arrival_ts DESC, id DESC"
+        if limit > 0 or offset > 0:
+            sql += " LIMIT ? OFFSET ?"
+            args += [limit if limit > 0 else -1, offset]
         return [_row(r) for r in self._conn.execute(sql, args).fetchall()]
+
+    def count(self, domain: str | None = None, begin_ts: int = 0, end_ts: int = 2**32) -> int:
+        """How many failure reports ``reports`` would list without a limit."""
+        where, args = _window(domain, begin_ts, end_ts)
+        return int(self._conn.execute(f"SELECT count(*) FROM failure_reports WHERE {where}", args).fetchone()[0])
+
+    def get(self, pk: int) -> FailureRow | None:
+        row = self._conn.execute(f"SELECT {_COLUMNS} FROM failure_reports WHERE id = ?", (pk,)).fetchone()
+        return _row(row) if row else None
+
+    def domains(self) -> list[str]:
+        """Every reported domain with a stored failure report, in name order."""
+        rows = self._conn.execute("SELECT DISTINCT reported_domain FROM failure_reports ORDER BY reported_domain")
+        return [str(r[0]) for r in rows]
+
+    def source_counts(self, begin_ts: int, end_ts: int) -> list[FailureSourceCount]:
+        """Per reported domain and source IP: the failure reports arriving in [begin_ts, end_ts), and whether
+        an earlier one (arriving before ``begin_ts``) named the same IP for the same domain."""
+        rows = self._conn.execute(
+            "SELECT f.reported_domain, f.source_ip, count(*), min(f.arrival_ts), max(f.arrival_ts), "
+            "json_group_array(DISTINCT f.reporter), "
+            "EXISTS (SELECT 1 FROM failure_reports o WHERE o.reported_domain = f.reported_domain "
+            "AND o.source_ip = f.source_ip AND o.arrival_ts < ?) "
+            "FROM failure_reports f WHERE f.arrival_ts >= ? AND f.arrival_ts < ? "
+            "GROUP BY f.reported_domain, f.source_ip ORDER BY f.reported_domain, f.source_ip",
+            (begin_ts, begin_ts, end_ts),
+        ).fetchall()
+        return [FailureSourceCount(str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]),
+                                   tuple(sorted(json.loads(r[5]))), bool(r[6])) for r in rows]
 
     def sample(self, pk: int) -> bytes | None:
         row = self._conn.execute("SELECT sample FROM failure_reports WHERE id = ?", (pk,)).fetchone()
         return zlib.decompress(row[0]) if row and row[0] is not None else None
+
+
+def _window(domain: str | None, begin_ts: int, end_ts: int) -> tuple[str, list[object]]:
+    where, args = "arrival_ts >= ? AND arrival_ts < ?", list[object]([begin_ts, end_ts])
+    if domain:
+        where += " AND reported_domain = ?"
+        args.append(domain)
+    return where, args
 
 
 def _values(r: FailureReport, warnings: tuple[str, ...] | None = None) -> tuple[object, ...]:

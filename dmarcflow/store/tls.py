@@ -73,6 +73,15 @@ class TlsFailureRow:
     failed_sessions: int
 
 
+@dataclass(frozen=True)
+class TlsDayRow:
+    """Sessions of one policy domain's active reports beginning on one UTC day (days since 1970-01-01)."""
+
+    day: int
+    successful: int
+    failed: int
+
+
 _ACTIVE_IN_WINDOW = "r.status = 'active' AND r.begin_ts >= ? AND r.begin_ts < ?"
 
 
@@ -199,6 +208,28 @@ class TlsReports:
             (begin_ts, end_ts, json.dumps(list(domains))),
         )
         return [TlsFailureRow(*row) for row in rows]
+
+    def day_rows(self, domain: str, begin_ts: int, end_ts: int) -> list[TlsDayRow]:
+        """Per UTC day (of the report's begin, as summaries count it): the domain's sessions, in day order."""
+        rows = self._conn.execute(
+            "SELECT r.begin_ts / 86400 AS day, sum(p.successful), sum(p.failed) FROM tls_policies p "
+            f"JOIN tls_reports r ON r.id = p.report WHERE {_ACTIVE_IN_WINDOW} AND p.policy_domain = ? "
+            "GROUP BY day ORDER BY day",
+            (begin_ts, end_ts, domain),
+        )
+        return [TlsDayRow(int(d), int(s), int(f)) for d, s, f in rows]
+
+    def every_domain_days(self, begin_ts: int, end_ts: int) -> dict[str, list[TlsDayRow]]:
+        """``day_rows`` of every policy domain at once (for the overview's sparklines)."""
+        out: dict[str, list[TlsDayRow]] = {}
+        for domain, day, ok, failed in self._conn.execute(
+            "SELECT p.policy_domain, r.begin_ts / 86400 AS day, sum(p.successful), sum(p.failed) FROM tls_policies p "
+            f"JOIN tls_reports r ON r.id = p.report WHERE {_ACTIVE_IN_WINDOW} GROUP BY p.policy_domain, day "
+            "ORDER BY p.policy_domain, day",
+            (begin_ts, end_ts),
+        ):
+            out.setdefault(str(domain), []).append(TlsDayRow(int(day), int(ok), int(failed)))
+        return out
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ and the same serialiser (dmarcflow/answers.py), so its body is byte for byte tha
     GET /api/reports?domain=&status=&since=&until=&limit=&offset=   dmarcflow reports --format json ...
     GET /api/rejected?limit=&offset=                      dmarcflow rejected --format json ...
     GET /api/checks?domain=D&domain=E                     dmarcflow check --cached [D E] --format json
+    GET /api/tls?domain=D&domain=E&since=&until=          dmarcflow tls summary [D E] --format json ...
+    GET /api/failures?domain=D&since=&until=&limit=&offset=   dmarcflow failures [D] --format json ...
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dmarcflow.analysis import list_sources, summarise
-from dmarcflow.answers import checks_answer, rows_answer, senders_answer, summary_answer, to_json
+from dmarcflow.analysis.failures import list_failures
+from dmarcflow.analysis.tls import summarise_tls
+from dmarcflow.answers import checks_answer, failures_answer, rows_answer, senders_answer, summary_answer, tls_answer, to_json
 from dmarcflow.check import domain_name, read_cached
 from dmarcflow.config import ApprovedSenders
 from dmarcflow.listing import list_rejected, list_reports
@@ -75,3 +79,18 @@ class Api:
         with self.reading() as store:
             found = read_cached(store, domains)
         return json_response(checks_answer(found.checks))
+
+    def tls(self, request: Request) -> Response:
+        q = read_query(request.query_params)
+        domains = [d for d in request.query_params.getlist("domain") if d.strip()]
+        with self.reading() as store:
+            result = summarise_tls(store, domains, q.since, q.until)
+        return json_response(tls_answer(result))
+
+    def failures(self, request: Request) -> Response:
+        q = read_query(request.query_params)
+        params = request.query_params
+        with self.reading() as store:
+            listing = list_failures(store, text(params, "domain"), q.since, q.until, self.approved,
+                                    limit=integer(params, "limit", 0), offset=integer(params, "offset", 0))
+        return json_response(failures_answer(listing))

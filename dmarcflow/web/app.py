@@ -29,7 +29,7 @@ from dmarcflow.errors import StoreError
 from dmarcflow.listing import rejected_raw
 from dmarcflow.store import Store
 from dmarcflow.store.readonly import open_readonly, snapshot
-from dmarcflow.web import api, pages, posture
+from dmarcflow.web import api, kinds, pages, posture
 from dmarcflow.web.links import sources_table
 from dmarcflow.web.params import ParamError, integer, read_query, report_status, text
 from dmarcflow.web.render import Renderer, stylesheet
@@ -93,10 +93,11 @@ class WebApp:
         name = request.path_params["domain"]
         with self.reading() as store:
             context = pages.domain_page(store, self.approved, q, name, self.aside)
+            kinds_context = kinds.domain_kinds(store, q, name)
         if context is None:
             raise NotFound(f"No data for {name} in this period.")
         return self.html("domain.html", "overview", context["d"]["domain"], q=q,
-                         **sources_table(q, context["d"]["domain"]), **context)
+                         **sources_table(q, context["d"]["domain"]), **context, **kinds_context)
 
     def source(self, request: Request) -> Response:
         q = read_query(request.query_params)
@@ -139,6 +140,40 @@ class WebApp:
         with self.reading() as store:
             context = posture.posture_page(store, request.path_params["domain"])
         return self.html("dns_domain.html", "posture", f"DNS posture of {context['domain']}", **context)
+
+    def tls(self, request: Request) -> Response:
+        q = read_query(request.query_params)
+        with self.reading() as store:
+            context = kinds.tls_overview(store, q)
+        return self.html("tls.html", "tls", "TLS reports", q=q, **context)
+
+    def tls_domain(self, request: Request) -> Response:
+        q = read_query(request.query_params)
+        name = request.path_params["domain"]
+        with self.reading() as store:
+            context = kinds.tls_domain(store, q, name)
+        if context is None:
+            raise NotFound(f"No TLS reports for {name} in this period.")
+        return self.html("tls_domain.html", "tls", f"TLS reports of {context['domain']}", q=q, **context)
+
+    def failures(self, request: Request) -> Response:
+        q = read_query(request.query_params)
+        domain = text(request.query_params, "domain")
+        with self.reading() as store:
+            context = kinds.failures_page(store, self.approved, q, domain)
+
+        def page_link(n: int) -> str:
+            return q.period_link("/failures", domain=context["domain"], page=n)
+
+        return self.html("failures.html", "failure", "Failure reports", q=q, page_link=page_link, **context)
+
+    def failure(self, request: Request) -> Response:
+        pk: int = request.path_params["id"]
+        with self.reading() as store:
+            context = kinds.failure_page(store, self.approved, pk)
+        if context is None:
+            raise NotFound(f"No failure report {pk} is stored.")
+        return self.html("failure.html", "failure", f"Failure report {pk}", **context)
 
     def rejected(self, request: Request) -> Response:
         page = integer(request.query_params, "page", 1, minimum=1)
@@ -262,6 +297,10 @@ def create_app(db: Path, approved: Mapping[str, ApprovedSenders], access: Access
         Route("/dns", h(app.posture)),
         Route("/dns/{domain:path}", h(app.posture_domain)),
         Route("/rejected/{id:int}/raw", h(app.rejected_raw)),
+        Route("/tls", h(app.tls)),
+        Route("/tls/{domain:path}", h(app.tls_domain)),
+        Route("/failures", h(app.failures)),
+        Route("/failures/{id:int}", h(app.failure)),
         Route("/static/style.css", app.style),
         Route("/login", app.login_form, methods=["GET"]),
         Route("/login", app.login, methods=["POST"]),
@@ -271,5 +310,7 @@ def create_app(db: Path, approved: Mapping[str, ApprovedSenders], access: Access
         Route("/api/reports", _api_errors(answers.reports)),
         Route("/api/rejected", _api_errors(answers.rejected)),
         Route("/api/checks", _api_errors(answers.checks)),
+        Route("/api/tls", _api_errors(answers.tls)),
+        Route("/api/failures", _api_errors(answers.failures)),
     ]
     return Starlette(routes=routes, middleware=[Middleware(Guard, access=access)])

@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 
 from dmarcflow.models import SOURCE_CLASSES
 from dmarcflow.store.series import DayFigures
+from dmarcflow.store.tls import TlsDayRow
 
 CLASS_COLOURS = {"authorised": "#2e7d32", "forwarded": "#1565c0", "misconfigured": "#ef8f00",
                  "unauthorised": "#c62828"}
@@ -101,7 +102,8 @@ def trend_chart(days: Sequence[DayFigures], first_day: int, last_day: int, *, la
     return Markup("".join(parts))  # noqa: S704 - every value in it was escaped or is a number
 
 
-def _axes(left: int, top: int, plot_w: int, plot_h: int, peak: int, bars: Sequence[Bucket]) -> list[str]:
+def _axes(left: int, top: int, plot_w: int, plot_h: int, peak: int, bars: Sequence[Bucket],
+          unit: str = "messages") -> list[str]:
     base = top + plot_h
     out = [f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fafafa" stroke="#cccccc"/>']
     for frac in (0.0, 0.5, 1.0):
@@ -118,7 +120,7 @@ def _axes(left: int, top: int, plot_w: int, plot_h: int, peak: int, bars: Sequen
             out.append(f'<text x="{x:.1f}" y="{base + 15}" text-anchor="{anchor}" font-size="11">'
                        f"{escape(day_text(bars[i].first))}</text>")
     out.append(f'<text x="12" y="{top + plot_h / 2:.0f}" font-size="11" '
-               f'transform="rotate(-90 12 {top + plot_h / 2:.0f})" text-anchor="middle">messages</text>')
+               f'transform="rotate(-90 12 {top + plot_h / 2:.0f})" text-anchor="middle">{unit}</text>')
     return out
 
 
@@ -196,3 +198,84 @@ def class_bar(classes: dict[str, int], *, width: int = 160, height: int = 12) ->
         parts.append(f'<rect x="0" y="0" width="{width}" height="{height}" fill="#eeeeee"/>')
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every value in it was escaped or is a number
+
+
+SESSION_COLOURS = {"successful": CLASS_COLOURS["authorised"], "failed": CLASS_COLOURS["unauthorised"]}
+
+
+@dataclass(frozen=True)
+class SessionBucket:
+    """One bar of the TLS chart: a run of ``days`` UTC days starting at ``first``, summed."""
+
+    first: int
+    days: int
+    successful: int
+    failed: int
+
+    @property
+    def label(self) -> str:
+        return Bucket(self.first, self.days, 0, 0, ()).label
+
+
+def session_buckets(days: Sequence[TlsDayRow], first_day: int, last_day: int) -> list[SessionBucket]:
+    """Every day of [first_day, last_day] (missing ones as zero), grouped into at most MAX_BARS bars."""
+    if last_day < first_day:
+        return []
+    size = max(1, math.ceil((last_day - first_day + 1) / MAX_BARS))
+    sums: dict[int, list[int]] = {}
+    for d in days:
+        if first_day <= d.day <= last_day:
+            slot = sums.setdefault((d.day - first_day) // size, [0, 0])
+            slot[0] += d.successful
+            slot[1] += d.failed
+    out = []
+    for i in range((last_day - first_day) // size + 1):
+        ok, failed = sums.get(i, [0, 0])
+        start = first_day + i * size
+        out.append(SessionBucket(start, min(size, last_day - start + 1), ok, failed))
+    return out
+
+
+def sessions_chart(days: Sequence[TlsDayRow], first_day: int, last_day: int, *, label: str,
+                   width: int = 760, height: int = 240) -> Markup:
+    """TLS sessions per day stacked (successful, failed: left axis) and the success rate (line, right axis)."""
+    bars = session_buckets(days, first_day, last_day)
+    left, right, top, bottom = 64, 48, 12, 58
+    plot_w, plot_h = width - left - right, height - top - bottom
+    peak = _nice_max(max((b.successful + b.failed for b in bars), default=0))
+    step = plot_w / max(1, len(bars))
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" class="chart tls-chart" viewBox="0 0 {width} {height}" '
+              f'width="{width}" height="{height}" role="img" aria-label="{escape(label)}">'),
+             f"<title>{escape(label)}</title>"]
+    as_days = [Bucket(b.first, b.days, 0, 0, ()) for b in bars]  # only their dates label the axis
+    parts += _axes(left, top, plot_w, plot_h, peak, as_days, unit="sessions")
+    for i, b in enumerate(bars):
+        y = float(top + plot_h)
+        for name, n in (("successful", b.successful), ("failed", b.failed)):
+            if n <= 0:
+                continue
+            h = n / peak * plot_h
+            y -= h
+            parts.append(f'<rect class="bar bar-{name}" x="{left + i * step + step * 0.1:.2f}" y="{y:.2f}" '
+                         f'width="{max(1.0, step * 0.8):.2f}" height="{h:.2f}" fill="{SESSION_COLOURS[name]}">'
+                         f"<title>{escape(b.label)}: {_n(n)} {name}</title></rect>")
+    points = [(left + (i + 0.5) * step, top + plot_h * (1 - b.successful / (b.successful + b.failed)))
+              for i, b in enumerate(bars) if b.successful + b.failed]
+    if points:
+        path = "M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in points)
+        parts.append(f'<path class="pass-line" d="{path}" fill="none" stroke="{PASS_COLOUR}" stroke-width="1.5"/>')
+    x = left
+    for name, colour in SESSION_COLOURS.items():
+        parts.append(f'<rect x="{x}" y="{height - 27}" width="10" height="10" fill="{colour}"/>'
+                     f'<text x="{x + 14}" y="{height - 18}" font-size="11">{name}</text>')
+        x += 24 + 7 * len(name)
+    parts.append(f'<line x1="{x}" y1="{height - 22}" x2="{x + 18}" y2="{height - 22}" stroke="{PASS_COLOUR}" '
+                 f'stroke-width="1.5"/><text x="{x + 22}" y="{height - 18}" font-size="11">success rate (right axis)'
+                 "</text></svg>")
+    return Markup("".join(parts))  # noqa: S704 - every value in it was escaped or is a number
+
+
+def session_sparkline(days: Sequence[TlsDayRow], first_day: int, last_day: int, *, label: str) -> Markup:
+    """The overview's sparkline for TLS: sessions per day (grey bars) under the success rate (the line)."""
+    as_messages = [DayFigures(d.day, d.successful + d.failed, d.successful, ()) for d in days]
+    return sparkline(as_messages, first_day, last_day, label=label)

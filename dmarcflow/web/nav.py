@@ -1,8 +1,7 @@
 """The navigation bar: one entry per kind of page.
 
 An entry without a path is a page that is planned but not built yet: it is shown greyed out with
-its note, never as a link to an empty page. The TLS-report and failure-report kinds get their pages
-here when they exist (set the path and add the route in app.py).
+its note, never as a link to an empty page (a new page: set its path and add the route in app.py).
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ NAV = (
     NavEntry("overview", "Overview", "/"),
     NavEntry("reports", "Reports", "/reports"),
     NavEntry("rejected", "Rejected inputs", "/rejected"),
-    NavEntry("tls", "TLS reports", None, "arrives with the TLS report kind (RFC 8460)"),
-    NavEntry("failure", "Failure reports", None, "arrives with the failure report kind (ARF)"),
+    NavEntry("tls", "TLS reports", "/tls"),
+    NavEntry("failure", "Failure reports", "/failures"),
     NavEntry("posture", "DNS posture", "/dns"),
 )

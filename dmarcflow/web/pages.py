@@ -21,7 +21,6 @@ from dmarcflow.config import ApprovedSenders
 from dmarcflow.listing import report_filter
 from dmarcflow.models import SOURCE_CLASSES
 from dmarcflow.store import Store
-from dmarcflow.store.series import DayFigures
 from dmarcflow.web.charts import class_bar, sparkline, trend_chart
 from dmarcflow.web.params import Query
 
@@ -71,7 +70,12 @@ def _today() -> int:
     return datetime.now(UTC).date().toordinal() - date(1970, 1, 1).toordinal()
 
 
-def chart_range(q: Query, window: Window, days: Sequence[DayFigures]) -> tuple[int, int]:
+class _Dated(Protocol):
+    @property
+    def day(self) -> int: ...
+
+
+def chart_range(q: Query, window: Window, days: Sequence[_Dated]) -> tuple[int, int]:
     """The days a chart spans: the period asked for, or else the days that have data."""
     have = [d.day for d in days]
     first = window.first_day if q.since else min(have, default=_today())

@@ -77,6 +77,10 @@ def test_several_reports_of_one_ip_group_together(store, cli, db_path):
     assert [(s["source_ip"], s["failures"]) for s in data["sources"]] == [("203.0.113.66", 2), ("198.51.100.23", 1)]
     limited = json.loads(cli("--db", db_path, "failures", "--limit", "1", "--format", "json").stdout)
     assert [f["source_ip"] for f in limited["failures"]] == ["198.51.100.23"]
+    paged = json.loads(cli("--db", db_path, "failures", "--limit", "1", "--offset", "1", "--format", "json").stdout)
+    rest = json.loads(cli("--db", db_path, "failures", "--offset", "1", "--format", "json").stdout)
+    assert [(f["source_ip"], f["arrival_date"]) for f in paged["failures"]] == [("203.0.113.66", "2026-03-02T10:12:31Z")]
+    assert [f["arrival_date"] for f in rest["failures"]] == ["2026-03-02T10:12:31Z", "2026-03-02T10:12:31Z"]
 
 
 def test_csv_and_no_data(kinds_store, cli, db_path):

@@ -19,6 +19,8 @@ from tests.support.analysis_data import ingest_dataset, ingest_payloads
 from tests.support.check_zones import SERVFAIL, TIMEOUT
 from tests.support.dns_server import ZoneServer
 from tests.support.posture import HOSTILE_CHECKED, hostile_selector_report, run_check, web_zones
+from tests.support.hostile_kinds import build_hostile_kinds_store
+from tests.support.report_xml import record, report
 from tests.support.web import LiveServer, build_hostile_store
 
 MIXED = g.Options(reports=18, records_per_report=60, schema="mixed", quirks=True, sources_per_domain=70)
@@ -59,6 +61,35 @@ def mixed_db(mixed, tmp_path_factory):
 def hostile_db(tmp_path_factory):
     path = tmp_path_factory.mktemp("hostile") / "store.sqlite"
     build_hostile_store(path)
+    return path
+
+
+@pytest.fixture(scope="package")
+def kinds_db(sample_db, tmp_path_factory):
+    """The aggregate samples, every TLS and failure sample (through the real ingest), and an aggregate report
+    of example.com on 2026-03-02 that saw 203.0.113.66, the forger one failure report names."""
+    path = tmp_path_factory.mktemp("kinds") / "store.sqlite"
+    shutil.copy(sample_db, path)
+    with Store.open(path) as store:
+        enricher = Enricher(EnrichmentSettings(offline=True))
+        try:
+            ingestor = Ingestor(store, enricher, Limits())
+            for name in list_inputs([str(SAMPLES / "tls"), str(SAMPLES / "failure")]):
+                assert [o.status for o in ingestor.ingest_file(name)] == ["ingested"], name
+            spoof = record(ip="203.0.113.66", count="230", dkim_eval="fail", spf_eval="fail", dkim="fail", spf="fail",
+                           dkim_domain="forger.example", spf_domain="forger.example")
+            linked = ingestor.ingest_bytes("agg.xml", report(spoof, report_id="kinds-link", begin="1772409600",
+                                                                end="1772495999"))
+            assert linked.status == "ingested"
+        finally:
+            enricher.close()
+    return path
+
+
+@pytest.fixture(scope="package")
+def hostile_kinds_db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("hostile-kinds") / "store.sqlite"
+    build_hostile_kinds_store(path)
     return path
 
 

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.conftest import REPO
+from tests.support.hostile_kinds import HOSTILE_HEADER, HOSTILE_RESULT, HOSTILE_SUBJECT, HOSTILE_TLS_ORG
 from tests.support.posture import HOSTILE_CHECKED, HOSTILE_DMARC, HOSTILE_SELECTOR
 from tests.support.web import HOSTILE_DOMAIN, HOSTILE_ORG, HOSTILE_REPORT_ID, SCRIPT, SVG, chromium_missing, start_chromium, stop_chromium
 
@@ -162,3 +163,31 @@ def test_the_html_report_opens_in_the_browser_without_scripts_or_errors(browser,
             shoot(browser, tmp_path, name)
         else:
             assert HOSTILE_DOMAIN in browser.find_element("css selector", "main").text
+
+
+def test_the_tls_and_failure_report_pages_render_with_charts_and_no_errors(browser, serve, kinds_db, tmp_path):
+    server = serve(kinds_db)
+    open_page(browser, server.url("/tls"))
+    assert len(browser.find_elements("css selector", "table.tls tbody tr")) == 3
+    assert drawn_shapes(browser, "svg.spark") == 6  # each domain's volume bars and success-rate line
+    assert errors_logged(browser) == []
+    open_page(browser, server.url("/tls/example.com"))
+    assert drawn_shapes(browser, "svg.tls-chart") >= 8  # 5 days with reports: bars, and the success-rate line
+    assert len(browser.find_elements("css selector", "table.tls-failures tbody tr")) == 2
+    assert errors_logged(browser) == []
+    shoot(browser, tmp_path, "tls")
+    open_page(browser, server.url("/failures"))
+    assert len(browser.find_elements("css selector", "table.failures tbody tr")) == 4
+    assert errors_logged(browser) == []
+    shoot(browser, tmp_path, "failures")
+    browser.find_element("css selector", "tr[data-failure] a").click()
+    assert browser.find_element("css selector", "pre.headers").text.startswith("Return-Path: ")
+    assert errors_logged(browser) == []
+
+
+@pytest.mark.parametrize("path, shown", [("/tls", HOSTILE_TLS_ORG), ("/tls/example.com", HOSTILE_RESULT),
+                                         ("/failures", HOSTILE_SUBJECT), ("/failures/1", HOSTILE_HEADER)])
+def test_hostile_tls_and_failure_reports_are_inert_in_the_browser(browser, serve, hostile_kinds_db, path, shown):
+    open_page(browser, serve(hostile_kinds_db).url(path))
+    assert_inert(browser)
+    assert shown in browser.find_element("css selector", "main").text

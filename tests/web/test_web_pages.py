@@ -170,12 +170,12 @@ def test_bad_requests_get_a_page_that_says_what_to_fix(serve, sample_db, path, s
     assert doc.xpath("string(//p[@class='error'])") .startswith(text)
 
 
-def test_the_navigation_keeps_a_place_for_the_report_kinds_to_come(serve, sample_db):
+def test_the_navigation_links_every_page_and_none_is_coming(serve, sample_db):
     doc = page(serve(sample_db), "/")
-    assert [a.text_content() for a in doc.xpath("//nav/a")] == ["Overview", "Reports", "Rejected inputs", "DNS posture"]
-    assert [s.text_content().split(" (")[0] for s in doc.xpath("//nav/span[@class='soon']")] == [
-        "TLS reports", "Failure reports"]
-    assert doc.xpath("//nav/span[@class='soon']/a") == []
+    assert [(a.text_content(), a.get("href")) for a in doc.xpath("//nav/a")] == [
+        ("Overview", "/"), ("Reports", "/reports"), ("Rejected inputs", "/rejected"), ("TLS reports", "/tls"),
+        ("Failure reports", "/failures"), ("DNS posture", "/dns")]
+    assert doc.xpath("//nav/span[@class='soon']") == []
 
 
 def test_the_status_words_from_the_summary_are_shown_escaped(serve, sample_db, cli, monkeypatch):
