@@ -11,7 +11,7 @@ import re
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import cache, lru_cache
+from functools import cache
 
 from publicsuffixlist import PublicSuffixList
 
@@ -163,7 +163,6 @@ def choice(value: str | None, allowed: set[str], name: str, default: str | None 
     return got
 
 
-@lru_cache(maxsize=65536)
 def organisational_domain(name: str) -> str:
     """The registrable domain by the Public Suffix List (the name itself if none)."""
     return _psl().privatesuffix(name) or name

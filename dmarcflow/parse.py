@@ -52,6 +52,7 @@ class ReportParser:
         self._sender = sender_domain
         self._names: dict[object, str] = {}
         self._auth: dict[AuthKey, DkimResult | SpfResult] = {}
+        self._org = n.OrgDomains(_CACHE_MAX)
 
     def parse(self, stream: Readable) -> ParsedReport:
         events = Events(xml_chunks(stream, self.warnings.add))
@@ -211,7 +212,7 @@ class ReportParser:
     ) -> Record:
         source_ip = n.source_ip(row.get("source_ip"))
         header_from = n.domain(ident.get("header_from")) or policy.domain
-        alignment = n.compute_alignment(header_from, dkim, spf, policy.adkim, policy.aspf)
+        alignment = n.compute_alignment(header_from, dkim, spf, policy.adkim, policy.aspf, self._org)
         dkim_eval = n.choice(pe.get("dkim"), n.EVALUATED, "policy_evaluated/dkim")
         spf_eval = n.choice(pe.get("spf"), n.EVALUATED, "policy_evaluated/spf")
         if dkim_eval is None or spf_eval is None:

@@ -19,7 +19,7 @@ CONNECTION_USE_AT_MOST: set[str] = set()
 EXECUTE_AT_MOST: set[str] = set()
 SQL_AT_MOST: set[str] = set()
 # Modules that may keep a functools cache at module level.
-MODULE_CACHES_AT_MOST = {"normalise.py", "index/document.py", "index/mapping.py"}
+MODULE_CACHES_AT_MOST = {"index/document.py"}
 
 
 def _modules(outside_store: bool = True) -> Iterator[tuple[str, ast.Module]]:

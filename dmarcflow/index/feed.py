@@ -8,7 +8,7 @@ outbox (``index_checkpoint``/``index_failures``, keyed by target + kind). ``sync
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -99,8 +99,10 @@ def kind_target(base: str, kind: str) -> str:
     return f"{base}#{kind}"
 
 
-def index_of(feed: Feed, row: Any, prefix: str, period: str) -> str:
-    return mapping.index_name(feed.family(prefix), period, feed.begin_ts(row))
+def index_of(feed: Feed, row: Any, prefix: str, period: str,
+             names: Callable[[str, str, int], str] = mapping.index_name) -> str:
+    """The index a row goes to; ``names`` may be its owner's memo (``mapping.IndexNames``)."""
+    return names(feed.family(prefix), period, feed.begin_ts(row))
 
 
 def feeds() -> list[Feed]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 TEMPLATE_VERSION = 1
@@ -139,10 +138,26 @@ def index_template(prefix: str) -> dict[str, Any]:
     }
 
 
-@lru_cache(maxsize=4096)
 def index_name(prefix: str, period: str, epoch_seconds: int) -> str:
     moment = datetime.fromtimestamp(epoch_seconds, UTC)
     return f"{prefix}-{moment.strftime(PERIOD_FORMATS[period])}"
+
+
+class IndexNames:
+    """``index_name``, memoised for one owner (a syncer): every record of a report asks for the same name."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._memo: dict[tuple[str, str, int], str] = {}
+        self._size = size
+
+    def __call__(self, prefix: str, period: str, epoch_seconds: int) -> str:
+        key = (prefix, period, epoch_seconds)
+        found = self._memo.get(key)
+        if found is None:
+            found = index_name(prefix, period, epoch_seconds)
+            if len(self._memo) < self._size:
+                self._memo[key] = found
+        return found
 
 
 def period_end(prefix: str, period: str, name: str) -> datetime | None:

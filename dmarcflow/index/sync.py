@@ -96,6 +96,7 @@ class Syncer:
         # Bulk requests in flight at once: two keep a node busy while the next chunk is mapped.
         self.concurrency = max(1, concurrency)
         self._template_seen = False
+        self._index_names = mapping.IndexNames()
 
     def run_once(self, max_records: int | None = None) -> SyncResult:
         """Retry parked failures, then send pending records until none are left (or max_records)."""
@@ -179,7 +180,8 @@ class Syncer:
         actions: list[Action] = []
         by_id: dict[str, Any] = {}
         for row in rows:
-            for doc_id, index, source in self.feed.documents(row, index_of(self.feed, row, s.index_prefix, s.index_period)):
+            name = index_of(self.feed, row, s.index_prefix, s.index_period, self._index_names)
+            for doc_id, index, source in self.feed.documents(row, name):
                 actions.append({"_op_type": "create", "_index": index, "_id": doc_id, "_source": source})
                 by_id[doc_id] = row
         return actions, by_id
@@ -192,7 +194,7 @@ class Syncer:
         s = self.settings
         if s.retention_days <= 0:
             return rows
-        names = {self.feed.seq(row): index_of(self.feed, row, s.index_prefix, s.index_period) for row in rows}
+        names = {self.feed.seq(row): index_of(self.feed, row, s.index_prefix, s.index_period, self._index_names) for row in rows}
         expired = set(mapping.expired_indices(
             self.feed.family(s.index_prefix), s.index_period, sorted(set(names.values())), s.retention_days, self.now()))
         tally.skipped += sum(1 for name in names.values() if name in expired)
