@@ -184,7 +184,7 @@ class _Walker:
         elif kind == "html":
             yield Skipped(name, "not_a_report", "an HTML document, not a report")
         elif kind == "unknown":
-            yield Skipped(name, "not_a_report", "not XML, gzip, zip or an email (unrecognised content)")
+            yield Skipped(name, "not_a_report", "not XML, JSON, gzip, zip or an email (unrecognised content)")
         else:
             yield Rejection(name, ExtractError("unsupported_compression", f"{kind} compression is not supported"))
 

@@ -100,8 +100,8 @@ def test_readme_and_xhtml_in_a_zip_are_noted(ingestor) -> None:
 def test_nothing_but_non_reports_is_rejected_as_not_a_report(ingestor) -> None:
     outcome = ingestor.ingest_bytes("notes.zip", zip_of([("a.txt", b"one\n"), ("b.txt", b"two\n")]))
     assert (outcome.status, outcome.reason) == ("rejected", "not_a_report")
-    assert outcome.message == ("no report in the input (2 parts): notes.zip!a.txt: not XML, gzip, zip or an email "
-                               "(unrecognised content); notes.zip!b.txt: not XML, gzip, zip or an email (unrecognised content)")
+    assert outcome.message == ("no report in the input (2 parts): notes.zip!a.txt: not XML, JSON, gzip, zip or an email "
+                               "(unrecognised content); notes.zip!b.txt: not XML, JSON, gzip, zip or an email (unrecognised content)")
 
 
 @pytest.fixture
