@@ -8,6 +8,7 @@ and the same serialiser (dmarcflow/answers.py), so its body is byte for byte tha
     GET /api/checks?domain=D&domain=E                     dmarcflow check --cached [D E] --format json
     GET /api/tls?domain=D&domain=E&since=&until=          dmarcflow tls summary [D E] --format json ...
     GET /api/failures?domain=D&since=&until=&limit=&offset=   dmarcflow failures [D] --format json ...
+    GET /api/failures/ID                                  dmarcflow failures --id ID --format json
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from dmarcflow.analysis import list_sources, summarise
-from dmarcflow.analysis.failures import list_failures
+from dmarcflow.analysis.failures import failure_detail, list_failures
 from dmarcflow.analysis.tls import summarise_tls
 from dmarcflow.answers import checks_answer, failures_answer, rows_answer, senders_answer, summary_answer, tls_answer, to_json
 from dmarcflow.check import domain_name, read_cached
@@ -94,3 +95,11 @@ class Api:
             listing = list_failures(store, text(params, "domain"), q.since, q.until, self.approved,
                                     limit=integer(params, "limit", 0), offset=integer(params, "offset", 0))
         return json_response(failures_answer(listing))
+
+    def failure(self, request: Request) -> Response:
+        pk: int = request.path_params["id"]
+        with self.reading() as store:
+            detail = failure_detail(store, pk, self.approved)
+        if detail is None:
+            return JSONResponse({"error": f"no failure report {pk} is stored"}, 404)
+        return json_response(detail)

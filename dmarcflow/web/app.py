@@ -312,5 +312,6 @@ def create_app(db: Path, approved: Mapping[str, ApprovedSenders], access: Access
         Route("/api/checks", _api_errors(answers.checks)),
         Route("/api/tls", _api_errors(answers.tls)),
         Route("/api/failures", _api_errors(answers.failures)),
+        Route("/api/failures/{id:int}", _api_errors(answers.failure)),
     ]
     return Starlette(routes=routes, middleware=[Middleware(Guard, access=access)])

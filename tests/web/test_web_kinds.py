@@ -226,3 +226,27 @@ def test_a_domain_page_says_what_the_tls_and_failure_reports_say(serve, kinds_db
     plain = fields(page(serve(sample_db), "/domains/example.com"))
     assert (plain["tls"], plain["failure_reports"]) == ("No SMTP TLS report for example.com in this period.",
                                                         "No DMARC failure report for example.com in this period.")
+
+
+def test_one_failure_report_by_id_in_the_cli_and_the_api(serve, kinds_db, cli):
+    listed = json.loads(cli_json(cli, kinds_db, "failures"))["failures"]
+    crlf = next(f for f in listed if f["source_ip"] == "203.0.113.66")
+    one = cli_json(cli, kinds_db, "failures", "--id", str(crlf["id"]))
+    assert json.loads(one) == crlf  # the listing's object, its aggregate link taken on its arrival day
+    response = httpx.get(serve(kinds_db).url(f"/api/failures/{crlf['id']}"), timeout=30)
+    assert (response.status_code, response.headers["content-type"], response.text) == (200, "application/json", one)
+    table = cli("--db", kinds_db, "failures", "--id", str(crlf["id"]))
+    assert table.exit_code == 0, table.output
+    lines = table.stdout.splitlines()
+    assert lines[0] == f"id: {crlf['id']}"
+    assert "source_ip: 203.0.113.66" in lines and "reported_domain: example.com" in lines
+    csv_out = cli("--db", kinds_db, "failures", "--id", str(crlf["id"]), "--format", "csv")
+    assert csv_out.stdout.splitlines()[1].startswith(f"{crlf['id']},2026-03-02T10:12:31Z,203.0.113.66,example.com,dmarc,")
+
+
+def test_an_unknown_failure_report_id_says_so(serve, kinds_db, cli):
+    result = cli("--db", kinds_db, "failures", "--id", "999")
+    assert (result.exit_code, result.stderr) == (
+        1, "Error: no failure report 999 is stored (`dmarcflow failures` lists their ids)\n")
+    response = httpx.get(serve(kinds_db).url("/api/failures/999"), timeout=30)
+    assert (response.status_code, response.json()) == (404, {"error": "no failure report 999 is stored"})
