@@ -14,7 +14,7 @@ import click
 from dmarcflow.answers import rows_answer
 from dmarcflow.cli.app import EXIT_FAILED, AppContext, main
 from dmarcflow.cli.output import FC, format_option, to_csv, to_json, to_table
-from dmarcflow.cli.summary import read_window, window_options
+from dmarcflow.cli.window import read_window, window_options
 from dmarcflow.enrich import Enricher
 from dmarcflow.errors import StoreError
 from dmarcflow.ingest import Ingestor, InputOutcome, list_inputs
