@@ -100,8 +100,7 @@ def ingest(app: AppContext, paths: tuple[str, ...], offline: bool, fmt: str) -> 
     outcomes: list[InputOutcome] = []
     with open_ingestor(app, offline) as ingestor, outcomes_even_on_store_failure(outcomes, fmt), \
             _progress(files) as bar:
-        for path in bar:
-            outcomes.extend(ingestor.ingest_file(path))
+        ingestor.ingest_files(bar, outcomes.extend)  # an outcome is kept once its commit is done
     print_outcomes(outcomes, fmt)
     sys.exit(exit_code_for(outcomes))
 
