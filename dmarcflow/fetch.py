@@ -91,7 +91,11 @@ def _process_batch(
     box: Mailbox, ingestor: Ingestor, batch: Sequence[int], sizes: dict[int, int], should_stop: Callable[[], bool],
     report: Callable[[Filed], None],
 ) -> bool:
-    """Ingest and file one batch; True when a stop request ended it early."""
+    """Ingest and file one batch; True when a stop request ended it early.
+
+    The batch's messages share commits (``Ingestor.commit_groups``); a message joins ``done``, and so is
+    filed, only once the commit that holds its reports is done.
+    """
     limit = ingestor.limits.max_message_bytes
     small = [uid for uid in batch if sizes.get(uid, 0) <= limit]
     done: list[Filed] = []
@@ -100,11 +104,13 @@ def _process_batch(
         for uid in batch:
             if sizes.get(uid, 0) > limit:
                 done.append(_classify(box.settings, uid, _reject_oversized(ingestor, box.settings, uid, sizes[uid], limit)))
-        for message in box.fetch(small) if small else []:
-            if should_stop():
-                stopped = True  # the messages fetched but not ingested stay in the folder for next time
-                break
-            done.append(_classify(box.settings, message.uid, ingest_message(ingestor, box.settings, message)))
+        with ingestor.commit_groups(done.extend) as add:
+            for message in box.fetch(small) if small else []:
+                if should_stop():
+                    stopped = True  # the messages fetched but not ingested stay in the folder for next time
+                    break
+                filed = _classify(box.settings, message.uid, ingest_message(ingestor, box.settings, message))
+                add(filed, filed.outcome.records)
     finally:
         # Also after a store failure: what was committed before it is filed now, not read again,
         # and reported (reached only when filing worked), so the failure does not hide it.

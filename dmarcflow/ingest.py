@@ -10,10 +10,11 @@ input's fault: its errors propagate, and the caller decides (fetch leaves the ma
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import closing
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from dmarcflow.budget import InputBudget
 from dmarcflow.config import Limits
@@ -25,6 +26,7 @@ from dmarcflow.kinds.base import KindSettings, Payload
 from dmarcflow.kinds.registry import kind_named
 from dmarcflow.mbox import split_mbox
 from dmarcflow.store import DatabaseError, RawInput
+from dmarcflow.store.groups import CommitGroup
 from dmarcflow.store.sqlite import Store
 
 __all__ = ["Ingestor", "InputOutcome", "PayloadOutcome", "combine", "list_inputs"]
@@ -35,6 +37,14 @@ _STATUS_RANK = {"rejected": 3, "conflict": 2, "ingested": 1, "duplicate": 0}
 _STORE_FAILURES = (StoreError, DatabaseError, MemoryError)
 _ENRICH_BATCH = 1000  # IPs looked up and committed at a time, so an interrupted run keeps what it did
 _NOTED_IN_MESSAGE = 3
+# Commit groups (``Ingestor.commit_groups``): a commit after this many inputs, this many records or this long,
+# whichever comes first. Records bound what one failed commit takes back (and the write lock's hold): a
+# report of 500 records or more is committed on its own, as every report was before groups.
+GROUP_INPUTS = 200
+GROUP_RECORDS = 500
+GROUP_SECONDS = 1.0
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -125,6 +135,60 @@ class Ingestor:
         self.enricher = enricher
         self.limits = limits
         self.settings = KindSettings(limits, keep_failure_samples, need_rdns=not enricher.offline)
+        self._enrich_due = False  # inside a commit group: its reports' IPs wait for the group's commit
+
+    def ingest_files(self, paths: Iterable[str], on_committed: Callable[[list[InputOutcome]], None], *,
+                     group_inputs: int = GROUP_INPUTS, clock: Callable[[], float] = time.monotonic) -> None:
+        """Every input in these files, several per commit (see ``commit_groups``): each outcome goes to
+        ``on_committed`` only once the commit that holds it is done."""
+        with self.commit_groups(on_committed, group_inputs=group_inputs, clock=clock) as add:
+            for path in paths:
+                for outcome in self.ingest_file(path):
+                    add(outcome, outcome.records)
+
+    @contextmanager
+    def commit_groups(self, on_committed: Callable[[list[T]], None], *, group_inputs: int = GROUP_INPUTS,
+                      clock: Callable[[], float] = time.monotonic) -> Iterator[Callable[[T, int], None]]:
+        """Group commits: the inputs handled inside share write transactions (a savepoint each, so a failing
+        input rolls back only its own), committed every ``group_inputs`` inputs, ``GROUP_RECORDS`` records or
+        ``GROUP_SECONDS``. Call ``add(item, records)`` once an input is done; ``on_committed`` gets the items
+        once the commit holding them is done (the caller then prints them, moves their mail), also when an
+        exception ends the group, unless that last commit failed: then none of its items is acknowledged.
+        """
+        items: list[T] = []
+        records, started = 0, clock()
+        group: CommitGroup | None = None
+
+        def add(item: T, item_records: int) -> None:
+            nonlocal records, started
+            items.append(item)
+            records += item_records
+            if len(items) >= group_inputs or records >= GROUP_RECORDS or clock() - started >= GROUP_SECONDS:
+                assert group is not None
+                self._commit_group(group)
+                done = items[:]
+                items.clear()
+                records, started = 0, clock()
+                on_committed(done)
+
+        try:
+            with self.store.group() as group:
+                yield add
+                self._commit_group(group)
+        finally:
+            if items and group is not None and not group.lost:
+                on_committed(items[:])
+
+    def _commit_group(self, group: CommitGroup) -> None:
+        """Commit the group; its reports' IP facts go into the same commit when offline (no DNS to wait
+        for under the write lock), else right after it, each batch in a transaction of its own."""
+        due, self._enrich_due = self._enrich_due, False
+        if due and self.enricher.offline:
+            self._enrich_after_commit()
+        group.commit()
+        if due and not self.enricher.offline:
+            with self.store.ungrouped():
+                self._enrich_after_commit()
 
     def ingest_bytes(self, name: str, data: bytes) -> InputOutcome:
         """One input given as bytes (an IMAP message, an mbox message)."""
@@ -228,7 +292,9 @@ class Ingestor:
         except Exception as exc:  # noqa: BLE001 - a bug on one report must not lose the others
             error = internal_error(exc, payload.name)
             return PayloadOutcome(payload.name, "rejected", error.reason, error.message, kind=kind)
-        if stored.marked_ips:
+        if stored.marked_ips and self.store.grouped:
+            self._enrich_due = True  # done when the group commits (see _commit_group)
+        elif stored.marked_ips:
             self._enrich_after_commit()  # reverse DNS must not hold the store's write lock
         return PayloadOutcome(payload.name, stored.status, None, None, stored.records, stored.messages, stored.warnings,
                               kind)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from dmarcflow.analysis.window import check_order, window_of
 from dmarcflow.kinds.registry import KINDS, NAMES
 from dmarcflow.store import RejectedRow, Store
 from dmarcflow.store.browse import ReportFilter, ReportRow
@@ -18,6 +17,9 @@ REPORT_STATUSES = ("active", "conflict")
 def report_filter(domain: str | None = None, since: date | None = None, until: date | None = None,
                   status: str | None = None) -> ReportFilter:
     """Reports of a policy domain and status whose begin falls on a UTC day in [since, until]."""
+    # Imported here: the analysis package is more than `ingest` (which imports this module) needs.
+    from dmarcflow.analysis.window import check_order, window_of
+
     check_order(since, until)
     if status is not None and status not in REPORT_STATUSES:
         raise ValueError(f"status must be one of {REPORT_STATUSES}, not {status!r}")

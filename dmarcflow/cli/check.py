@@ -12,7 +12,7 @@ from dmarcflow.check import cached_checks, domain_name, run_checks
 from dmarcflow.cli.app import EXIT_FAILED, AppContext, main
 from dmarcflow.cli.output import format_option, to_csv, to_json, wrap_text
 from dmarcflow.cli.render import WIDTH
-from dmarcflow.cli.summary import read_window
+from dmarcflow.cli.window import read_window
 from dmarcflow.config import parse_nameserver
 from dmarcflow.models import Finding
 from dmarcflow.utc import iso

@@ -11,8 +11,8 @@ from dmarcflow.analysis.failures import FailureListing, failure_detail, failure_
 from dmarcflow.answers import failures_answer
 from dmarcflow.cli.app import AppContext, main
 from dmarcflow.cli.output import format_option, printable, to_csv, to_json, to_table
-from dmarcflow.cli.summary import read_window
-from dmarcflow.cli.summary import window_options as _window_options
+from dmarcflow.cli.window import read_window
+from dmarcflow.cli.window import window_options as _window_options
 from dmarcflow.utc import iso
 
 Command = Callable[..., None]

@@ -14,7 +14,7 @@ import click
 from dmarcflow.answers import rows_answer
 from dmarcflow.cli.app import EXIT_FAILED, AppContext, main
 from dmarcflow.cli.output import FC, format_option, to_csv, to_json, to_table
-from dmarcflow.cli.summary import read_window, window_options
+from dmarcflow.cli.window import read_window, window_options
 from dmarcflow.enrich import Enricher
 from dmarcflow.errors import StoreError
 from dmarcflow.ingest import Ingestor, InputOutcome, list_inputs
@@ -100,8 +100,7 @@ def ingest(app: AppContext, paths: tuple[str, ...], offline: bool, fmt: str) -> 
     outcomes: list[InputOutcome] = []
     with open_ingestor(app, offline) as ingestor, outcomes_even_on_store_failure(outcomes, fmt), \
             _progress(files) as bar:
-        for path in bar:
-            outcomes.extend(ingestor.ingest_file(path))
+        ingestor.ingest_files(bar, outcomes.extend)  # an outcome is kept once its commit is done
     print_outcomes(outcomes, fmt)
     sys.exit(exit_code_for(outcomes))
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 from typing import Any
 
 import click
 
 from dmarcflow.analysis import VIEWS, DomainSummary, Source, has_data, list_sources, overview, summarise_from
-from dmarcflow.analysis.window import WindowError, check_order, parse_since, parse_until
 from dmarcflow.answers import domain_name, senders_answer, summary_answer
 from dmarcflow.backends import BACKENDS, BackendMismatch, summary_backend
 from dmarcflow.cli.app import AppContext, main
 from dmarcflow.cli.output import FC, format_option, to_csv, to_json
 from dmarcflow.cli.render import WIDTH, render_overview, render_summary, source_table
+from dmarcflow.cli.window import read_window, window_options
 from dmarcflow.models import SOURCE_CLASSES
 
 SOURCE_CSV = ("ip", "sender", "reverse_dns", "country", "asn", "as_name", "messages", "dmarc_pass", "dmarc_fail",
@@ -26,26 +25,11 @@ SUMMARY_CSV = ("domain", "messages", "dmarc_pass", "dmarc_fail", "spf_aligned", 
                "recommendation", "status", "severity", "at_risk_messages", "impostor_messages", "dns_errors")
 
 
-def window_options(f: FC) -> FC:
-    f = click.option("--until", metavar="DATE", help="Last UTC day included (YYYY-MM-DD).")(f)
-    return click.option("--since", metavar="30d|DATE",
-                        help="First UTC day: N days (Nd) or weeks (Nw) back from today, or YYYY-MM-DD.")(f)
-
-
 def view_option(f: FC) -> FC:
     f = click.option("--wide", is_flag=True,
                      help="Tables and text as wide as their content (default: wrapped at 80 columns; never cut).")(f)
     return click.option("--view", type=click.Choice(VIEWS), default="ip", show_default=True,
                         help="One row per sending IP, or per sender (service, rDNS base domain or AS).")(f)
-
-
-def read_window(since: str | None, until: str | None) -> tuple[date | None, date | None]:
-    try:
-        first, last = parse_since(since), parse_until(until)
-        check_order(first, last)
-    except WindowError as exc:
-        raise click.UsageError(str(exc)) from None
-    return first, last
 
 
 @main.command()

@@ -12,8 +12,8 @@ from dmarcflow.analysis.tls import TlsDomainSummary, summarise_tls
 from dmarcflow.answers import tls_answer
 from dmarcflow.cli.app import AppContext, main
 from dmarcflow.cli.output import format_option, printable, to_csv, to_json, to_table
-from dmarcflow.cli.summary import read_window
-from dmarcflow.cli.summary import window_options as _window_options
+from dmarcflow.cli.window import read_window
+from dmarcflow.cli.window import window_options as _window_options
 
 Command = Callable[..., None]
 window_options: Callable[[Command], Command] = _window_options  # a typed view of the shared option pair

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from dmarcflow.cli.app import AppContext, main
-from dmarcflow.cli.summary import read_window, window_options
+from dmarcflow.cli.window import read_window, window_options
 
 
 @main.command()

@@ -24,6 +24,7 @@ from dmarcflow.store.alerts import AlertStore
 from dmarcflow.store.check_cache import CheckCache
 from dmarcflow.store.checks import CheckRepository
 from dmarcflow.store.connection import describe, open_reader, open_writer
+from dmarcflow.store.groups import CommitGroup
 from dmarcflow.store.ipfacts import IpFactsRepository
 from dmarcflow.store.outbox import OutboxRepository
 from dmarcflow.store.rejected import RawInput, RejectedRepository, RejectedRow
@@ -37,6 +38,12 @@ _ROLLUP_BATCH = 5000  # rollup sums kept in memory before they are merged into d
 _JSON_CACHE_MAX = 4096
 _JSON_CACHED_LEN = 1024  # longer auth-result JSON (long human_result texts) is not kept
 MAX_INTEGER = 2**63 - 1  # SQLite's INTEGER
+# Without statistics the planner takes reports_domain_time (domain, begin_ts) for this, a scan of every report
+# of that domain and day (hundreds for a large sender); the identity index holds all five columns.
+IDENTITY_LOOKUP = (
+    "SELECT id, records_hash, status FROM reports INDEXED BY reports_identity "
+    "WHERE org_name=? AND report_id=? AND domain=? AND begin_ts=? AND end_ts=? ORDER BY id"
+)
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,10 @@ class Store:
         # the cached checks read whole (the DNS posture page, ``check --cached``, the ``dns_changed`` alert)
         self.check_cache = CheckCache(conn)
         self.outbox = OutboxRepository(conn, path)  # what each search index has not acknowledged yet
+        self._group: CommitGroup | None = None
+        # One for every report this store writes: reports from one reporter repeat the same auth results,
+        # so its bounded JSON cache pays off across reports, not only within one.
+        self._encoder = RowEncoder()
 
     @classmethod
     def open(cls, path: str | Path, *, create: bool = True) -> Self:
@@ -147,6 +158,10 @@ class Store:
         """One write transaction; any SQLite failure inside it (disk full, I/O error) becomes one StoreError."""
         if self.readonly:
             raise StoreError(f"the store at {self.path} was opened read-only")
+        if self._group is not None:
+            with self._group.savepoint():
+                yield self.conn
+            return
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -165,6 +180,48 @@ class Store:
             self._rollback()
             raise StoreError(self._write_failure(exc)) from exc
 
+    @contextmanager
+    def group(self) -> Iterator[CommitGroup]:
+        """Group commits: inside, each ``transaction()`` is a savepoint of one write transaction, which
+        ``commit()`` ends (one commit for many reports) and the next ``transaction()`` begins again.
+
+        A failure inside one ``transaction()`` rolls back only its savepoint. On leaving, what is left is
+        committed, also when an exception leaves (what was released is as good as committed one by one);
+        ``lost`` then says whether that commit failed, so that callers acknowledge nothing of it.
+        """
+        if self._group is not None:
+            raise StoreError("commit groups do not nest")
+        group = CommitGroup(self.conn, self._write_failure)
+        self._group = group
+        try:
+            yield group
+        except BaseException:
+            group.close()
+            raise
+        finally:
+            self._group = None
+        group.close()
+        if group.lost:
+            raise StoreError(group.failure or f"cannot write to the store at {self.path}")
+
+    @property
+    def grouped(self) -> bool:
+        """Whether a commit group is open (``group``)."""
+        return self._group is not None
+
+    @contextmanager
+    def ungrouped(self) -> Iterator[None]:
+        """Outside the group for a while (after its commit): each ``transaction()`` commits on its own again,
+        so that slow work between them (reverse DNS) does not hold the write lock."""
+        group, self._group = self._group, None
+        if group is not None and group.dirty:
+            self._group = group
+            raise StoreError("commit the group before leaving it")
+        try:
+            yield
+        finally:
+            self._group = group
+
     def _write_failure(self, exc: sqlite3.Error) -> str:
         return f"cannot write to the store at {self.path}: {describe(exc, self.path)}"
 
@@ -175,11 +232,7 @@ class Store:
                 self.conn.execute("ROLLBACK")
 
     def find_identity(self, report: Report) -> list[Existing]:
-        rows = self.conn.execute(
-            "SELECT id, records_hash, status FROM reports "
-            "WHERE org_name=? AND report_id=? AND domain=? AND begin_ts=? AND end_ts=? ORDER BY id",
-            report.identity,
-        ).fetchall()
+        rows = self.conn.execute(IDENTITY_LOOKUP, report.identity).fetchall()
         return [Existing(*row) for row in rows]
 
     def known_ips(self, ips: Iterable[str], need_rdns: bool) -> set[str]:
@@ -216,7 +269,7 @@ class Store:
         commit: no set of IPs is kept, however many distinct ones the report has.
         """
         pk = self._insert_report_row(report, status, conflict_of, source)
-        writer = _RecordWriter(self.conn, pk, report, rollup=(status == "active"))
+        writer = _RecordWriter(self.conn, pk, report, rollup=(status == "active"), encoder=self._encoder)
         for record in records:
             writer.add(record)
         writer.finish()
@@ -274,7 +327,7 @@ class Store:
 
     def rewrite_records(self, pk: int, report: Report, records: Iterable[Record], rollup: bool) -> StoredReport:
         """Replace a stored report's records (``delete_records`` first)."""
-        writer = _RecordWriter(self.conn, pk, report, rollup=rollup)
+        writer = _RecordWriter(self.conn, pk, report, rollup=rollup, encoder=self._encoder)
         for record in records:
             writer.add(record)
         writer.finish()
@@ -366,12 +419,12 @@ class _RecordWriter:
     up), so memory does not grow with the number of distinct sources in one report.
     """
 
-    def __init__(self, conn: sqlite3.Connection, pk: int, report: Report, rollup: bool) -> None:
+    def __init__(self, conn: sqlite3.Connection, pk: int, report: Report, rollup: bool, encoder: RowEncoder) -> None:
         self.conn, self.pk, self.rollup = conn, pk, rollup
         self.domain = report.policy.domain
         self.day = int(report.metadata.begin.timestamp()) // 86400
         self.hasher = hashlib.sha256()
-        self.encoder = RowEncoder()
+        self.encoder = encoder
         self.count = self.messages = 0
         self.rows: list[tuple[Any, ...]] = []
         self.sums: dict[tuple[Any, ...], list[int]] = {}

@@ -13,7 +13,7 @@ from elasticsearch.helpers import streaming_bulk
 
 try:
     from elasticsearch.serializer import OrjsonSerializer
-except ImportError:  # orjson is optional
+except ImportError:  # orjson is a dependency of dmarcflow, but an install without it still works
     OrjsonSerializer = None  # type: ignore[assignment,misc]
 
 from dmarcflow.config import ElasticsearchSettings
