@@ -90,9 +90,7 @@ def trend_chart(days: Sequence[DayFigures], first_day: int, last_day: int, *, la
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = _nice_max(max((b.messages for b in bars), default=0))
     step = plot_w / max(1, len(bars))
-    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
-              f'width="{width}" height="{height}" role="img" aria-label="{escape(label)}">'),
-             f"<title>{escape(label)}</title>"]
+    parts = _svg_open("chart", width, height, label)
     parts += _axes(left, top, plot_w, plot_h, peak, bars)
     for i, b in enumerate(bars):
         parts += _stack(b, left + i * step, step, top, plot_h, peak)
@@ -100,6 +98,13 @@ def trend_chart(days: Sequence[DayFigures], first_day: int, last_day: int, *, la
     parts += _legend(left, height - 18)
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every value in it was escaped or is a number
+
+
+def _svg_open(css_class: str, width: int, height: int, label: str) -> list[str]:
+    """A chart's opening tag and its title (what a screen reader and a hover say)."""
+    return [(f'<svg xmlns="http://www.w3.org/2000/svg" class="{css_class}" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}" role="img" aria-label="{escape(label)}">'),
+            f"<title>{escape(label)}</title>"]
 
 
 def _axes(left: int, top: int, plot_w: int, plot_h: int, peak: int, bars: Sequence[Bucket],
@@ -175,8 +180,7 @@ def sparkline(days: Sequence[DayFigures], first_day: int, last_day: int, *, labe
     if len(points) == 1:
         line += " h1"
     return Markup(  # noqa: S704 - every value in it was escaped or is a number
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="spark" viewBox="0 0 {width} {height}" width="{width}" '
-        f'height="{height}" role="img" aria-label="{escape(label)}"><title>{escape(label)}</title>'
+        "".join(_svg_open("spark", width, height, label)) +
         f'<path class="spark-volume" d="{volume}" fill="#b0bec5"/>'
         f'<path class="spark-pass" d="{line}" fill="none" stroke="{CLASS_COLOURS["authorised"]}" stroke-width="1.5"/></svg>')
 
@@ -244,9 +248,7 @@ def sessions_chart(days: Sequence[TlsDayRow], first_day: int, last_day: int, *, 
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = _nice_max(max((b.successful + b.failed for b in bars), default=0))
     step = plot_w / max(1, len(bars))
-    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" class="chart tls-chart" viewBox="0 0 {width} {height}" '
-              f'width="{width}" height="{height}" role="img" aria-label="{escape(label)}">'),
-             f"<title>{escape(label)}</title>"]
+    parts = _svg_open("chart tls-chart", width, height, label)
     as_days = [Bucket(b.first, b.days, 0, 0, ()) for b in bars]  # only their dates label the axis
     parts += _axes(left, top, plot_w, plot_h, peak, as_days, unit="sessions")
     for i, b in enumerate(bars):
