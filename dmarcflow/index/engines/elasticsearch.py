@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -17,7 +17,8 @@ except ImportError:  # orjson is a dependency of dmarcflow, but an install witho
     OrjsonSerializer = None  # type: ignore[assignment,misc]
 
 from dmarcflow.config import ElasticsearchSettings
-from dmarcflow.index.client import Action, BulkOutcome, EngineInfo, EngineRefused, EngineUnreachable, reason_of
+from dmarcflow.index.client import EngineInfo, EngineRefused, EngineUnreachable, reason_of
+from dmarcflow.index.engines.calls import SharedCalls
 from dmarcflow.index.urls import redact
 
 
@@ -53,10 +54,11 @@ def describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-class ElasticsearchClient:
+class ElasticsearchClient(SharedCalls):
     """``SearchClient`` over an ``elasticsearch.Elasticsearch`` (which it closes on ``close``)."""
 
     engine = "elasticsearch"
+    _streaming_bulk = staticmethod(streaming_bulk)
 
     def __init__(self, raw: Elasticsearch, url: str) -> None:
         self.raw, self.url = raw, redact(url)
@@ -72,10 +74,6 @@ class ElasticsearchClient:
         except TransportError as exc:  # TLS set-up, serialisation: not an answer, not worth a retry
             raise EngineRefused(self.url, 0, describe(exc), str(exc)) from None
 
-    def _call(self, request: Callable[[], Any]) -> Any:
-        with self._errors():
-            return request()
-
     def info(self) -> EngineInfo:
         body = self._call(lambda: self.raw.info().body)
         return EngineInfo("elasticsearch", str(body.get("version", {}).get("number", "")))
@@ -89,31 +87,10 @@ class ElasticsearchClient:
     def has_index_template(self, name: str) -> bool:
         return bool(self._call(lambda: self.raw.indices.exists_index_template(name=name)))
 
-    def bulk(self, actions: list[Action]) -> list[BulkOutcome]:
-        # streaming_bulk for its serialisation and per-item results; one chunk, no retries of its own.
-        outcomes: list[BulkOutcome] = self._call(lambda: list(streaming_bulk(
-            self.raw, actions, chunk_size=max(1, len(actions)), raise_on_error=False, raise_on_exception=True,
-            max_retries=0,
-        )))
-        return outcomes
-
     def search(self, index: str, body: Mapping[str, Any]) -> dict[str, Any]:
         answer: dict[str, Any] = self._call(lambda: self.raw.search(
             index=index, ignore_unavailable=True, allow_no_indices=True, **body).body)
         return answer
-
-    def count(self, index: str) -> int:
-        return int(self._call(lambda: self.raw.count(index=index, ignore_unavailable=True,
-                                                     allow_no_indices=True)["count"]))
-
-    def list_indices(self, pattern: str) -> list[str]:
-        return list(self._call(lambda: self.raw.indices.get(index=pattern, expand_wildcards="open,closed")))
-
-    def delete_index(self, name: str) -> None:
-        self._call(lambda: self.raw.indices.delete(index=name))
-
-    def close(self) -> None:
-        self.raw.close()
 
 
 def connect(settings: ElasticsearchSettings) -> ElasticsearchClient:
