@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     names, sizes = stages_from(args), sizes_from(args)
     info = machine.describe()
+    info["bytecode"] = machine.compile_bytecode()
     started = datetime.now(timezone.utc)
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="dmarcflow-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)

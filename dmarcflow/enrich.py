@@ -7,12 +7,11 @@ cache, and not at all when offline.
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import ipaddress
 from collections import OrderedDict
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +21,10 @@ from dmarcflow.config import EnrichmentSettings
 from dmarcflow.errors import ConfigError
 from dmarcflow.models import IpFacts
 from dmarcflow.normalise import OrgDomains
+from dmarcflow.service_map import Service, ServiceMap, read_whole
 
 __all__ = ["BoundedCache", "Enricher", "IpFacts", "ReverseDns", "Service", "default_ip_db", "ip_db_path",
-           "load_service_map", "open_ip_db"]
-
-
-@dataclass(frozen=True, slots=True)
-class Service:
-    name: str
-    type: str | None
+           "load_service_map", "open_ip_db", "service_map"]
 
 
 def _parsedmarc_resource(folder: str, name: str) -> Path:
@@ -59,24 +53,18 @@ def open_ip_db(settings: EnrichmentSettings) -> maxminddb.Reader:
     return _open_ip_db(settings.ip_db)
 
 
-def load_service_map(path: Path | None = None) -> dict[str, Service]:
-    """The map parsedmarc ships of reverse-DNS base domains to services (about 39,000 rows, read by every ingest).
+def service_map_path() -> Path:
+    return _parsedmarc_resource("maps", "base_reverse_dns_map.csv")
 
-    Read with ``csv.reader`` by column position: a ``DictReader`` made this a fifth of a small ingest's time.
-    """
-    path = path or _parsedmarc_resource("maps", "base_reverse_dns_map.csv")
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = csv.reader(fh)
-        header = next(rows, [])
-        key_at, name_at = header.index("base_reverse_dns"), header.index("name")
-        type_at = header.index("type") if "type" in header else None
-        services: dict[str, Service] = {}
-        for row in rows:
-            if len(row) <= max(key_at, name_at) or not row[key_at]:
-                continue
-            kind = row[type_at].strip() if type_at is not None and type_at < len(row) else ""
-            services[row[key_at].strip().lower()] = Service(row[name_at].strip(), kind or None)
-        return services
+
+def load_service_map(path: Path | None = None) -> dict[str, Service]:
+    """The whole map parsedmarc ships of reverse-DNS base domains to services (about 39,000 rows)."""
+    return read_whole(path or service_map_path())
+
+
+def service_map() -> ServiceMap:
+    """The same map, read on its first lookup and searched without building a dict (what ingest uses)."""
+    return ServiceMap(service_map_path())
 
 
 class BoundedCache(OrderedDict[str, str | None]):
@@ -140,10 +128,10 @@ def _open_ip_db(configured: str) -> maxminddb.Reader:
 
 
 class Enricher:
-    def __init__(self, settings: EnrichmentSettings, services: dict[str, Service] | None = None) -> None:
+    def __init__(self, settings: EnrichmentSettings, services: Mapping[str, Service] | ServiceMap | None = None) -> None:
         self.settings = settings
         self._db = _open_ip_db(settings.ip_db)
-        self._services = services if services is not None else load_service_map()
+        self._services = services if services is not None else service_map()
         self._rdns = None if settings.offline else ReverseDns(settings)
         self._org_domains = OrgDomains()
 
@@ -180,8 +168,9 @@ class Enricher:
 
     def _service_for(self, base: str | None, as_domain: str | None) -> Service | None:
         for key in (base, as_domain):
-            if key and key in self._services:
-                return self._services[key]
+            found = self._services.get(key) if key else None
+            if found is not None:
+                return found
         return None
 
     def _db_record(self, ip: str) -> dict[str, Any]:

@@ -13,20 +13,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 
-from publicsuffixlist import PublicSuffixList
-
 from dmarcflow import verdict
 from dmarcflow.errors import ParseError
 from dmarcflow.models import Alignment, DkimResult, OverrideReason, SpfResult
+from dmarcflow.suffixes import SuffixList
 
 
 @cache
-def _psl() -> PublicSuffixList:
-    """The Public Suffix List, read on first use (~50 ms that commands without reports should not pay).
+def _psl() -> SuffixList:
+    """The Public Suffix List, read on first use (~10 ms that commands without reports should not pay).
 
     Read-only data loaded once per process, not a cache of answers: those are memoised per owner (``OrgDomains``).
     """
-    return PublicSuffixList()
+    return SuffixList()
 
 
 class OrgDomains:
@@ -43,7 +42,7 @@ class OrgDomains:
     def __call__(self, name: str) -> str:
         found = self._memo.get(name)
         if found is None:
-            found = self._psl.privatesuffix(name) or name
+            found = self._psl.registrable(name) or name
             if len(self._memo) < self._size:
                 self._memo[name] = found
         return found
@@ -165,7 +164,7 @@ def choice(value: str | None, allowed: set[str], name: str, default: str | None 
 
 def organisational_domain(name: str) -> str:
     """The registrable domain by the Public Suffix List (the name itself if none)."""
-    return _psl().privatesuffix(name) or name
+    return _psl().registrable(name) or name
 
 
 def aligned(auth_domain: str | None, from_domain: str, mode: str,

@@ -1,0 +1,42 @@
+"""The searched service map answers every name as the whole map does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dmarcflow.enrich import load_service_map, service_map, service_map_path
+from dmarcflow.service_map import Service, ServiceMap
+
+
+def test_every_key_of_the_shipped_map_answers_alike() -> None:
+    whole, searched = load_service_map(), service_map()
+    assert len(whole) > 30_000
+    misses = ["", "com", "zzzz.invalid", "0", "example.com", "a" * 300, "google.com.", "GOOGLE.COM"]
+    differing = [key for key in [*whole, *misses] if searched.get(key) != whole.get(key)]
+    assert differing == []
+    assert searched._lines is not None  # noqa: SLF001  (the shipped file is sorted: searched, not read whole)
+
+
+def test_an_unsorted_file_is_read_whole_and_the_last_row_of_a_key_wins(tmp_path: Path) -> None:
+    path = tmp_path / "map.csv"
+    path.write_text('base_reverse_dns,name,type\nzeta.example,Zeta,ESP\n"quoted.example",Quoted,ISP\n'
+                    "alpha.example,First,\nalpha.example,Second,Web Host\nshort.example\n", encoding="utf-8")
+    searched = ServiceMap(path)
+    assert searched.get("alpha.example") == Service("Second", "Web Host")
+    assert searched.get("quoted.example") == Service("Quoted", "ISP")
+    assert searched.get("zeta.example") == Service("Zeta", "ESP")
+    assert searched.get("short.example") is None
+    assert searched._whole is not None  # noqa: SLF001
+
+
+def test_a_sorted_file_is_searched_and_a_short_last_row_leaves_the_one_before(tmp_path: Path) -> None:
+    path = tmp_path / "map.csv"
+    path.write_text("base_reverse_dns,name,type\na.example,A,ESP\nb.example,\"B, Inc.\",\nb.example-x,X,ISP\n"
+                    "b.example.net,N,ISP\nc.example,C,ISP\n", encoding="utf-8")
+    searched = ServiceMap(path)
+    assert searched.get("b.example") == Service("B, Inc.", None)
+    assert searched.get("b.example-x") == Service("X", "ISP")
+    assert searched.get("b") is None
+    assert searched.get("c.example") == Service("C", "ISP")
+    assert searched._lines is not None  # noqa: SLF001
+    assert service_map_path().name == "base_reverse_dns_map.csv"
