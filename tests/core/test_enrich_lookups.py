@@ -1,4 +1,4 @@
-"""The searched service map answers every name as the whole map does."""
+"""Enrichment lookups: the searched service map answers as the whole map does; the IPv4 fast path is exact."""
 
 from __future__ import annotations
 
@@ -40,3 +40,22 @@ def test_a_sorted_file_is_searched_and_a_short_last_row_leaves_the_one_before(tm
     assert searched.get("c.example") == Service("C", "ISP")
     assert searched._lines is not None  # noqa: SLF001
     assert service_map_path().name == "base_reverse_dns_map.csv"
+
+
+def test_the_plain_ipv4_fast_path_accepts_exactly_what_ipaddress_accepts() -> None:
+    import ipaddress
+
+    from dmarcflow.enrich import _PLAIN_IPV4
+
+    def valid(text: str) -> bool:
+        try:
+            return isinstance(ipaddress.ip_address(text), ipaddress.IPv4Address)
+        except ValueError:
+            return False
+
+    texts = [f"{a}.{b}.{c}.{d}" for a in ("0", "1", "9", "10", "99", "100", "199", "200", "249", "250", "255",
+                                          "256", "300", "01", "001", "00", "-1", "1a", "")
+             for b, c, d in (("0", "0", "0"), ("255", "255", "255"), ("01", "2", "3"), ("2", "3", "256"))]
+    texts += ["1.2.3", "1.2.3.4.5", "1.2.3.4 ", " 1.2.3.4", "1.2.3.4\n", "１.2.3.4", "::ffff:1.2.3.4", "1..2.3"]
+    assert len(texts) > 80
+    assert [t for t in texts if bool(_PLAIN_IPV4.fullmatch(t)) != valid(t)] == []
