@@ -36,6 +36,31 @@ def malformed(exc: etree.XMLSyntaxError) -> ParseError:
     return ParseError("malformed_xml", f"the XML is not well-formed: {exc}")
 
 
+class LocalNames:
+    """Local names of tags (namespace dropped), cached: the same few tags repeat in every record. Bounded."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._names: dict[object, str] = {}
+        self._size = size
+
+    def __call__(self, tag: object) -> str:
+        name = self._names.get(tag)
+        if name is None:
+            name = tag.rpartition("}")[2] if isinstance(tag, str) else ""
+            if isinstance(tag, str) and len(self._names) < self._size:
+                self._names[tag] = name
+        return name
+
+    def fields(self, el: Element) -> dict[str, Element]:
+        """Direct children by local name (the first of each name)."""
+        out: dict[str, Element] = {}
+        for child in el:
+            name = self(child.tag)
+            if name and name not in out:
+                out[name] = child
+        return out
+
+
 class _RootCheck:
     """A throwaway parser that reads only as far as the first start tag, to judge the document before it is read."""
 

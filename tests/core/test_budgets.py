@@ -97,12 +97,12 @@ def test_parser_caches_are_owned_by_the_parser_and_bounded() -> None:
     parser = ReportParser()
     parsed = parser.parse(io.BytesIO(written(shapes.distinct_auth, 5000)))
     assert sum(1 for _ in parsed.records) == 5000
-    assert len(parser._auth) == 1  # the one SPF result; each DKIM result has a long human_result: not kept
+    assert len(parser._memos.auth) == 1  # the one SPF result; each DKIM result has a long human_result: not kept
     parser = ReportParser()
     body = "".join(record(ip=f"192.0.2.{i % 250}").replace("s1", f"sel{i}") for i in range(5000))
     assert sum(1 for _ in parser.parse(io.BytesIO(report(body))).records) == 5000
-    assert len(parser._auth) == 4096
-    assert len(ReportParser()._auth) == 0  # nothing shared between parsers
+    assert len(parser._memos.auth) == 4096
+    assert len(ReportParser()._memos.auth) == 0  # nothing shared between parsers
 
 
 def test_rollup_and_enrichment_of_many_distinct_ips_match_the_records(ingestor, store) -> None:
