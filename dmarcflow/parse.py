@@ -136,27 +136,19 @@ class ReportParser:
     def _records(self, header: _Header, events: Events, it: Iterator[tuple[str, Element]]) -> Iterator[Record]:
         build = RecordBuilder(header.report.policy, self.warnings, self._memos).build
         root = events.root
-        names = self._names
+        names, cached = self._names, self._names.cached
         yield build(header.first_record)
-        _free(header.first_record)
+        # A record built is emptied at once; the shells left go with the chunk they came in (Events._tidy).
+        header.first_record.clear()
         for _, el in it:
-            if names(el.tag) == "record" and el.getparent() is root:
+            if (cached(el.tag) or names(el.tag)) == "record" and el.getparent() is root:
                 yield build(el)
-                _free(el)
+                el.clear()
 
 
 def _txt(fields: dict[str, Element], name: str) -> str | None:
     el = fields.get(name)
     return el.text if el is not None else None
-
-
-def _free(el: Element) -> None:
-    """Drop the finished record and everything before it."""
-    el.clear()
-    parent = el.getparent()
-    if parent is not None:
-        while el.getprevious() is not None:
-            del parent[0]
 
 
 def _build_policy(f: dict[str, Element], schema: str) -> tuple[PolicyPublished, tuple[str, ...]]:

@@ -94,6 +94,7 @@ class RecordBuilder:
     def _build(self, el: Element) -> Record:
         """One pass over the record's children; the first of each field counts, every reason is kept."""
         names = self._names
+        cached = names.cached
         row: dict[str, str | None] = {}
         pe: dict[str, str | None] = {}
         ident: dict[str, str | None] = {}
@@ -101,25 +102,26 @@ class RecordBuilder:
         dkim: tuple[DkimResult, ...] = ()
         spf: tuple[SpfResult, ...] = ()
         for part in el:
-            name = names(part.tag)
+            name = cached(part.tag) or names(part.tag)
             if name == "row":
                 for c in part:
-                    cname = names(c.tag)
+                    cname = cached(c.tag) or names(c.tag)
                     if cname == "policy_evaluated":
                         self._policy_evaluated(c, pe, reasons)
                     else:
                         row.setdefault(cname, c.text)
             elif name == "identifiers":
                 for c in part:
-                    ident.setdefault(names(c.tag), c.text)
+                    ident.setdefault(cached(c.tag) or names(c.tag), c.text)
             elif name == "auth_results":
                 dkim, spf = self._auth_results(part)
         return self._make_record(row, pe, ident, tuple(reasons), dkim, spf)
 
     def _policy_evaluated(self, el: Element, pe: dict[str, str | None], reasons: list[OverrideReason]) -> None:
         names = self._names
+        cached = names.cached
         for c in el:
-            cname = names(c.tag)
+            cname = cached(c.tag) or names(c.tag)
             if cname == "reason":
                 f = names.fields(c)
                 reasons.append(OverrideReason(type=n.word(_txt(f, "type")) or "other", comment=n.text(_txt(f, "comment"))))
@@ -182,12 +184,13 @@ class RecordBuilder:
 
     def _auth_entry(self, child: Element) -> DkimResult | SpfResult | None:
         names = self._names
-        name = names(child.tag)
+        cached = names.cached
+        name = cached(child.tag) or names(child.tag)
         if name not in ("dkim", "spf"):
             return None
         f: dict[str, str | None] = {}
         for c in child:
-            f.setdefault(names(c.tag), c.text)
+            f.setdefault(cached(c.tag) or names(c.tag), c.text)
         dom = n.domain(f.get("domain")) or ""
         result = n.word(f.get("result")) or "none"
         human = n.text(f.get("human_result"))

@@ -19,7 +19,7 @@ from dmarcflow.errors import NotAReport, ParseError
 
 MAX_ELEMENT_BYTES = 1 << 20  # one top-level element (a record, the metadata) of a real report is a few KiB
 TAGS = ("{*}version", "{*}report_metadata", "{*}policy_published", "{*}record")
-_PROLOG_SLICE = 4096
+_PROLOG_SLICE = 512  # the root start tag is near the start: a short slice spares parsing what the main parser reads
 
 Element = Any  # lxml's element type (lxml ships no type stubs here)
 
@@ -42,6 +42,7 @@ class LocalNames:
     def __init__(self, size: int = 4096) -> None:
         self._names: dict[object, str] = {}
         self._size = size
+        self.cached = self._names.get  # hot loops call this first: a C call, where a miss falls back to calling self
 
     def __call__(self, tag: object) -> str:
         name = self._names.get(tag)
