@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from dmarcflow.budget import InputBudget
-from dmarcflow.config import Limits
+from dmarcflow.config import EnrichmentSettings, Limits
 from dmarcflow.enrich import Enricher
 from dmarcflow.errors import ExtractError, InputError, NotAReport, StoreError
 from dmarcflow.extract import Item, Rejection, Skipped, internal_error, kind_of, too_large_message, walk
@@ -28,14 +28,18 @@ from dmarcflow.ingest_worker import (
     ParsedPayload,
     Unopened,
     WorkerResult,
+    WorkerSettings,
+    WorkerState,
     WriterTakesIt,
     parse_input,
     read_error,
+    start_worker,
 )
 from dmarcflow.inputs import BytesSource, Source, list_inputs, open_file
 from dmarcflow.kinds.base import KindSettings, Payload, Stored
 from dmarcflow.kinds.registry import kind_named
 from dmarcflow.mbox import split_mbox
+from dmarcflow.models import IpFacts
 from dmarcflow.store import DatabaseError, RawInput
 from dmarcflow.store.groups import CommitGroup
 from dmarcflow.store.sqlite import Store
@@ -157,15 +161,20 @@ class Ingestor:
         self.limits = limits
         self.settings = KindSettings(limits, keep_failure_samples, need_rdns=not enricher.offline)
         self._enrich_due = False  # inside a commit group: its reports' IPs wait for the group's commit
+        # IpFacts (as tuples) that workers looked up for the reports of the commit group in hand (``--jobs``)
+        self._facts_ahead: dict[str, tuple[Any, ...]] = {}
 
     def ingest_files(self, paths: Iterable[str], on_committed: Callable[[list[InputOutcome]], None], *,
                      jobs: int = 1, group_inputs: int = GROUP_INPUTS, clock: Callable[[], float] = time.monotonic,
-                     parse: Callable[[KindSettings, str], WorkerResult] = parse_input) -> None:
+                     enrichment: EnrichmentSettings | None = None,
+                     parse: Callable[[WorkerState, str], WorkerResult] = parse_input) -> None:
         """Every input in these files, several per commit (see ``commit_groups``): each outcome goes to
         ``on_committed`` only once the commit that holds it is done, in the order of ``paths``.
 
         ``jobs`` > 1: that many worker processes read, extract and parse the files (``parse``, see
         ``ingest_worker``), and this process, the one writer, stores them in order (``_ingest_parsed``).
+        ``enrichment``: the settings this ingestor's enricher was made with; when offline, workers look
+        up the IP facts of what they parse with an enricher of their own, made from them.
         """
         with self.commit_groups(on_committed, group_inputs=group_inputs, clock=clock) as add:
             if jobs <= 1:
@@ -173,7 +182,8 @@ class Ingestor:
                     for outcome in self.ingest_file(path):
                         add(outcome, outcome.records)
                 return
-            with WorkerPool(jobs, parse, self.settings, preload=(parse.__module__,)) as pool:
+            settings = WorkerSettings(self.settings, enrichment if self.enricher.offline else None)
+            with WorkerPool(jobs, parse, settings, setup=start_worker, preload=(parse.__module__,)) as pool:
                 for path, result in pool.run(paths):
                     for outcome in self._ingest_parsed(path, result):
                         add(outcome, outcome.records)
@@ -187,6 +197,7 @@ class Ingestor:
             yield self._reject(path, InputError(result.reason, result.message), None)
             return
         if isinstance(result, ParsedInput):
+            self._facts_ahead.update((facts[0], facts) for facts in result.facts)
             outcomes = [self._parsed_item(path, item) for item in result.items]
         else:  # the worker failed on it: a bug, or its process died
             outcomes = [PayloadOutcome(path, "rejected", "internal_error",
@@ -242,6 +253,7 @@ class Ingestor:
         due, self._enrich_due = self._enrich_due, False
         if due and self.enricher.offline:
             self._enrich_after_commit()
+        self._facts_ahead.clear()  # what the group's reports needed is saved: no more memory than a group's IPs
         group.commit()
         if due and not self.enricher.offline:
             with self.store.ungrouped():
@@ -369,11 +381,18 @@ class Ingestor:
         need_rdns = not self.enricher.offline
         after, done = "", 0
         while batch := self.store.pending_ips(after, _ENRICH_BATCH, need_rdns):
-            facts = self.enricher.facts_many(batch)
+            facts = self._facts_of(batch)
             with self.store.transaction():
                 self.store.save_ip_facts(facts)
             after, done = batch[-1], done + len(batch)
         return done
+
+    def _facts_of(self, ips: list[str]) -> list[IpFacts]:
+        """Facts of these IPs: those a worker looked up already, the rest from the enricher."""
+        ahead = self._facts_ahead
+        missing = [ip for ip in ips if ip not in ahead]
+        found = dict(zip(missing, self.enricher.facts_many(missing), strict=True)) if missing else {}
+        return [IpFacts(*ahead[ip]) if ip in ahead else found[ip] for ip in ips]
 
     def _enrich_after_commit(self) -> None:
         try:

@@ -6,6 +6,10 @@ stores the reports (``ReportKind.save``) and keeps the bytes of a rejected input
 ``Ingestor.ingest_file`` does in one process. The input's budget (``InputBudget``) lives here, in the
 worker, for the whole walk of the input.
 
+With offline enrichment, each worker also looks up the facts of the reports' source IPs in the local
+database (``Enricher.facts``: country, AS, sending service), so the writer only stores them: the
+writer still decides which IPs need facts (those the store marks), and looks up any it was not sent.
+
 Some inputs are better ingested by the writer itself, streaming (``WriterTakesIt``): an mbox file
 (one outcome per message, which one result would hold all at once) and a report too large to send
 between processes (``TooLargeForWorker``).
@@ -14,17 +18,43 @@ between processes (``TooLargeForWorker``).
 from __future__ import annotations
 
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from operator import attrgetter
+from typing import Any
 
 from dmarcflow.budget import InputBudget
+from dmarcflow.config import EnrichmentSettings
+from dmarcflow.enrich import Enricher
 from dmarcflow.errors import ExtractError, InputError, NotAReport, TooLargeForWorker
 from dmarcflow.extract import Rejection, Skipped, internal_error, kind_of, walk
 from dmarcflow.inputs import open_file
 from dmarcflow.kinds.base import KindSettings, Parsed, Payload
 from dmarcflow.kinds.registry import kind_named
+from dmarcflow.models import IpFacts
 
-__all__ = ["Decided", "ParsedInput", "ParsedPayload", "Unopened", "WorkerResult", "WriterTakesIt", "parse_input",
-           "read_error"]
+_FACT_VALUES = attrgetter(*(f.name for f in fields(IpFacts)))  # IpFacts -> a tuple, in field order
+
+__all__ = ["Decided", "ParsedInput", "ParsedPayload", "Unopened", "WorkerResult", "WorkerSettings", "WorkerState",
+           "WriterTakesIt", "parse_input", "read_error", "start_worker"]
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    kinds: KindSettings
+    enrichment: EnrichmentSettings | None = None  # offline: workers look up IP facts too; None: the writer does
+
+
+class WorkerState:
+    """What one worker process keeps for all its inputs."""
+
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.settings = settings.kinds
+        offline = settings.enrichment is not None and settings.enrichment.offline
+        self.enricher = Enricher(settings.enrichment) if offline and settings.enrichment else None
+
+
+def start_worker(settings: WorkerSettings) -> WorkerState:
+    return WorkerState(settings)
 
 
 @dataclass(frozen=True)
@@ -49,6 +79,7 @@ class ParsedPayload:
 @dataclass(frozen=True)
 class ParsedInput:
     items: tuple[Decided | ParsedPayload, ...]
+    facts: tuple[tuple[Any, ...], ...] = ()  # IpFacts of the reports' source IPs, as tuples (cheaper to pickle)
 
 
 @dataclass(frozen=True)
@@ -67,8 +98,16 @@ class WriterTakesIt:
 WorkerResult = ParsedInput | Unopened | WriterTakesIt
 
 
-def parse_input(settings: KindSettings, path: str) -> WorkerResult:
+def parse_input(state: WorkerState, path: str) -> WorkerResult:
     """The worker's function: one input file, as far as it goes without the store."""
+    result = _parse_file(state.settings, path)
+    if state.enricher is None or not isinstance(result, ParsedInput):
+        return result
+    ips = sorted({ip for i in result.items if isinstance(i, ParsedPayload) for ip in i.parsed.source_ips()})
+    return ParsedInput(result.items, tuple(_FACT_VALUES(f) for f in state.enricher.facts_many(ips)))
+
+
+def _parse_file(settings: KindSettings, path: str) -> WorkerResult:
     try:
         source = open_file(path)
     except InputError as exc:

@@ -51,12 +51,14 @@ class _Worker:
     sent: deque[int] = field(default_factory=deque)  # sequence numbers, oldest first: a worker works in order
 
 
-def _serve(conn: Connection, function: Callable[[Any, Any], Any], arg: Any) -> None:
+def _serve(conn: Connection, function: Callable[[Any, Any], Any], arg: Any,
+           setup: Callable[[Any], Any] | None) -> None:
     """A worker's life: run the function on each task received, send back each result, until None."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    state = setup(arg) if setup is not None else arg
     while (task := conn.recv()) is not None:
         try:
-            result: object = function(arg, task)
+            result: object = function(state, task)
         except Exception as exc:  # noqa: BLE001 - the task's failure, reported to the caller
             result = WorkerFailed(f"{type(exc).__name__}: {str(exc)[:200]}")
         conn.send(result)
@@ -66,10 +68,12 @@ class WorkerPool(Generic[A, T, R]):
     """``jobs`` processes running ``function(arg, task)``; use as a context manager, then ``run``.
 
     ``function`` and ``arg`` must pickle (a module-level function, plain data), as must tasks and results.
+    With ``setup``, each worker calls ``function(setup(arg), task)``: ``setup`` makes what a worker keeps
+    for all its tasks (an open database, say).
     """
 
-    def __init__(self, jobs: int, function: Callable[[A, T], R], arg: A, *, window: int | None = None,
-                 preload: tuple[str, ...] = ()) -> None:
+    def __init__(self, jobs: int, function: Callable[[Any, T], R], arg: A, *, window: int | None = None,
+                 preload: tuple[str, ...] = (), setup: Callable[[A], Any] | None = None) -> None:
         """``preload``: modules the fork server imports once, so that each worker starts with them."""
         if jobs < 1:
             raise ValueError("jobs must be at least 1")
@@ -77,6 +81,7 @@ class WorkerPool(Generic[A, T, R]):
         self.window = window if window is not None else jobs * (DEPTH + 1)
         self._function = function
         self._arg = arg
+        self._setup = setup
         self._context = ForkServerContext()  # what get_context("forkserver") returns; typed as such
         if preload:
             self._context.set_forkserver_preload(list(preload))
@@ -97,7 +102,8 @@ class WorkerPool(Generic[A, T, R]):
 
     def _start(self) -> _Worker:
         mine, theirs = self._context.Pipe()
-        process = self._context.Process(target=_serve, args=(theirs, self._function, self._arg), daemon=True)
+        process = self._context.Process(target=_serve, args=(theirs, self._function, self._arg, self._setup),
+                                        daemon=True)
         process.start()
         theirs.close()  # the worker's end lives in the worker only: its death is then our EOF
         return _Worker(process, mine)

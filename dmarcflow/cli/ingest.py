@@ -104,7 +104,8 @@ def ingest(app: AppContext, paths: tuple[str, ...], offline: bool, jobs: int | N
     workers = jobs_for(jobs, len(files))
     with open_ingestor(app, offline) as ingestor, outcomes_even_on_store_failure(outcomes, fmt), \
             _progress(files) as bar:
-        ingestor.ingest_files(bar, outcomes.extend, jobs=workers)  # an outcome is kept once its commit is done
+        # an outcome is kept once its commit is done
+        ingestor.ingest_files(bar, outcomes.extend, jobs=workers, enrichment=app.settings.enrichment)
     print_outcomes(outcomes, fmt)
     sys.exit(exit_code_for(outcomes))
 

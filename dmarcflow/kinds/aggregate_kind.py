@@ -47,6 +47,9 @@ class ParsedAggregate:
     warnings: tuple[str, ...]
     kind: str = "aggregate"
 
+    def source_ips(self) -> tuple[str, ...]:
+        return tuple(set(self.records.ips))
+
 
 class AggregateKind:
     name = "aggregate"

@@ -78,6 +78,10 @@ class Parsed(Protocol):
     @property
     def kind(self) -> str: ...
 
+    def source_ips(self) -> tuple[str, ...]:
+        """The source IPs the report is about (the store marks those without facts for enrichment)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Reprocessed:

@@ -30,6 +30,9 @@ class ParsedFailure:
     warnings: tuple[str, ...]
     kind: str = "failure"
 
+    def source_ips(self) -> tuple[str, ...]:
+        return (self.report.source_ip,)
+
 
 class FailureKind:
     name = "failure"

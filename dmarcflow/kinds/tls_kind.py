@@ -27,6 +27,9 @@ class ParsedTls:
     warnings: tuple[str, ...]
     kind: str = "tls"
 
+    def source_ips(self) -> tuple[str, ...]:
+        return ()  # TLS reports keep no IP facts
+
 
 class TlsKind:
     name = "tls"

@@ -12,7 +12,7 @@ import pytest
 
 from dmarcflow.config import Limits
 from dmarcflow.ingest import Ingestor, jobs_for
-from dmarcflow.ingest_worker import ParsedInput, ParsedPayload, WriterTakesIt, parse_input
+from dmarcflow.ingest_worker import ParsedInput, ParsedPayload, WorkerSettings, WorkerState, WriterTakesIt, parse_input
 from dmarcflow.kinds import aggregate_kind
 from dmarcflow.kinds.base import KindSettings
 from dmarcflow.store import Store
@@ -162,9 +162,9 @@ def test_a_report_too_large_to_send_is_left_to_the_writer(monkeypatch, tmp_path:
     path = tmp_path / "three.xml"
     path.write_bytes(report("".join(record(ip=f"192.0.2.{k}") for k in range(3))))
     monkeypatch.setattr(aggregate_kind, "WORKER_MAX_RECORDS", 2)
-    assert parse_input(KindSettings(), str(path)) == WriterTakesIt("too large: more than 2 records")
+    assert parse_input(WorkerState(WorkerSettings(KindSettings())), str(path)) == WriterTakesIt("too large: more than 2 records")
     monkeypatch.setattr(aggregate_kind, "WORKER_MAX_RECORDS", 3)
-    parsed = parse_input(KindSettings(), str(path))
+    parsed = parse_input(WorkerState(WorkerSettings(KindSettings())), str(path))
     assert isinstance(parsed, ParsedInput)
     assert [(type(i).__name__, len(i.parsed.records)) for i in parsed.items if isinstance(i, ParsedPayload)] == [
         ("ParsedPayload", 3)]

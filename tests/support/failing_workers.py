@@ -12,11 +12,10 @@ import os
 import signal
 from pathlib import Path
 
-from dmarcflow.ingest_worker import WorkerResult, WriterTakesIt, parse_input
-from dmarcflow.kinds.base import KindSettings
+from dmarcflow.ingest_worker import WorkerResult, WorkerState, WriterTakesIt, parse_input
 
 
-def parse_or_fail(settings: KindSettings, path: str) -> WorkerResult:
+def parse_or_fail(state: WorkerState, path: str) -> WorkerResult:
     name = Path(path).name
     if name.startswith("crash-"):
         os.kill(os.getpid(), signal.SIGKILL)
@@ -24,7 +23,7 @@ def parse_or_fail(settings: KindSettings, path: str) -> WorkerResult:
         raise ZeroDivisionError("a bug in the worker")
     if name.startswith("writer-"):
         return WriterTakesIt("mbox")
-    return parse_input(settings, path)
+    return parse_input(state, path)
 
 
 def echo_after(delay: float, task: int) -> int:
