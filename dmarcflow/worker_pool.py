@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
@@ -54,14 +55,23 @@ class _Worker:
 def _serve(conn: Connection, function: Callable[[Any, Any], Any], arg: Any,
            setup: Callable[[Any], Any] | None) -> None:
     """A worker's life: run the function on each task received, send back each result, until None."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a replacement worker is started while SIGINT is not ignored
     state = setup(arg) if setup is not None else arg
-    while (task := conn.recv()) is not None:
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:
+            return  # the caller is gone (it was interrupted while this worker started)
+        if task is None:
+            return
         try:
             result: object = function(state, task)
         except Exception as exc:  # noqa: BLE001 - the task's failure, reported to the caller
             result = WorkerFailed(f"{type(exc).__name__}: {str(exc)[:200]}")
-        conn.send(result)
+        try:
+            conn.send(result)
+        except OSError:
+            return  # the caller is gone
 
 
 class WorkerPool(Generic[A, T, R]):
@@ -89,6 +99,14 @@ class WorkerPool(Generic[A, T, R]):
         self.restarts = 0  # workers replaced after dying
 
     def __enter__(self) -> WorkerPool[A, T, R]:
+        # The fork server is started with SIGINT ignored, which it and the workers it forks inherit from
+        # their first instruction on: Ctrl-C reaches the whole process group, and one arriving while a
+        # worker still imports would print its traceback. Only the spawn itself is inside the window.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            forkserver.ensure_running()
+        finally:
+            signal.signal(signal.SIGINT, previous)
         try:
             for _ in range(self.jobs):
                 self.workers.append(self._start())

@@ -168,3 +168,47 @@ def test_a_report_too_large_to_send_is_left_to_the_writer(monkeypatch, tmp_path:
     assert isinstance(parsed, ParsedInput)
     assert [(type(i).__name__, len(i.parsed.records)) for i in parsed.items if isinstance(i, ParsedPayload)] == [
         ("ParsedPayload", 3)]
+
+
+def _session(sid: int) -> list[int]:
+    """The processes still alive in this session (from /proc: field 6 of each stat)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def test_ctrl_c_stops_workers_and_writer_cleanly(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    records = "".join(record(ip=f"10.1.{k // 256}.{k % 256}") for k in range(2000))
+    for i in range(60):
+        (folder / f"{i:02d}.xml").write_bytes(report(records, report_id=f"r{i}"))
+    db = tmp_path / "s.sqlite"
+    argv = [sys.executable, "-m", "dmarcflow", "--db", str(db), "ingest", "--offline", "--jobs", "2", str(folder)]
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not db.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # workers started and parsing
+    os.killpg(child.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
+    _, err = child.communicate(timeout=60)
+    assert (child.returncode, err.decode().splitlines()[-1:]) == (1, ["Aborted!"])
+    assert "Traceback" not in err.decode()
+    left = ["?"]
+    deadline = time.monotonic() + 20  # the fork server and resource tracker leave once they see the writer gone
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = _session(child.pid)
+    assert left == []  # no worker, fork server or resource tracker outlives the run
