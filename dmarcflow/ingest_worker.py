@@ -32,6 +32,7 @@ from dmarcflow.kinds.base import KindSettings, Parsed, Payload
 from dmarcflow.kinds.registry import kind_named
 from dmarcflow.models import IpFacts
 
+_SENT_FACTS_MAX = 200_000
 _FACT_VALUES = attrgetter(*(f.name for f in fields(IpFacts)))  # IpFacts -> a tuple, in field order
 
 __all__ = ["Decided", "ParsedInput", "ParsedPayload", "Unopened", "WorkerResult", "WorkerSettings", "WorkerState",
@@ -51,6 +52,18 @@ class WorkerState:
         self.settings = settings.kinds
         offline = settings.enrichment is not None and settings.enrichment.offline
         self.enricher = Enricher(settings.enrichment) if offline and settings.enrichment else None
+        # IPs whose facts this worker sent already: once their report is committed the store has them, so
+        # they are not sent again (the writer looks up any it still needs). Emptied when full.
+        self.sent_facts: set[str] = set()
+
+    def facts_for(self, ips: set[str]) -> tuple[tuple[Any, ...], ...]:
+        if self.enricher is None:
+            return ()
+        new = sorted(ips - self.sent_facts)
+        if len(self.sent_facts) + len(new) > _SENT_FACTS_MAX:
+            self.sent_facts.clear()
+        self.sent_facts.update(new)
+        return tuple(_FACT_VALUES(f) for f in self.enricher.facts_many(new))
 
 
 def start_worker(settings: WorkerSettings) -> WorkerState:
@@ -103,8 +116,8 @@ def parse_input(state: WorkerState, path: str) -> WorkerResult:
     result = _parse_file(state.settings, path)
     if state.enricher is None or not isinstance(result, ParsedInput):
         return result
-    ips = sorted({ip for i in result.items if isinstance(i, ParsedPayload) for ip in i.parsed.source_ips()})
-    return ParsedInput(result.items, tuple(_FACT_VALUES(f) for f in state.enricher.facts_many(ips)))
+    ips = {ip for i in result.items if isinstance(i, ParsedPayload) for ip in i.parsed.source_ips()}
+    return ParsedInput(result.items, state.facts_for(ips))
 
 
 def _parse_file(settings: KindSettings, path: str) -> WorkerResult:
