@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dmarcflow.budget import InputBudget
 from dmarcflow.config import EnrichmentSettings, Limits
@@ -43,7 +43,9 @@ from dmarcflow.models import IpFacts
 from dmarcflow.store import DatabaseError, RawInput
 from dmarcflow.store.groups import CommitGroup
 from dmarcflow.store.sqlite import Store
-from dmarcflow.worker_pool import WorkerFailed, WorkerPool
+
+if TYPE_CHECKING:
+    from dmarcflow.worker_pool import WorkerFailed
 
 __all__ = ["MAX_JOBS", "Ingestor", "InputOutcome", "PayloadOutcome", "combine", "jobs_for", "list_inputs"]
 
@@ -182,6 +184,8 @@ class Ingestor:
                     for outcome in self.ingest_file(path):
                         add(outcome, outcome.records)
                 return
+            from dmarcflow.worker_pool import WorkerPool  # here: multiprocessing is not imported for one job
+
             settings = WorkerSettings(self.settings, enrichment if self.enricher.offline else None)
             with WorkerPool(jobs, parse, settings, setup=start_worker, preload=(parse.__module__,)) as pool:
                 for path, result in pool.run(paths):
