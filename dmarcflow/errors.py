@@ -40,6 +40,11 @@ class DeliveryError(DmarcflowError):
     """A digest or an alert could not be delivered (SMTP, webhook, Apprise); it is retried later."""
 
 
+class TooLargeForWorker(DmarcflowError):
+    """A payload's parsed form would be too large to send from a worker process to the writer (``ingest
+    --jobs``): not the input's fault; the writer ingests that input itself, streaming, as with one job."""
+
+
 class InputError(DmarcflowError):
     """A payload was rejected; ``reason`` is one of REASONS."""
 

@@ -10,26 +10,44 @@ input's fault: its errors propagate, and the caller decides (fetch leaves the ma
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dmarcflow.budget import InputBudget
-from dmarcflow.config import Limits
+from dmarcflow.config import EnrichmentSettings, Limits
 from dmarcflow.enrich import Enricher
 from dmarcflow.errors import ExtractError, InputError, NotAReport, StoreError
 from dmarcflow.extract import Item, Rejection, Skipped, internal_error, kind_of, too_large_message, walk
+from dmarcflow.ingest_worker import (
+    Decided,
+    ParsedInput,
+    ParsedPayload,
+    Unopened,
+    WorkerResult,
+    WorkerSettings,
+    WorkerState,
+    WriterTakesIt,
+    parse_input,
+    read_error,
+    start_worker,
+)
 from dmarcflow.inputs import BytesSource, Source, list_inputs, open_file
-from dmarcflow.kinds.base import KindSettings, Payload
+from dmarcflow.kinds.base import KindSettings, Payload, Stored
 from dmarcflow.kinds.registry import kind_named
 from dmarcflow.mbox import split_mbox
+from dmarcflow.models import IpFacts
 from dmarcflow.store import DatabaseError, RawInput
 from dmarcflow.store.groups import CommitGroup
 from dmarcflow.store.sqlite import Store
 
-__all__ = ["Ingestor", "InputOutcome", "PayloadOutcome", "combine", "list_inputs"]
+if TYPE_CHECKING:
+    from dmarcflow.worker_pool import WorkerFailed
+
+__all__ = ["MAX_JOBS", "Ingestor", "InputOutcome", "PayloadOutcome", "combine", "jobs_for", "list_inputs"]
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +62,16 @@ GROUP_INPUTS = 200
 GROUP_RECORDS = 500
 GROUP_SECONDS = 1.0
 
+MAX_JOBS = 64  # ``ingest --jobs``: more processes than this only add memory (one writer stores them all)
+
 T = TypeVar("T")
+
+
+def jobs_for(asked: int | None, files: int) -> int:
+    """Worker processes for ``files`` input files: as asked (default: the cores), never more than files;
+    1 means none (everything in this process): a single file gains nothing from a worker."""
+    wanted = asked if asked is not None else len(os.sched_getaffinity(0))
+    return max(1, min(wanted, files, MAX_JOBS))
 
 
 @dataclass(frozen=True)
@@ -136,15 +163,60 @@ class Ingestor:
         self.limits = limits
         self.settings = KindSettings(limits, keep_failure_samples, need_rdns=not enricher.offline)
         self._enrich_due = False  # inside a commit group: its reports' IPs wait for the group's commit
+        # IpFacts (as tuples) that workers looked up for the reports of the commit group in hand (``--jobs``)
+        self._facts_ahead: dict[str, tuple[Any, ...]] = {}
 
     def ingest_files(self, paths: Iterable[str], on_committed: Callable[[list[InputOutcome]], None], *,
-                     group_inputs: int = GROUP_INPUTS, clock: Callable[[], float] = time.monotonic) -> None:
+                     jobs: int = 1, group_inputs: int = GROUP_INPUTS, clock: Callable[[], float] = time.monotonic,
+                     enrichment: EnrichmentSettings | None = None,
+                     parse: Callable[[WorkerState, str], WorkerResult] = parse_input) -> None:
         """Every input in these files, several per commit (see ``commit_groups``): each outcome goes to
-        ``on_committed`` only once the commit that holds it is done."""
+        ``on_committed`` only once the commit that holds it is done, in the order of ``paths``.
+
+        ``jobs`` > 1: that many worker processes read, extract and parse the files (``parse``, see
+        ``ingest_worker``), and this process, the one writer, stores them in order (``_ingest_parsed``).
+        ``enrichment``: the settings this ingestor's enricher was made with; when offline, workers look
+        up the IP facts of what they parse with an enricher of their own, made from them.
+        """
         with self.commit_groups(on_committed, group_inputs=group_inputs, clock=clock) as add:
-            for path in paths:
-                for outcome in self.ingest_file(path):
-                    add(outcome, outcome.records)
+            if jobs <= 1:
+                for path in paths:
+                    for outcome in self.ingest_file(path):
+                        add(outcome, outcome.records)
+                return
+            from dmarcflow.worker_pool import WorkerPool  # here: multiprocessing is not imported for one job
+
+            settings = WorkerSettings(self.settings, enrichment if self.enricher.offline else None)
+            with WorkerPool(jobs, parse, settings, setup=start_worker, preload=(parse.__module__,)) as pool:
+                for path, result in pool.run(paths):
+                    for outcome in self._ingest_parsed(path, result):
+                        add(outcome, outcome.records)
+
+    def _ingest_parsed(self, path: str, result: WorkerResult | WorkerFailed) -> Iterator[InputOutcome]:
+        """Store what a worker made of one file: the outcomes ``ingest_file`` gives the same file."""
+        if isinstance(result, WriterTakesIt):
+            yield from self.ingest_file(path)
+            return
+        if isinstance(result, Unopened):
+            yield self._reject(path, InputError(result.reason, result.message), None)
+            return
+        if isinstance(result, ParsedInput):
+            self._facts_ahead.update((facts[0], facts) for facts in result.facts)
+            outcomes = [self._parsed_item(path, item) for item in result.items]
+        else:  # the worker failed on it: a bug, or its process died
+            outcomes = [PayloadOutcome(path, "rejected", "internal_error",
+                                       f"internal error while reading the input: {result.message}")]
+        combined = combine(path, outcomes)
+        if combined.status == "rejected":
+            self._keep_rejected(path, combined, lambda: RawInput.of_file(path))
+        yield combined
+
+    def _parsed_item(self, input_name: str, item: Decided | ParsedPayload) -> PayloadOutcome:
+        if isinstance(item, Decided):
+            return PayloadOutcome(item.name, item.status, item.reason, item.message, kind=item.kind)
+        kind = item.parsed.kind
+        return self._stored(item.name, kind, lambda: kind_named(kind).save(self.store, item.parsed, input_name,
+                                                                           self.settings))
 
     @contextmanager
     def commit_groups(self, on_committed: Callable[[list[T]], None], *, group_inputs: int = GROUP_INPUTS,
@@ -185,6 +257,7 @@ class Ingestor:
         due, self._enrich_due = self._enrich_due, False
         if due and self.enricher.offline:
             self._enrich_after_commit()
+        self._facts_ahead.clear()  # what the group's reports needed is saved: no more memory than a group's IPs
         group.commit()
         if due and not self.enricher.offline:
             with self.store.ungrouped():
@@ -207,7 +280,7 @@ class Ingestor:
             except _STORE_FAILURES:
                 raise
             except Exception as exc:  # noqa: BLE001 - e.g. an I/O error: the input's outcome
-                yield self._reject(path, _read_error(exc, path), None)
+                yield self._reject(path, read_error(exc, path), None)
                 return
             if is_mbox:
                 yield from self._ingest_mbox(path, source)
@@ -232,7 +305,7 @@ class Ingestor:
         except _STORE_FAILURES:
             raise
         except Exception as exc:  # noqa: BLE001 - the mbox itself could not be read on
-            yield self._reject(f"{path}:{index + 1}", _read_error(exc, path), None)
+            yield self._reject(f"{path}:{index + 1}", read_error(exc, path), None)
             return
         if index == 0:
             yield self._reject(path, ExtractError("empty", "the mbox file holds no message"), source.raw())
@@ -252,7 +325,7 @@ class Ingestor:
             outcomes.append(PayloadOutcome(name, "rejected", error.reason, error.message))
         result = combine(name, outcomes)
         if result.status == "rejected":
-            self._keep_rejected(name, result, source)
+            self._keep_rejected(name, result, source.raw)
         return result
 
     def _item(self, input_name: str, item: Item) -> PayloadOutcome:
@@ -269,8 +342,8 @@ class Ingestor:
         only = PayloadOutcome(name, "rejected", error.reason, error.message)
         return InputOutcome(name, "rejected", error.reason, error.message, 0, 0, 0, (only,))
 
-    def _keep_rejected(self, name: str, result: InputOutcome, source: Source) -> None:
-        raw = source.raw()
+    def _keep_rejected(self, name: str, result: InputOutcome, raw_of: Callable[[], RawInput]) -> None:
+        raw = raw_of()
         rejected = [o for o in result.payloads if o.status == "rejected"]
         with self.store.transaction():
             for o in rejected:
@@ -281,23 +354,26 @@ class Ingestor:
     def _store_payload(self, input_name: str, payload: Payload) -> PayloadOutcome:
         """The payload's kind parses and stores it (in its own transaction); one outcome whatever happens."""
         kind = payload.kind
+        return self._stored(payload.name, kind, lambda: kind_named(kind).store(self.store, payload, input_name,
+                                                                               self.settings))
+
+    def _stored(self, name: str, kind: str, store: Callable[[], Stored]) -> PayloadOutcome:
         try:
-            stored = kind_named(kind).store(self.store, payload, input_name, self.settings)
+            stored = store()
         except NotAReport as exc:
-            return PayloadOutcome(payload.name, "skipped", exc.reason, exc.message)
+            return PayloadOutcome(name, "skipped", exc.reason, exc.message)
         except InputError as exc:
-            return PayloadOutcome(payload.name, "rejected", exc.reason, exc.message, kind=kind)
+            return PayloadOutcome(name, "rejected", exc.reason, exc.message, kind=kind)
         except _STORE_FAILURES:
             raise
         except Exception as exc:  # noqa: BLE001 - a bug on one report must not lose the others
-            error = internal_error(exc, payload.name)
-            return PayloadOutcome(payload.name, "rejected", error.reason, error.message, kind=kind)
+            error = internal_error(exc, name)
+            return PayloadOutcome(name, "rejected", error.reason, error.message, kind=kind)
         if stored.marked_ips and self.store.grouped:
             self._enrich_due = True  # done when the group commits (see _commit_group)
         elif stored.marked_ips:
             self._enrich_after_commit()  # reverse DNS must not hold the store's write lock
-        return PayloadOutcome(payload.name, stored.status, None, None, stored.records, stored.messages, stored.warnings,
-                              kind)
+        return PayloadOutcome(name, stored.status, None, None, stored.records, stored.messages, stored.warnings, kind)
 
     def complete_enrichment(self) -> int:
         """Fill in the facts of every source IP still waiting for them: this run's, or what a crash left.
@@ -309,11 +385,18 @@ class Ingestor:
         need_rdns = not self.enricher.offline
         after, done = "", 0
         while batch := self.store.pending_ips(after, _ENRICH_BATCH, need_rdns):
-            facts = self.enricher.facts_many(batch)
+            facts = self._facts_of(batch)
             with self.store.transaction():
                 self.store.save_ip_facts(facts)
             after, done = batch[-1], done + len(batch)
         return done
+
+    def _facts_of(self, ips: list[str]) -> list[IpFacts]:
+        """Facts of these IPs: those a worker looked up already, the rest from the enricher."""
+        ahead = self._facts_ahead
+        missing = [ip for ip in ips if ip not in ahead]
+        found = dict(zip(missing, self.enricher.facts_many(missing), strict=True)) if missing else {}
+        return [IpFacts(*ahead[ip]) if ip in ahead else found[ip] for ip in ips]
 
     def _enrich_after_commit(self) -> None:
         try:
@@ -327,10 +410,4 @@ class Ingestor:
             log.warning("enriching source IPs failed; they stay marked for the next run", exc_info=True)
 
 
-def _read_error(exc: BaseException, name: str) -> InputError:
-    if isinstance(exc, InputError):
-        return exc
-    if isinstance(exc, OSError):
-        return ExtractError("unreadable", f"cannot read the file: {exc.strerror or exc}")
-    return internal_error(exc, name)
 

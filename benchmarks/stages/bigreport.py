@@ -5,8 +5,8 @@ parse, enrich every IP from the local database, store, rollups, raw copy) agains
 parsedmarc's ``parse_report_file(offline=True)`` alone on the same file. In-process: the library ingest
 (``Ingestor.ingest_file``) timed inside its process, against parsedmarc's parse timed inside its own.
 
-``ingest --jobs N`` (N = the cores) against ``--jobs 1`` on a folder of many files of a mixed corpus;
-skipped with a note while ``dmarcflow ingest --help`` offers no --jobs.
+``ingest --jobs N`` (N = the cores) against ``--jobs 1`` on a folder of many files of a mixed corpus,
+whole commands, interleaved; skipped with a note where ``dmarcflow ingest --help`` offers no --jobs.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def _jobs_folder(run: Run) -> Path:
 
     files, per = run.sizes.jobs_files, run.sizes.jobs_records
     folder = run.workdir / f"jobs-s{run.seed}-f{files}-r{per}"
-    done = folder / ".complete"  # hidden: ingest skips it
+    done = folder.with_name(folder.name + ".complete")  # beside the folder: ingest reads every file in it
     if not done.exists():
         folder.mkdir(parents=True, exist_ok=True)
         for index in range(files):

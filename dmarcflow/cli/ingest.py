@@ -17,7 +17,7 @@ from dmarcflow.cli.output import FC, format_option, to_csv, to_json, to_table
 from dmarcflow.cli.window import read_window, window_options
 from dmarcflow.enrich import Enricher
 from dmarcflow.errors import StoreError
-from dmarcflow.ingest import Ingestor, InputOutcome, list_inputs
+from dmarcflow.ingest import MAX_JOBS, Ingestor, InputOutcome, jobs_for, list_inputs
 from dmarcflow.kinds.registry import NAMES
 from dmarcflow.listing import REPORT_STATUSES, list_rejected, list_reports, rejected_raw
 from dmarcflow.reprocess import reprocess
@@ -87,9 +87,12 @@ def exit_code_for(outcomes: list[InputOutcome]) -> int:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--offline", is_flag=True, help="No reverse DNS lookups (country and AS still come from the local database).")
+@click.option("--jobs", type=click.IntRange(1, MAX_JOBS), default=None, metavar="N",
+              help=f"Worker processes that read and parse files in parallel, 1-{MAX_JOBS} (default: the number "
+                   "of cores); this process stores them. 1: everything in this process.")
 @format_option()
 @click.pass_obj
-def ingest(app: AppContext, paths: tuple[str, ...], offline: bool, fmt: str) -> None:
+def ingest(app: AppContext, paths: tuple[str, ...], offline: bool, jobs: int | None, fmt: str) -> None:
     """Store every DMARC aggregate report found in PATHS.
 
     PATHS may be report files (xml, gz, zip, nested), .eml messages, mbox files
@@ -98,9 +101,11 @@ def ingest(app: AppContext, paths: tuple[str, ...], offline: bool, fmt: str) -> 
     """
     files = list_inputs(paths)
     outcomes: list[InputOutcome] = []
+    workers = jobs_for(jobs, len(files))
     with open_ingestor(app, offline) as ingestor, outcomes_even_on_store_failure(outcomes, fmt), \
             _progress(files) as bar:
-        ingestor.ingest_files(bar, outcomes.extend)  # an outcome is kept once its commit is done
+        # an outcome is kept once its commit is done
+        ingestor.ingest_files(bar, outcomes.extend, jobs=workers, enrichment=app.settings.enrichment)
     print_outcomes(outcomes, fmt)
     sys.exit(exit_code_for(outcomes))
 

@@ -3,24 +3,52 @@
 One transaction per report: the identity is looked up under the write lock; a known identity with the
 same records is a duplicate, with other records a conflict (kept); the raw XML is kept zlib-compressed
 (through a spooled file, so memory stays flat) for ``reprocess``.
+
+``parse`` and ``save`` are the two halves of ``store`` for ``ingest --jobs`` (a worker parses, the writer
+saves), with the same outcomes, warnings and stored rows as ``store``; a report of more than
+``WORKER_MAX_RECORDS`` records, or whose compressed copy passes ``WORKER_MAX_RAW``, is left to ``store``.
 """
 
 from __future__ import annotations
 
+import io
 import tempfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from email.message import Message
 from typing import IO
 
-from dmarcflow.errors import InputError, StoreError, Warnings
+from dmarcflow.errors import InputError, StoreError, TooLargeForWorker, Warnings
 from dmarcflow.index.feed import AggregateFeed, Feed
-from dmarcflow.kinds.base import KindSettings, Payload, Reprocessed, Stored
+from dmarcflow.kinds.base import KindSettings, Parsed, Payload, Reprocessed, Stored
+from dmarcflow.kinds.compact_records import CompactRecords, compact
+from dmarcflow.models import Report
 from dmarcflow.parse import parse_report
 from dmarcflow.store import browse
 from dmarcflow.store.browse import ReportFilter, ReportRow
 from dmarcflow.store.sqlite import Store, StoredReport, hash_records
+
+WORKER_MAX_RECORDS = 50_000  # a parsed report in flight between processes holds ~100 B a record
+WORKER_MAX_RAW = 16 << 20  # bytes of the compressed raw copy
+
+
+@dataclass(frozen=True)
+class ParsedAggregate:
+    """One aggregate report parsed in a worker: what ``AggregateKind.save`` stores."""
+
+    report: Report
+    records: CompactRecords
+    raw_xml: bytes  # zlib-compressed, as the store keeps it
+    # ``store`` writes the quirks met up to the end of the records, and reports those met reading the
+    # rest of the bytes (after the root element) only for a report it stored: the same split here.
+    head_warnings: tuple[str, ...]
+    warnings: tuple[str, ...]
+    kind: str = "aggregate"
+
+    def source_ips(self) -> tuple[str, ...]:
+        return tuple(set(self.records.ips))
 
 
 class AggregateKind:
@@ -38,6 +66,22 @@ class AggregateKind:
             stored = _store_in_transaction(store, source, payload, warnings, settings.need_rdns)
         return Stored(stored.status, stored.records, stored.messages, warnings.codes(),
                       marked_ips=stored.report_pk is not None)
+
+    def parse(self, payload: Payload, settings: KindSettings) -> Parsed:
+        warnings = Warnings(payload.warnings)
+        with payload.open(warnings) as stream, _compressing(stream) as tee:
+            parsed = parse_report(tee, warnings, payload.sender_domain)
+            records = compact(parsed.records, WORKER_MAX_RECORDS)
+            head = warnings.codes()
+            raw = tee.compressed(WORKER_MAX_RAW).read()
+        return ParsedAggregate(parsed.report, records, raw, head, warnings.codes())
+
+    def save(self, store: Store, parsed: Parsed, source: str, settings: KindSettings) -> Stored:
+        assert isinstance(parsed, ParsedAggregate)
+        with store.transaction():
+            stored = _save_in_transaction(store, source, parsed, settings.need_rdns)
+        codes = parsed.head_warnings if stored.status == "duplicate" else parsed.warnings
+        return Stored(stored.status, stored.records, stored.messages, codes, marked_ips=stored.report_pk is not None)
 
     def reprocess(self, store: Store) -> Reprocessed:
         """Rewrite records and rollups of every aggregate report (the caller holds the transaction)."""
@@ -83,6 +127,22 @@ def _store_in_transaction(store: Store, source: str, payload: Payload, warnings:
         )
 
 
+def _save_in_transaction(store: Store, source: str, parsed: ParsedAggregate, refresh_rdns: bool) -> StoredReport:
+    """``_store_in_transaction`` for a report parsed already."""
+    existing = store.find_identity(parsed.report)
+    conflict_of = None
+    if existing:
+        digest, count, messages = hash_records(parsed.records.records())
+        if any(e.records_hash == digest for e in existing):
+            return StoredReport("duplicate", None, count, messages)
+        conflict_of = existing[0].pk
+    return store.write_report(
+        parsed.report, parsed.records.records(), status="active" if conflict_of is None else "conflict",
+        conflict_of=conflict_of, source=source, raw_xml=lambda: io.BytesIO(parsed.raw_xml),
+        refresh_rdns=refresh_rdns, warnings=lambda: parsed.head_warnings,
+    )
+
+
 def _write_conflict(store: Store, source: str, payload: Payload, conflict_of: int, warnings: Warnings,
                     refresh_rdns: bool) -> StoredReport:
     """Store a second version of a known report, flagged as a conflict."""
@@ -119,9 +179,11 @@ class _CompressingReader:
             self._spool.write(self._zip.compress(data))
         return data
 
-    def compressed(self) -> IO[bytes]:
-        while self.read(1 << 16):
-            pass  # anything after the root element still belongs to the raw copy
+    def compressed(self, limit: int | None = None) -> IO[bytes]:
+        """The compressed copy; past ``limit`` compressed bytes, ``TooLargeForWorker``."""
+        while self.read(1 << 16):  # anything after the root element still belongs to the raw copy
+            if limit is not None and self._spool.tell() > limit:
+                raise TooLargeForWorker(f"its compressed copy passes {limit} bytes")
         self._spool.write(self._zip.flush())
         self._spool.seek(0)
         return self._spool

@@ -68,6 +68,21 @@ class Stored:
     marked_ips: bool = False  # source IPs were marked for enrichment in the store: complete it after the commit
 
 
+class Parsed(Protocol):
+    """A payload parsed without the store (``ReportKind.parse``), for ``ReportKind.save`` in the one writer.
+
+    Each kind has its own frozen type; it must pickle cheaply (worker processes send it to the writer),
+    and it holds every outcome parsing could decide (a rejection is raised, not returned).
+    """
+
+    @property
+    def kind(self) -> str: ...
+
+    def source_ips(self) -> tuple[str, ...]:
+        """The source IPs the report is about (the store marks those without facts for enrichment)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Reprocessed:
     reports: int
@@ -106,6 +121,15 @@ class ReportKind(Protocol):
 
     def store(self, store: Store, payload: Payload, source: str, settings: KindSettings) -> Stored:
         """Parse the payload and store it (own transaction); raise ``InputError`` to reject it."""
+        ...
+
+    def parse(self, payload: Payload, settings: KindSettings) -> Parsed:
+        """The parse half of ``store``, without a store (in a worker process); raise ``InputError`` to reject
+        it, ``NotAReport`` to skip it, ``TooLargeForWorker`` when it is better stored by ``store`` itself."""
+        ...
+
+    def save(self, store: Store, parsed: Parsed, source: str, settings: KindSettings) -> Stored:
+        """The store half of ``store`` (own transaction): the same outcome ``store`` gives the same payload."""
         ...
 
     def reprocess(self, store: Store) -> Reprocessed:

@@ -6,13 +6,14 @@ parses again from the kept ARF fields and the original's header block.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from email.message import Message
 
 from dmarcflow.errors import InputError, StoreError, Warnings
 from dmarcflow.index.failures import FailureFeed
 from dmarcflow.index.feed import Feed
 from dmarcflow.kinds.arf import MailFacts
-from dmarcflow.kinds.base import FALLBACK, WHOLE_MAIL, KindSettings, Payload, Reprocessed, Stored, page
+from dmarcflow.kinds.base import FALLBACK, WHOLE_MAIL, KindSettings, Parsed, Payload, Reprocessed, Stored, page
 from dmarcflow.kinds.failure import mail_claim, parse_failure_mail, reparse
 from dmarcflow.kinds.json_input import read_bounded
 from dmarcflow.models import FailureReport
@@ -20,6 +21,17 @@ from dmarcflow.store.browse import ReportFilter, ReportRow
 from dmarcflow.store.failures import FailureReports, KeptFailure
 from dmarcflow.store.sqlite import Store
 from dmarcflow.utc import iso
+
+
+@dataclass(frozen=True)
+class ParsedFailure:
+    report: FailureReport
+    raw: bytes  # the whole mail: stored only with [failure_reports] keep_samples
+    warnings: tuple[str, ...]
+    kind: str = "failure"
+
+    def source_ips(self) -> tuple[str, ...]:
+        return (self.report.source_ip,)
 
 
 class FailureKind:
@@ -34,17 +46,24 @@ class FailureKind:
         return {"arf": WHOLE_MAIL, "notice": FALLBACK}.get(found or "")
 
     def store(self, store: Store, payload: Payload, source: str, settings: KindSettings) -> Stored:
+        return self.save(store, self.parse(payload, settings), source, settings)
+
+    def parse(self, payload: Payload, settings: KindSettings) -> Parsed:
         sink = Warnings(payload.warnings)
         with payload.open(sink) as stream:
             raw = read_bounded(stream, settings.limits.max_message_bytes, "the failure report mail")
         report = parse_failure_mail(raw)
         for code in report.warnings:
             sink.add(code)
+        return ParsedFailure(report, raw, sink.codes())
+
+    def save(self, store: Store, parsed: Parsed, source: str, settings: KindSettings) -> Stored:
+        assert isinstance(parsed, ParsedFailure)
         with store.transaction():
-            saved = FailureReports(store).save(report, source=source, need_rdns=settings.need_rdns,
-                                               sample=raw if settings.keep_failure_samples else None,
-                                               warnings=sink.codes())
-        return Stored(saved.status, 1, 0, sink.codes(), marked_ips=saved.marked_ips)
+            saved = FailureReports(store).save(parsed.report, source=source, need_rdns=settings.need_rdns,
+                                               sample=parsed.raw if settings.keep_failure_samples else None,
+                                               warnings=parsed.warnings)
+        return Stored(saved.status, 1, 0, parsed.warnings, marked_ips=saved.marked_ips)
 
     def reprocess(self, store: Store) -> Reprocessed:
         repo = FailureReports(store)

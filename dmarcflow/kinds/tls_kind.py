@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from email.message import Message
 
 from dmarcflow.errors import InputError, StoreError, Warnings
 from dmarcflow.index.feed import Feed
 from dmarcflow.index.tls import TlsFeed
-from dmarcflow.kinds.base import KindSettings, Payload, Reprocessed, Stored, page
+from dmarcflow.kinds.base import KindSettings, Parsed, Payload, Reprocessed, Stored, page
 from dmarcflow.kinds.json_input import read_bounded
 from dmarcflow.kinds.tls import LIMITS, parse_tls
+from dmarcflow.models import TlsReport
 from dmarcflow.store.browse import ReportFilter, ReportRow
 from dmarcflow.store.sqlite import Store
 from dmarcflow.store.tls import TlsReports
 from dmarcflow.utc import iso
 
 REPORT_DOMAIN, SUBMITTER = "tls-report-domain", "tls-report-submitter"
+
+
+@dataclass(frozen=True)
+class ParsedTls:
+    report: TlsReport
+    raw: bytes
+    warnings: tuple[str, ...]
+    kind: str = "tls"
+
+    def source_ips(self) -> tuple[str, ...]:
+        return ()  # TLS reports keep no IP facts
 
 
 class TlsKind:
@@ -28,15 +41,22 @@ class TlsKind:
         return None  # a TLS report is a part of its mail (found by its bytes), not the mail itself
 
     def store(self, store: Store, payload: Payload, source: str, settings: KindSettings) -> Stored:
+        return self.save(store, self.parse(payload, settings), source, settings)
+
+    def parse(self, payload: Payload, settings: KindSettings) -> Parsed:
         sink = Warnings(payload.warnings)
         with payload.open(sink) as stream:
             data = read_bounded(stream, LIMITS.max_bytes, "the SMTP TLS report")
         report = parse_tls(data, report_domain=payload.header(REPORT_DOMAIN), submitter=payload.header(SUBMITTER))
         for code in report.warnings:
             sink.add(code)
+        return ParsedTls(report, data, sink.codes())
+
+    def save(self, store: Store, parsed: Parsed, source: str, settings: KindSettings) -> Stored:
+        assert isinstance(parsed, ParsedTls)
         with store.transaction():
-            saved = TlsReports(store).save(report, source=source, raw=data, warnings=sink.codes())
-        return Stored(saved.status, saved.policies, 0, sink.codes())
+            saved = TlsReports(store).save(parsed.report, source=source, raw=parsed.raw, warnings=parsed.warnings)
+        return Stored(saved.status, saved.policies, 0, parsed.warnings)
 
     def reprocess(self, store: Store) -> Reprocessed:
         repo = TlsReports(store)

@@ -1,0 +1,43 @@
+"""The worker pool behind ``ingest --jobs``: results in task order, a bounded window, dead workers replaced."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from dmarcflow.worker_pool import WorkerFailed, WorkerPool
+from tests.support.failing_workers import echo_after
+
+
+def test_results_come_in_task_order_and_never_more_than_the_window_ahead() -> None:
+    pulled: list[int] = []
+
+    def tasks() -> Iterator[int]:
+        for n in range(20):
+            pulled.append(n)
+            yield n
+
+    ahead = []
+    with WorkerPool(2, echo_after, 0.05, window=4) as pool:
+        results = []
+        for task, result in pool.run(tasks()):
+            ahead.append(len(pulled) - len(results))
+            results.append((task, result))
+    assert results == [(n, n * 10) for n in range(20)]
+    assert max(ahead) == 4  # taken from the iterator and not yet handed back: the window, no more
+
+
+def test_a_dead_worker_fails_only_its_task_and_is_replaced() -> None:
+    with WorkerPool(2, echo_after, 0.01) as pool:
+        results = list(pool.run([1, 2, -1, 3, 4, -1, 5]))
+        restarts = pool.restarts
+        alive = [w.process.is_alive() for w in pool.workers]
+    failed = WorkerFailed("the worker process parsing it died (killed by signal 9)")
+    assert results == [(1, 10), (2, 20), (-1, failed), (3, 30), (4, 40), (-1, failed), (5, 50)]
+    assert (restarts, alive) == (2, [True, True])
+
+
+def test_workers_stop_when_the_pool_closes() -> None:
+    with WorkerPool(2, echo_after, 0.0) as pool:
+        processes = [w.process for w in pool.workers]
+        assert list(pool.run([1])) == [(1, 10)]
+    assert [p.exitcode for p in processes] == [0, 0]
