@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from dmarcflow.cycles import collector_paused
+
 _ORJSON = orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 # The floats orjson spells otherwise than Python: below 1e-4 (0.00001 for 1e-05, 1e-7 for 1e-07). A number is
 # the only token that ends an indented line with a digit (a string ends with its quote).
@@ -61,12 +63,14 @@ def domain_name(name: str) -> str:
 
 def summary_answer(summaries: Iterable[_AsDict]) -> dict[str, Any]:
     """``dmarcflow summary --format json`` and ``GET /api/summary``."""
-    return {"domains": [s.as_dict() for s in summaries]}
+    with collector_paused():
+        return {"domains": [s.as_dict() for s in summaries]}
 
 
 def senders_answer(domain: str, sources: Iterable[_AsDict]) -> dict[str, Any]:
     """``dmarcflow senders DOMAIN --format json`` and ``GET /api/senders/DOMAIN``."""
-    return {"domain": domain_name(domain), "sources": [s.as_dict() for s in sources]}
+    with collector_paused():
+        return {"domain": domain_name(domain), "sources": [s.as_dict() for s in sources]}
 
 
 def rows_answer(rows: Sequence[_AsDict]) -> list[dict[str, Any]]:
