@@ -248,8 +248,9 @@ def sender_kind(ip: str, info: IpFacts | None) -> str:
     return "as"
 
 
-@dataclass(frozen=True)
-class _Totals:
+class _Totals(NamedTuple):
+    """A source's figures (a NamedTuple: one is built per source, tens of thousands per summary)."""
+
     messages: int
     dmarc_pass: int
     spf_aligned: int
@@ -263,31 +264,28 @@ class _Totals:
 
 
 def _totals(rows: list[SourceRow], domain: str) -> _Totals:
-    classes: dict[str, int] = defaultdict(int)
+    classes: dict[str, int] = {}
     messages = passed = spf = dkim = failing_domain = failing_other = spf_only = mailing_list = 0
-    for r in rows:
-        n = r.messages
-        klass = r.klass
-        classes[klass] += n
+    # Unpacked rather than read by name: this loop runs once per rollup row.
+    for _ip, klass, header_from, dmarc_pass, dkim_ok, spf_ok, _dd, _sd, _dr, _sr, reasons, n, _q, _r in rows:
+        classes[klass] = classes.get(klass, 0) + n
         messages += n
-        dkim_ok = r.dkim_aligned
         if dkim_ok:
             dkim += n
-        if r.spf_aligned:
+        if spf_ok:
             spf += n
-        if r.dmarc_pass:
+        if dmarc_pass:
             passed += n
             if not dkim_ok:
                 spf_only += n
-        elif r.header_from == domain:
+        elif header_from == domain:
             failing_domain += n
         else:
             failing_other += n
-        if klass == "forwarded" and "mailing_list" in r.reasons:
+        if klass == "forwarded" and "mailing_list" in reasons:
             mailing_list += n
-    klass = max(classes, key=lambda k: (classes[k], _SEVERITY[k]))
-    return _Totals(messages, passed, spf, dkim, failing_domain, failing_other, spf_only, mailing_list,
-                   dict(classes), klass)
+    klass = next(iter(classes)) if len(classes) == 1 else max(classes, key=lambda k: (classes[k], _SEVERITY[k]))
+    return _Totals(messages, passed, spf, dkim, failing_domain, failing_other, spf_only, mailing_list, classes, klass)
 
 
 def _main_row(rows: list[SourceRow], klass: str, explainer: _Explainer) -> tuple[str, SourceRow]:
@@ -306,7 +304,7 @@ def _main_row(rows: list[SourceRow], klass: str, explainer: _Explainer) -> tuple
                 entry[0] += r.messages
                 if r.messages > entry[1].messages:
                     entry[1] = r
-    main = min(best, key=lambda text: (-best[text][0], text))
+    main = next(iter(best)) if len(best) == 1 else min(best, key=lambda text: (-best[text][0], text))
     return main, best[main][1]
 
 
@@ -358,20 +356,35 @@ def build_sources(
 
     ``names`` (sender view): IP -> the name to group it under, instead of its sender name.
     """
-    if view == "ip":
-        key: Callable[[SourceRow], str] = lambda r: r.ip  # noqa: E731
-    elif names:
-        key = lambda r: names.get(r.ip) or sender_name(r.ip, infos.get(r.ip))  # noqa: E731
-    else:
-        key = lambda r: sender_name(r.ip, infos.get(r.ip))  # noqa: E731
-    groups: dict[str, list[SourceRow]] = defaultdict(list)
-    for row in rows:
-        groups[key(row)].append(row)
+    groups = _by_ip(rows) if view == "ip" else _by_sender(rows, infos, names)
     recogniser = Recogniser(catalogue, domain) if catalogue else None
     ctx = _Context(domain, infos, _Explainer(policy), matcher, recogniser, view, policy.adkim if policy else "r",
                    not matcher.empty)
     sources = [_source(name, group, ctx) for name, group in groups.items()]
     return sorted(sources, key=lambda s: (-s.messages, s.sender, s.ip or ""))
+
+
+def _by_ip(rows: Iterable[SourceRow]) -> dict[str, list[SourceRow]]:
+    groups: dict[str, list[SourceRow]] = {}
+    for row in rows:
+        group = groups.get(row[0])  # row.ip, by position: once per rollup row
+        if group is None:
+            groups[row[0]] = [row]
+        else:
+            group.append(row)
+    return groups
+
+
+def _by_sender(rows: Iterable[SourceRow], infos: Mapping[str, IpFacts],
+               names: Mapping[str, str] | None) -> dict[str, list[SourceRow]]:
+    if names:
+        key: Callable[[SourceRow], str] = lambda r: names.get(r.ip) or sender_name(r.ip, infos.get(r.ip))  # noqa: E731
+    else:
+        key = lambda r: sender_name(r.ip, infos.get(r.ip))  # noqa: E731
+    groups: dict[str, list[SourceRow]] = defaultdict(list)
+    for row in rows:
+        groups[key(row)].append(row)
+    return groups
 
 
 def _source(name: str, rows: list[SourceRow], ctx: _Context) -> Source:

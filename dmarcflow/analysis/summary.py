@@ -15,6 +15,7 @@ from dmarcflow.analysis.readiness import Readiness, assess
 from dmarcflow.analysis.sources import VIEWS, Source, build_sources
 from dmarcflow.analysis.window import Window, check_order, window_of
 from dmarcflow.config import ApprovedSenders
+from dmarcflow.cycles import collector_paused
 from dmarcflow.models import (
     SOURCE_CLASSES,
     DomainResults,
@@ -165,9 +166,15 @@ def summarise_from(
 
     Each summary shows the domain's last DNS check as the backend has it (``dns_checks`` replaces that).
     """
+    with collector_paused():
+        return _summarise_from(backend, domains, since, until, approved or {}, view, top, order, dns_checks)
+
+
+def _summarise_from(backend: SummaryBackend, domains: Iterable[str], since: date | None, until: date | None,
+                    approved: Mapping[str, ApprovedSenders], view: str, top: int, order: str,
+                    dns_checks: Callable[[str], StoredCheck | None] | None) -> list[DomainSummary]:
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, not {order!r}")
-    approved = approved or {}
     validate_all(approved)
     check_order(since, until)
     window = window_of(since, until)
@@ -248,11 +255,12 @@ def list_sources(
     check_order(since, until)
     domain = normalise_domain(domain)
     window = window_of(since, until)
-    policy = store.rollups.report_facts(domain, window).policy
-    rows = store.rollups.source_rows(domain, window)
-    infos = store.ip_facts.facts_of(r.ip for r in rows)
-    sources = build_sources(rows, infos, domain, policy, matcher_for(domain, approved), view, Catalogue.load())
-    return [s for s in sources if klass is None or s.klass == klass]
+    with collector_paused():
+        policy = store.rollups.report_facts(domain, window).policy
+        rows = store.rollups.source_rows(domain, window)
+        infos = store.ip_facts.facts_of(r.ip for r in rows)
+        sources = build_sources(rows, infos, domain, policy, matcher_for(domain, approved), view, Catalogue.load())
+        return [s for s in sources if klass is None or s.klass == klass]
 
 
 def has_data(store: Store, domain: str, since: date | None = None, until: date | None = None) -> bool:

@@ -1,17 +1,20 @@
-"""The summary's reads: report facts, totals and source rows, from the ``daily_sources`` rollup.
+"""The summary's reads: report facts, totals and source rows, from the rollups.
 
-Everything about sources comes from the rollup (kept up to date at ingest, active reports only), so no
-query reads the ``records`` table. Every filter is an equality on ``domain`` plus a range on ``day``:
-the leading columns of the rollup's primary key. ``RollupRepository`` is what callers use; the module
-functions over a connection are its implementation (and, under the 0.1 name
-``dmarcflow.analysis.queries``, what older callers imported).
+Everything about sources comes from the rollups (kept up to date at ingest, active reports only), so no
+query reads the ``records`` table. A window that holds every day of the domain is answered from
+``domain_sources`` (the whole history, already grouped: one row per source and verdict, read in key order);
+any other window from ``daily_sources``, with an equality on ``domain`` plus a range on ``day``: the
+leading columns of its primary key. ``RollupRepository`` is what callers use; the module functions over a
+connection are its implementation (and, under the 0.1 name ``dmarcflow.analysis.queries``, what older
+callers imported).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from dmarcflow.models import IpFacts, PolicyPublished, ReportFacts, SourceRow, Totals, Window
@@ -113,14 +116,49 @@ def domain_totals(conn: sqlite3.Connection, domain: str, window: Window) -> Tota
 
 
 def source_rows(conn: sqlite3.Connection, domain: str, window: Window) -> list[SourceRow]:
+    """The rows in group order (IP, then verdict), from whichever rollup answers the window with fewer rows."""
+    with _snapshot(conn):
+        if whole_history(conn, domain, window):
+            rows = conn.execute(f"SELECT {_GROUP}, messages, quarantined, rejected FROM domain_sources "
+                                f"WHERE domain = ? ORDER BY {_GROUP}", (domain,))
+        else:
+            rows = daily_source_rows(conn, domain, window)
+        make = tuple.__new__
+        return [make(SourceRow, r) for r in rows]
+
+
+def daily_source_rows(conn: sqlite3.Connection, domain: str, window: Window) -> sqlite3.Cursor:
+    """The source rows summed from ``daily_sources`` (what any window can be answered from), in group order."""
     hint, group = _access_path(conn, domain, window)
-    rows = conn.execute(
+    return conn.execute(
         f"SELECT {_GROUP}, SUM(messages), SUM(CASE disposition WHEN 'quarantine' THEN messages ELSE 0 END), "
         f"SUM(CASE disposition WHEN 'reject' THEN messages ELSE 0 END) "
         f"FROM daily_sources {hint} WHERE {_IN_WINDOW} GROUP BY {group}",
         _args(domain, window),
     )
-    return [SourceRow._make(r) for r in rows]
+
+
+def whole_history(conn: sqlite3.Connection, domain: str, window: Window) -> bool:
+    """Whether the window holds every day the domain has rollup rows for (each bound: one primary-key seek)."""
+    first = conn.execute("SELECT MIN(day) FROM daily_sources WHERE domain = ?", (domain,)).fetchone()[0]
+    if first is None:
+        return False  # nothing stored: the daily query finds nothing as well
+    last = conn.execute("SELECT MAX(day) FROM daily_sources WHERE domain = ?", (domain,)).fetchone()[0]
+    return bool(window.first_day <= first and last <= window.last_day)
+
+
+@contextmanager
+def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction for the bounds and the rows, unless the caller holds one: a report committed in
+    between must not reach the rows of a window chosen without it."""
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")
 
 
 def _access_path(conn: sqlite3.Connection, domain: str, window: Window) -> tuple[str, str]:

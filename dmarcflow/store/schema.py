@@ -334,6 +334,77 @@ MIGRATIONS: list[str] = [
         result TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 13: the summary's whole-history rollup: daily_sources summed over days, dispositions and DMARC evaluations,
+    # one row per (domain, source and verdict), in the order the summary groups by. A summary whose window
+    # holds every day of the domain reads these rows as they are (tens of thousands for millions of records)
+    # instead of grouping the daily rows. Triggers keep it equal to daily_sources in the same transaction,
+    # whichever writer changes that (ingest, reprocess); daily_rows counts the daily rows behind a row, which
+    # is dropped with the last of them. Conflicts never reach daily_sources, so never reach it either.
+    """
+    CREATE TABLE domain_sources (
+        domain TEXT NOT NULL,
+        source_ip TEXT NOT NULL,
+        class TEXT NOT NULL,
+        header_from TEXT NOT NULL,
+        dmarc_pass INTEGER NOT NULL,
+        dkim_aligned INTEGER NOT NULL,
+        spf_aligned INTEGER NOT NULL,
+        dkim_domain TEXT NOT NULL,
+        spf_domain TEXT NOT NULL,
+        dkim_result TEXT NOT NULL,
+        spf_result TEXT NOT NULL,
+        reasons TEXT NOT NULL,
+        messages INTEGER NOT NULL,
+        quarantined INTEGER NOT NULL,
+        rejected INTEGER NOT NULL,
+        daily_rows INTEGER NOT NULL,
+        PRIMARY KEY (domain, source_ip, class, header_from, dmarc_pass, dkim_aligned, spf_aligned, dkim_domain,
+                     spf_domain, dkim_result, spf_result, reasons)
+    ) WITHOUT ROWID;
+    INSERT INTO domain_sources
+        SELECT domain, source_ip, class, header_from, dmarc_pass, dkim_aligned, spf_aligned, dkim_domain, spf_domain,
+               dkim_result, spf_result, reasons, SUM(messages),
+               SUM(CASE disposition WHEN 'quarantine' THEN messages ELSE 0 END),
+               SUM(CASE disposition WHEN 'reject' THEN messages ELSE 0 END), COUNT(*)
+        FROM daily_sources INDEXED BY daily_sources_by_source
+        GROUP BY domain, source_ip, class, header_from, dmarc_pass, dkim_aligned, spf_aligned, dkim_domain, spf_domain,
+                 dkim_result, spf_result, reasons;
+    CREATE TRIGGER daily_sources_added AFTER INSERT ON daily_sources BEGIN
+        INSERT INTO domain_sources VALUES (
+            NEW.domain, NEW.source_ip, NEW.class, NEW.header_from, NEW.dmarc_pass, NEW.dkim_aligned, NEW.spf_aligned,
+            NEW.dkim_domain, NEW.spf_domain, NEW.dkim_result, NEW.spf_result, NEW.reasons, NEW.messages,
+            CASE NEW.disposition WHEN 'quarantine' THEN NEW.messages ELSE 0 END,
+            CASE NEW.disposition WHEN 'reject' THEN NEW.messages ELSE 0 END, 1)
+        ON CONFLICT DO UPDATE SET messages = messages + excluded.messages,
+            quarantined = quarantined + excluded.quarantined, rejected = rejected + excluded.rejected,
+            daily_rows = daily_rows + 1;
+    END;
+    CREATE TRIGGER daily_sources_summed AFTER UPDATE OF messages ON daily_sources BEGIN
+        UPDATE domain_sources SET messages = messages + NEW.messages - OLD.messages,
+            quarantined = quarantined + CASE NEW.disposition WHEN 'quarantine' THEN NEW.messages - OLD.messages ELSE 0 END,
+            rejected = rejected + CASE NEW.disposition WHEN 'reject' THEN NEW.messages - OLD.messages ELSE 0 END
+        WHERE domain = NEW.domain AND source_ip = NEW.source_ip AND class = NEW.class
+            AND header_from = NEW.header_from AND dmarc_pass = NEW.dmarc_pass AND dkim_aligned = NEW.dkim_aligned
+            AND spf_aligned = NEW.spf_aligned AND dkim_domain = NEW.dkim_domain AND spf_domain = NEW.spf_domain
+            AND dkim_result = NEW.dkim_result AND spf_result = NEW.spf_result AND reasons = NEW.reasons;
+    END;
+    CREATE TRIGGER daily_sources_dropped AFTER DELETE ON daily_sources BEGIN
+        UPDATE domain_sources SET messages = messages - OLD.messages,
+            quarantined = quarantined - CASE OLD.disposition WHEN 'quarantine' THEN OLD.messages ELSE 0 END,
+            rejected = rejected - CASE OLD.disposition WHEN 'reject' THEN OLD.messages ELSE 0 END,
+            daily_rows = daily_rows - 1
+        WHERE domain = OLD.domain AND source_ip = OLD.source_ip AND class = OLD.class
+            AND header_from = OLD.header_from AND dmarc_pass = OLD.dmarc_pass AND dkim_aligned = OLD.dkim_aligned
+            AND spf_aligned = OLD.spf_aligned AND dkim_domain = OLD.dkim_domain AND spf_domain = OLD.spf_domain
+            AND dkim_result = OLD.dkim_result AND spf_result = OLD.spf_result AND reasons = OLD.reasons;
+        DELETE FROM domain_sources
+        WHERE domain = OLD.domain AND source_ip = OLD.source_ip AND class = OLD.class
+            AND header_from = OLD.header_from AND dmarc_pass = OLD.dmarc_pass AND dkim_aligned = OLD.dkim_aligned
+            AND spf_aligned = OLD.spf_aligned AND dkim_domain = OLD.dkim_domain AND spf_domain = OLD.spf_domain
+            AND dkim_result = OLD.dkim_result AND spf_result = OLD.spf_result AND reasons = OLD.reasons
+            AND daily_rows <= 0;
+    END;
+    """,
 ]
 
 
@@ -377,6 +448,15 @@ def _checked(version: int) -> int:
 
 
 def _statements(script: str) -> list[str]:
-    """The statements of a migration script (no ';' inside a statement, no trailing comments)."""
+    """The statements of a migration script (no trailing comments). A ';' ends a statement only where SQLite
+    says the text before it is complete: a trigger's body holds several."""
     body = "\n".join(line for line in script.splitlines() if not line.strip().startswith("--"))
-    return [s.strip() for s in body.split(";") if s.strip()]
+    statements, pending = [], ""
+    for piece in body.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip()[:-1].strip())
+            pending = ""
+    if pending.strip(" \n;"):
+        statements.append(pending.strip()[:-1].strip())
+    return [s for s in statements if s]

@@ -315,8 +315,9 @@ class Store:
         return io.BufferedReader(_Inflating(self.conn.blobopen("reports", "raw_xml", pk, readonly=True)), 1 << 16)
 
     def reprocess_targets(self) -> list[tuple[int, str, str]]:
-        """(id, status, org_name) of every aggregate report in id order, with the daily rollups dropped: a
+        """(id, status, org_name) of every aggregate report in id order, with the rollups dropped: a
         reprocess writes them all again (inside transaction())."""
+        self.conn.execute("DELETE FROM domain_sources")  # first: its triggers then find nothing to subtract
         self.conn.execute("DELETE FROM daily_sources")
         return [(int(pk), str(status), str(org))
                 for pk, status, org in self.conn.execute("SELECT id, status, org_name FROM reports ORDER BY id")]
