@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from email.message import Message
 
 from dmarcflow.errors import ExtractError
+from dmarcflow.mime_scan import scan_mail
 
 MAX_MIME_DEPTH = 32  # multipart levels in one mail; real report mails have two or three
 MAX_DELIMITER_LINES = 4096  # "--" lines: a bound on the parts the mail parser would build in memory
@@ -42,6 +43,9 @@ class Leaf:
 def parse_mail(raw: bytes) -> Message:
     if raw.count(b"\n--") > MAX_DELIMITER_LINES:
         raise ExtractError("too_large", f"the mail has more than {MAX_DELIMITER_LINES} MIME boundary lines")
+    scanned = scan_mail(raw)
+    if scanned is not None:
+        return scanned
     try:
         return email.message_from_bytes(raw, policy=email.policy.compat32)
     except RecursionError:

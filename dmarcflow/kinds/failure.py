@@ -38,6 +38,7 @@ _HEADER_LINE = re.compile(r"[\x21-\x39\x3b-\x7e]+:[ \t]*\S")
 _ORIGINAL_MARK = re.compile(r"(?im)^(return-path|received|from|message-id|subject|dkim-signature|authentication-results)[ \t]*:")
 _HEADER_TYPES = ("text/rfc822-headers", "message/rfc822-headers")
 _NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=]")
+_CONTROL_BYTES = bytes(b for b in range(32) if b < 9 or b > 13)  # counted in one C pass: this runs on every mail
 _DMARC = re.compile(r"(?i)\bdmarc\b")
 _FAIL = re.compile(r"(?i)\bfail")
 _LABEL = re.compile(r"(?m)^[ \t]*([A-Za-z][A-Za-z -]{0,39}):[ \t]+([^\r\n]+)")
@@ -209,7 +210,7 @@ def _is_arf(text: str) -> bool:
 def _is_texty(data: bytes) -> bool:
     """Binary parts (images, archives, a zip bomb) are never text: a NUL or many control bytes say so."""
     sample = data[:4096]
-    controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
     return b"\0" not in sample and controls * 20 < len(sample)
 
 
