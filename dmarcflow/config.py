@@ -91,7 +91,7 @@ class MailboxSettings:
     tls_archive_folder: str = ""
     failure_archive_folder: str = ""
     delete_processed: bool = False
-    batch_size: int = 50
+    batch_size: int = 500
     poll_interval: float = 60.0
     idle_timeout: float = 1500.0  # re-issue IDLE before the 29-minute server limit
     timeout: float = 60.0  # seconds for connecting and for each IMAP command

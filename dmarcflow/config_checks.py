@@ -138,7 +138,7 @@ def check_mailbox(obj: Any, where: Where) -> None:
     if not obj.name.strip() or "/" in obj.name:
         where.fail("name", obj.name, "must be a non-empty name without '/' (it is part of imap://NAME/FOLDER/UID)", "reports")
     _whole(where, obj, "port", 0, 65535, 0)
-    _whole(where, obj, "batch_size", 1, 10_000, 50)
+    _whole(where, obj, "batch_size", 1, 10_000, 500)
     for key in ("folder", "archive_folder", "invalid_folder"):
         _not_empty(where, obj, key, {"folder": "INBOX", "archive_folder": "Archive", "invalid_folder": "Invalid"}[key])
     day = 86_400.0

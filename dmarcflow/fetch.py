@@ -91,33 +91,31 @@ def _process_batch(
     box: Mailbox, ingestor: Ingestor, batch: Sequence[int], sizes: dict[int, int], should_stop: Callable[[], bool],
     report: Callable[[Filed], None],
 ) -> bool:
-    """Ingest and file one batch; True when a stop request ended it early.
+    """Ingest and file one batch (one FETCH); True when a stop request ended it early.
 
-    The batch's messages share commits (``Ingestor.commit_groups``); a message joins ``done``, and so is
-    filed, only once the commit that holds its reports is done.
+    The batch's messages share commits (``Ingestor.commit_groups``); the messages a commit holds are filed
+    (one MOVE per destination) as soon as that commit is done, never before: a failed commit files none of
+    its messages, which stay in the folder to be read again.
     """
     limit = ingestor.limits.max_message_bytes
     small = [uid for uid in batch if sizes.get(uid, 0) <= limit]
-    done: list[Filed] = []
-    stopped = False
-    try:
-        for uid in batch:
-            if sizes.get(uid, 0) > limit:
-                done.append(_classify(box.settings, uid, _reject_oversized(ingestor, box.settings, uid, sizes[uid], limit)))
-        with ingestor.commit_groups(done.extend) as add:
-            for message in box.fetch(small) if small else []:
-                if should_stop():
-                    stopped = True  # the messages fetched but not ingested stay in the folder for next time
-                    break
-                filed = _classify(box.settings, message.uid, ingest_message(ingestor, box.settings, message))
-                add(filed, filed.outcome.records)
-    finally:
-        # Also after a store failure: what was committed before it is filed now, not read again,
-        # and reported (reached only when filing worked), so the failure does not hide it.
+
+    def file_committed(done: list[Filed]) -> None:
         _file(box, done)
-        for item in done:
+        for item in done:  # reported only once filed, so that a failed MOVE is not reported as done
             report(item)
-    return stopped
+
+    oversized = [_classify(box.settings, uid, _reject_oversized(ingestor, box.settings, uid, sizes[uid], limit))
+                 for uid in batch if sizes.get(uid, 0) > limit]
+    if oversized:
+        file_committed(oversized)
+    with ingestor.commit_groups(file_committed) as add:
+        for message in box.fetch(small) if small else []:
+            if should_stop():
+                return True  # the messages fetched but not ingested stay in the folder for next time
+            filed = _classify(box.settings, message.uid, ingest_message(ingestor, box.settings, message))
+            add(filed, filed.outcome.records)
+    return False
 
 
 def ingest_message(ingestor: Ingestor, box: MailboxSettings, message: Message) -> InputOutcome:

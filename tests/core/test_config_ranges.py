@@ -41,7 +41,7 @@ CASES = [
     ('[elasticsearch]\nca_file = "/nowhere/ca.pem"\n', {}, '[elasticsearch] ca_file = "/nowhere/ca.pem": no such file (give the path of the CA bundle that signed the cluster\'s certificate, or leave it empty) (write e.g. ca_file = "")'),
     # [[mailboxes]]
     (BOX + "port = 99999\n", {}, "[mailboxes.0] port = 99999: must be a whole number from 0 to 65535 (write e.g. port = 0)"),
-    (BOX + "batch_size = -1\n", {}, "[mailboxes.0] batch_size = -1: must be a whole number from 1 to 10000 (write e.g. batch_size = 50)"),
+    (BOX + "batch_size = -1\n", {}, "[mailboxes.0] batch_size = -1: must be a whole number from 1 to 10000 (write e.g. batch_size = 500)"),
     (BOX + "poll_interval = 0\n", {}, "[mailboxes.0] poll_interval = 0.0: must be a number of seconds above 0 and at most 86400 (write e.g. poll_interval = 60.0)"),
     (BOX + "idle_timeout = -1\n", {}, "[mailboxes.0] idle_timeout = -1.0: must be a number of seconds above 0 and at most 86400 (write e.g. idle_timeout = 1500.0)"),
     (BOX + "timeout = 0\n", {}, "[mailboxes.0] timeout = 0.0: must be a number of seconds above 0 and at most 3600 (write e.g. timeout = 60.0)"),
