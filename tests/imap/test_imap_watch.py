@@ -204,6 +204,8 @@ def test_two_daemons_on_one_mailbox_and_store_count_each_report_once(
     two = WatchProcess(config, tmp_path / "two.log")
     try:
         filed(shared_dovecot, {"INBOX": 0, "Archive": 8, "Invalid": 0}, one, folders)
+        for daemon in (one, two):  # under load one may file everything before the other has its signal handlers
+            daemon.wait_log("dmarcflow watch: watching")
     finally:
         assert (one.stop(), two.stop()) == (0, 0)
     assert stored_identities(db) == expected(mails)
