@@ -85,7 +85,7 @@ def _backlog(conn: sqlite3.Connection, targets: Sequence[str]) -> tuple[OutboxBa
     out = []
     for target in sorted(set(targets) | set(checkpoints)):
         after = checkpoints.get(target, 0)
-        pending = conn.execute("SELECT count(*) FROM records WHERE id > ?", (after,)).fetchone()[0]
+        pending = conn.execute("SELECT count(*) FROM record_rows WHERE id > ?", (after,)).fetchone()[0]
         parked = conn.execute("SELECT count(*) FROM index_failures WHERE target = ?", (target,)).fetchone()[0]
         out.append(OutboxBacklog(target, int(pending), int(parked)))
     return tuple(out)

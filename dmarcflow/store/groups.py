@@ -18,11 +18,15 @@ __all__ = ["CommitGroup"]
 
 
 class CommitGroup:
-    """See ``Store.group``. ``failure(exc)`` says what a SQLite error means for this store, in words."""
+    """See ``Store.group``. ``failure(exc)`` says what a SQLite error means for this store, in words;
+    ``rolled_back()`` is called whenever a savepoint or the transaction is rolled back (the store drops
+    what it cached of rows written since: verdict ids)."""
 
-    def __init__(self, conn: sqlite3.Connection, failure: Callable[[sqlite3.Error], str]) -> None:
+    def __init__(self, conn: sqlite3.Connection, failure: Callable[[sqlite3.Error], str],
+                 rolled_back: Callable[[], None] = lambda: None) -> None:
         self._conn = conn
         self._failure = failure
+        self._rolled_back = rolled_back
         self._savepoints = 0
         self.dirty = False  # savepoints released since the last commit
         self.lost = False  # what was released could not be committed (rolled back): acknowledge none of it
@@ -66,6 +70,7 @@ class CommitGroup:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             self._lose(self._failure(exc))
+            self._rolled_back()
             _rollback(conn)
             raise StoreError(self.failure) from exc
         self.dirty = False
@@ -75,6 +80,7 @@ class CommitGroup:
         try:
             self.commit()
         except StoreError:
+            self._rolled_back()
             _rollback(self._conn)
 
     def _check_not_rolled_back(self) -> None:
@@ -85,6 +91,7 @@ class CommitGroup:
     def _undo(self, name: str) -> None:
         """Roll back this savepoint only; after disk full SQLite may have rolled back everything already."""
         conn = self._conn
+        self._rolled_back()
         if conn.in_transaction:
             try:
                 conn.execute(f"ROLLBACK TO {name}")

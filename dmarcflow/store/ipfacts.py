@@ -97,7 +97,7 @@ def mark_report(conn: sqlite3.Connection, report_pk: int, need_rdns: bool) -> No
     """
     conn.execute(
         "INSERT OR IGNORE INTO ip_pending (ip) "
-        "SELECT r.ip FROM (SELECT DISTINCT source_ip AS ip FROM records WHERE report = ?) AS r "
+        "SELECT r.ip FROM (SELECT DISTINCT source_ip AS ip FROM record_rows WHERE report = ?) AS r "
         "WHERE NOT EXISTS (SELECT 1 FROM ip_info i WHERE i.ip = r.ip AND (i.rdns_checked = 1 OR ? = 0))",
         (report_pk, int(need_rdns)),
     )

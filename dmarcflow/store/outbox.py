@@ -99,7 +99,7 @@ class OutboxRepository(Repository):
 
     def counts(self, target: str, after: int) -> tuple[int, int, int]:
         """The highest record id, the records after ``after`` and the target's parked records."""
-        last = self._conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0]
-        waiting = self._conn.execute("SELECT count(*) FROM records WHERE id > ?", (after,)).fetchone()[0]
+        last = self._conn.execute("SELECT coalesce(max(id), 0) FROM record_rows").fetchone()[0]
+        waiting = self._conn.execute("SELECT count(*) FROM record_rows WHERE id > ?", (after,)).fetchone()[0]
         failed = self._conn.execute("SELECT count(*) FROM index_failures WHERE target=?", (target,)).fetchone()[0]
         return int(last), int(waiting), int(failed)

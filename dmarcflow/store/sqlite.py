@@ -6,7 +6,6 @@ identity, so two processes ingesting the same report cannot both store it.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import sqlite3
@@ -15,10 +14,10 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Self
+from typing import IO, Self
 
-from dmarcflow.errors import ParseError, StoreError
-from dmarcflow.models import DkimResult, Record, Report, SpfResult
+from dmarcflow.errors import StoreError
+from dmarcflow.models import Record, Report
 from dmarcflow.store import ipfacts, rejected
 from dmarcflow.store.alerts import AlertStore
 from dmarcflow.store.check_cache import CheckCache
@@ -27,17 +26,16 @@ from dmarcflow.store.connection import describe, open_reader, open_writer
 from dmarcflow.store.groups import CommitGroup
 from dmarcflow.store.ipfacts import IpFactsRepository
 from dmarcflow.store.outbox import OutboxRepository
+from dmarcflow.store.record_writer import RecordWriter, RowEncoder, Verdicts, fingerprint, hash_records
 from dmarcflow.store.rejected import RawInput, RejectedRepository, RejectedRow
 from dmarcflow.store.reports import ReportRepository
 from dmarcflow.store.rollups import RollupRepository
 from dmarcflow.store.series import SeriesRepository
 from dmarcflow.utc import now_iso
 
-_BATCH = 5000
-_ROLLUP_BATCH = 5000  # rollup sums kept in memory before they are merged into daily_sources
-_JSON_CACHE_MAX = 4096
-_JSON_CACHED_LEN = 1024  # longer auth-result JSON (long human_result texts) is not kept
-MAX_INTEGER = 2**63 - 1  # SQLite's INTEGER
+__all__ = ["IDENTITY_LOOKUP", "Existing", "RowEncoder", "Store", "StoredReport", "fingerprint", "hash_records"]
+
+_INLINE_RAW = 1 << 20  # a compressed copy up to this size is bound in the INSERT; larger ones are streamed
 # Without statistics the planner takes reports_domain_time (domain, begin_ts) for this, a scan of every report
 # of that domain and day (hundreds for a large sender); the identity index holds all five columns.
 IDENTITY_LOOKUP = (
@@ -63,53 +61,6 @@ class Existing:
     status: str
 
 
-def fingerprint(row: tuple[Any, ...]) -> bytes:
-    """Stable bytes for a record row (without report id and position), for duplicate-versus-conflict."""
-    return repr(row[2:]).encode()
-
-
-def hash_records(records: Iterable[Record]) -> tuple[str, int, int]:
-    hasher = hashlib.sha256()
-    encoder = RowEncoder()
-    count = messages = 0
-    for record in records:
-        hasher.update(fingerprint(encoder.row(0, count, record)))
-        count += 1
-        messages += record.count
-    _check_sum(messages)
-    return hasher.hexdigest(), count, messages
-
-
-def _check_sum(messages: int) -> None:
-    if messages > MAX_INTEGER:
-        raise ParseError("invalid_value", "the report's record counts add up to more than 2^63-1 messages")
-
-
-class RowEncoder:
-    """Record -> records-table row. JSON of auth results is cached: a report repeats the same few."""
-
-    def __init__(self) -> None:
-        self._json: dict[tuple[Any, ...], str] = {}
-
-    def _auth(self, results: tuple[Any, ...]) -> str:
-        text = self._json.get(results)
-        if text is None:
-            text = json.dumps([{k: getattr(r, k) for k in r.__slots__} for r in results], separators=(",", ":"))
-            if len(self._json) < _JSON_CACHE_MAX and len(text) <= _JSON_CACHED_LEN:
-                self._json[results] = text
-        return text
-
-    def row(self, pk: int, position: int, r: Record) -> tuple[Any, ...]:
-        a = r.alignment
-        return (
-            pk, position, r.source_ip, r.count, r.disposition, r.dkim_evaluated, r.spf_evaluated,
-            r.header_from, r.envelope_from, r.envelope_to,
-            self._auth(r.reasons) if r.reasons else "[]",
-            self._auth(r.dkim), self._auth(r.spf), int(r.dmarc_pass), int(a.dkim), int(a.spf),
-            a.dkim_domain, a.spf_domain, r.source_class,
-        )
-
-
 class Store:
     """One connection to the store. ``open`` for commands that write, ``open_readonly`` for those that only read."""
 
@@ -131,6 +82,7 @@ class Store:
         # One for every report this store writes: reports from one reporter repeat the same auth results,
         # so its bounded JSON cache pays off across reports, not only within one.
         self._encoder = RowEncoder()
+        self._verdicts = Verdicts()  # verdict ids, dropped on every rollback (see Verdicts)
 
     @classmethod
     def open(cls, path: str | Path, *, create: bool = True) -> Self:
@@ -191,7 +143,7 @@ class Store:
         """
         if self._group is not None:
             raise StoreError("commit groups do not nest")
-        group = CommitGroup(self.conn, self._write_failure)
+        group = CommitGroup(self.conn, self._write_failure, self._verdicts.forget)
         self._group = group
         try:
             yield group
@@ -227,6 +179,7 @@ class Store:
 
     def _rollback(self) -> None:
         """Undo what is left: after disk full or an I/O error SQLite may have rolled back already."""
+        self._verdicts.forget()
         if self.conn.in_transaction:
             with suppress(sqlite3.Error):  # the error that brought us here is the one worth reporting
                 self.conn.execute("ROLLBACK")
@@ -268,23 +221,35 @@ class Store:
         same transaction (see ``ipfacts``), and enriched from there after the
         commit: no set of IPs is kept, however many distinct ones the report has.
         """
-        pk = self._insert_report_row(report, status, conflict_of, source)
-        writer = _RecordWriter(self.conn, pk, report, rollup=(status == "active"), encoder=self._encoder)
+        conn = self.conn
+        placeholder = f"pending:{id(report)}:{now_iso()}"
+        writer = self._writer(None, report, status == "active",
+                              lambda: self._insert_report_row(report, status, conflict_of, source, (placeholder, 0, 0)))
         for record in records:
             writer.add(record)
-        writer.finish()
+        stream = raw_xml()
+        size = stream.seek(0, 2)
+        stream.seek(0)
+        inline = stream.read() if size <= _INLINE_RAW else None
+        pk = writer.finish(lambda digest: self._insert_report_row(
+            report, status, conflict_of, source, (digest, writer.count, writer.messages), inline))
+        if writer.started:  # a big report: its row went in before its first batch of records
+            conn.execute("UPDATE reports SET records_hash=?, record_count=?, message_count=? WHERE id=?",
+                         (writer.hasher.hexdigest(), writer.count, writer.messages, pk))
         self._index_sources(pk, report.policy.domain)
-        digest = writer.hasher.hexdigest()
-        self.conn.execute(
-            "UPDATE reports SET records_hash=?, record_count=?, message_count=? WHERE id=?",
-            (digest, writer.count, writer.messages, pk),
-        )
-        self.conn.executemany("INSERT OR IGNORE INTO report_warnings (report, code) VALUES (?, ?)",
-                              [(pk, code) for code in warnings()])
-        self._put_raw_xml(pk, raw_xml())
-        ipfacts.mark_report(self.conn, pk, refresh_rdns)
+        codes = warnings()
+        if codes:
+            conn.executemany("INSERT OR IGNORE INTO report_warnings (report, code) VALUES (?, ?)",
+                             [(pk, code) for code in codes])
+        if inline is None or writer.started:
+            self._put_raw_xml(pk, stream)
+        ipfacts.mark_report(conn, pk, refresh_rdns)
         outcome = "ingested" if status == "active" else "conflict"
         return StoredReport(outcome, pk, writer.count, writer.messages)
+
+    def _writer(self, pk: int | None, report: Report, rollup: bool, begin: Callable[[], int]) -> RecordWriter:
+        day = int(report.metadata.begin.timestamp()) // 86400
+        return RecordWriter(self.conn, pk, report.policy.domain, day, rollup, self._encoder, self._verdicts, begin)
 
     def report_warnings(self, pk: int) -> tuple[str, ...]:
         rows = self.conn.execute("SELECT code FROM report_warnings WHERE report = ? ORDER BY code", (pk,))
@@ -294,7 +259,7 @@ class Store:
         """Note which source IPs this report saw (read back from its records, still in the page cache)."""
         self.conn.execute(
             "INSERT INTO report_sources (domain, source_ip, report, messages, records) "
-            "SELECT ?, source_ip, report, SUM(count), COUNT(*) FROM records WHERE report = ? GROUP BY source_ip",
+            "SELECT ?, source_ip, report, SUM(count), COUNT(*) FROM record_rows WHERE report = ? GROUP BY source_ip",
             (domain, pk),
         )
 
@@ -324,14 +289,14 @@ class Store:
 
     def delete_records(self, pk: int) -> None:
         """Drop a stored report's records, before ``rewrite_records`` writes them again (inside transaction())."""
-        self.conn.execute("DELETE FROM records WHERE report = ?", (pk,))
+        self.conn.execute("DELETE FROM record_rows WHERE report = ?", (pk,))
 
     def rewrite_records(self, pk: int, report: Report, records: Iterable[Record], rollup: bool) -> StoredReport:
         """Replace a stored report's records (``delete_records`` first)."""
-        writer = _RecordWriter(self.conn, pk, report, rollup=rollup, encoder=self._encoder)
+        writer = self._writer(pk, report, rollup, lambda: pk)
         for record in records:
             writer.add(record)
-        writer.finish()
+        writer.finish(lambda digest: pk)
         self.conn.execute("DELETE FROM report_sources WHERE report = ?", (pk,))
         self._index_sources(pk, report.policy.domain)
         self.conn.execute(
@@ -341,18 +306,21 @@ class Store:
         ipfacts.mark_report(self.conn, pk, need_rdns=False)
         return StoredReport("reprocessed", pk, writer.count, writer.messages)
 
-    def _insert_report_row(self, report: Report, status: str, conflict_of: int | None, source: str) -> int:
+    def _insert_report_row(self, report: Report, status: str, conflict_of: int | None, source: str,
+                           totals: tuple[str, int, int], raw_xml: bytes | None = None) -> int:
+        """The report's row: ``totals`` is (records hash, records, messages), or a placeholder the unique
+        identity index cannot collide with while the records of a big report are still being written."""
         m, p = report.metadata, report.policy
         cur = self.conn.execute(
             "INSERT INTO reports (org_name, report_id, domain, begin_ts, end_ts, email, extra_contact_info, generator, errors, "
             "schema, version, namespace, adkim, aspf, p, sp, np, pct, fo, testing, discovery_method, defaults_applied, "
-            "records_hash, status, conflict_of, source, ingested_at) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "records_hash, record_count, message_count, status, conflict_of, source, ingested_at, raw_xml) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 *report.identity, m.email, m.extra_contact_info, m.generator, json.dumps(list(m.errors)),
                 report.schema, report.version, report.namespace, p.adkim, p.aspf, p.p, p.sp, p.np, p.pct, p.fo,
                 p.testing, p.discovery_method, json.dumps(list(report.defaults_applied)),
-                f"pending:{id(report)}:{now_iso()}", status, conflict_of, source, now_iso(),
+                *totals, status, conflict_of, source, now_iso(), raw_xml,
             ),
         )
         assert cur.lastrowid is not None  # an INSERT always sets it
@@ -384,93 +352,6 @@ class Store:
 
     def raw_input(self, sha256: str) -> bytes | None:
         return rejected.raw_by_sha256(self.conn, sha256)
-
-
-def _dims(record: Record) -> tuple[Any, ...]:
-    a = record.alignment
-    return (
-        record.source_ip,
-        record.header_from,
-        record.source_class,
-        record.disposition,
-        int(record.dmarc_pass),
-        record.dkim_evaluated,
-        record.spf_evaluated,
-        int(a.dkim),
-        int(a.spf),
-        a.dkim_domain or "",
-        a.spf_domain or "",
-        _first_result(record.dkim, a.dkim_domain),
-        _first_result(record.spf, a.spf_domain),
-        ",".join(sorted({r.type for r in record.reasons})),
-    )
-
-
-def _first_result(results: tuple[DkimResult, ...] | tuple[SpfResult, ...], domain: str | None) -> str:
-    for r in results:
-        if r.domain == domain:
-            return r.result
-    return results[0].result if results else ""
-
-
-class _RecordWriter:
-    """Buffers record rows and rollup sums for one report, a bounded batch at a time.
-
-    Rollup sums are merged into daily_sources whenever the batch is full (the upsert adds them
-    up), so memory does not grow with the number of distinct sources in one report.
-    """
-
-    def __init__(self, conn: sqlite3.Connection, pk: int, report: Report, rollup: bool, encoder: RowEncoder) -> None:
-        self.conn, self.pk, self.rollup = conn, pk, rollup
-        self.domain = report.policy.domain
-        self.day = int(report.metadata.begin.timestamp()) // 86400
-        self.hasher = hashlib.sha256()
-        self.encoder = encoder
-        self.count = self.messages = 0
-        self.rows: list[tuple[Any, ...]] = []
-        self.sums: dict[tuple[Any, ...], list[int]] = {}
-
-    def add(self, r: Record) -> None:
-        row = self.encoder.row(self.pk, self.count, r)
-        self.hasher.update(fingerprint(row))
-        self.rows.append(row)
-        self.count += 1
-        self.messages += r.count
-        if self.messages > MAX_INTEGER:
-            _check_sum(self.messages)
-        if self.rollup:
-            sums = self.sums.setdefault(_dims(r), [0, 0])
-            sums[0] += r.count
-            sums[1] += 1
-            if len(self.sums) >= _ROLLUP_BATCH:
-                self._flush_sums()
-        if len(self.rows) >= _BATCH:
-            self._flush()
-
-    def _flush(self) -> None:
-        self.conn.executemany(
-            "INSERT INTO records (report, position, source_ip, count, disposition, dkim_eval, spf_eval, header_from, "
-            "envelope_from, envelope_to, reasons, dkim, spf, dmarc_pass, dkim_aligned, spf_aligned, dkim_domain, "
-            "spf_domain, class) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            self.rows,
-        )
-        self.rows.clear()
-
-    def finish(self) -> None:
-        self._flush()
-        self._flush_sums()
-
-    def _flush_sums(self) -> None:
-        if not self.sums:
-            return
-        self.conn.executemany(
-            "INSERT INTO daily_sources (domain, day, source_ip, header_from, class, disposition, dmarc_pass, dkim_eval, "
-            "spf_eval, dkim_aligned, spf_aligned, dkim_domain, spf_domain, dkim_result, spf_result, reasons, messages, records) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
-            "messages = messages + excluded.messages, records = records + excluded.records",
-            [(self.domain, self.day, *dims, m, n) for dims, (m, n) in self.sums.items()],
-        )
-        self.sums.clear()
 
 
 class _Inflating(io.RawIOBase):

@@ -1,0 +1,209 @@
+"""Writing a report's records: rows of ``record_rows`` with their verdict's id, the rollup sums, the records hash.
+
+A record is stored as (report, position, source IP, count, verdict id); the verdict (every other column of
+the ``records`` view) is stored once in ``verdicts`` (migration 13). ``Verdicts`` maps verdicts to ids for
+one store connection, with a bounded cache: the same few hundred verdicts come back in every report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from dmarcflow.errors import ParseError
+from dmarcflow.models import DkimResult, Record, SpfResult
+
+_BATCH = 5000
+_ROLLUP_BATCH = 5000  # rollup sums kept in memory before they are merged into daily_sources
+_JSON_CACHE_MAX = 4096
+_JSON_CACHED_LEN = 1024  # longer auth-result JSON (long human_result texts) is not kept
+_VERDICT_CACHE_MAX = 4096
+MAX_INTEGER = 2**63 - 1  # SQLite's INTEGER
+
+VERDICT_COLUMNS = ("disposition, dkim_eval, spf_eval, header_from, envelope_from, envelope_to, reasons, dkim, spf, "
+                   "dmarc_pass, dkim_aligned, spf_aligned, dkim_domain, spf_domain, class")
+# IS, not =: envelope_from, envelope_to and the aligned domains may be NULL. verdicts_key covers every column.
+_FIND_VERDICT = ("SELECT id FROM verdicts INDEXED BY verdicts_key WHERE "
+                 + " AND ".join(f"{c.strip()} IS ?" for c in VERDICT_COLUMNS.split(",")) + " ORDER BY id LIMIT 1")
+_ADD_VERDICT = f"INSERT INTO verdicts ({VERDICT_COLUMNS}) VALUES ({','.join('?' * 15)})"
+_INSERT_ROWS = "INSERT INTO record_rows (report, position, source_ip, count, verdict) VALUES (?,?,?,?,?)"
+_MERGE_SUMS = (
+    "INSERT INTO daily_sources (domain, day, source_ip, header_from, class, disposition, dmarc_pass, dkim_eval, "
+    "spf_eval, dkim_aligned, spf_aligned, dkim_domain, spf_domain, dkim_result, spf_result, reasons, messages, records) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+    "messages = messages + excluded.messages, records = records + excluded.records"
+)
+
+
+def fingerprint(row: tuple[Any, ...]) -> bytes:
+    """Stable bytes for a record row (without report id and position), for duplicate-versus-conflict."""
+    return repr(row[2:]).encode()
+
+
+def hash_records(records: Iterable[Record]) -> tuple[str, int, int]:
+    hasher = hashlib.sha256()
+    encoder = RowEncoder()
+    count = messages = 0
+    for record in records:
+        hasher.update(fingerprint(encoder.row(0, count, record)))
+        count += 1
+        messages += record.count
+    check_sum(messages)
+    return hasher.hexdigest(), count, messages
+
+
+def check_sum(messages: int) -> None:
+    if messages > MAX_INTEGER:
+        raise ParseError("invalid_value", "the report's record counts add up to more than 2^63-1 messages")
+
+
+class RowEncoder:
+    """Record -> the row of the ``records`` view (what the records hash is computed over, since schema 1).
+
+    JSON of auth results is cached: a report repeats the same few.
+    """
+
+    def __init__(self) -> None:
+        self._json: dict[tuple[Any, ...], str] = {}
+
+    def _auth(self, results: tuple[Any, ...]) -> str:
+        text = self._json.get(results)
+        if text is None:
+            text = json.dumps([{k: getattr(r, k) for k in r.__slots__} for r in results], separators=(",", ":"))
+            if len(self._json) < _JSON_CACHE_MAX and len(text) <= _JSON_CACHED_LEN:
+                self._json[results] = text
+        return text
+
+    def row(self, pk: int, position: int, r: Record) -> tuple[Any, ...]:
+        a = r.alignment
+        return (
+            pk, position, r.source_ip, r.count, r.disposition, r.dkim_evaluated, r.spf_evaluated,
+            r.header_from, r.envelope_from, r.envelope_to,
+            self._auth(r.reasons) if r.reasons else "[]",
+            self._auth(r.dkim), self._auth(r.spf), int(r.dmarc_pass), int(a.dkim), int(a.spf),
+            a.dkim_domain, a.spf_domain, r.source_class,
+        )
+
+
+class Verdicts:
+    """Verdict -> id in ``verdicts``, found or added inside the caller's write transaction.
+
+    The cache holds ids of rows this connection saw; a rolled-back transaction or savepoint may have
+    removed rows it added, so ``forget`` (called on every rollback) drops the whole cache. Rows are never
+    deleted otherwise, so ids seen in committed data stay valid. Each entry keeps the verdict's rollup
+    dimensions too (all but the source IP), which depend only on the verdict.
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[Any, ...], tuple[int, tuple[Any, ...]]] = {}
+
+    def forget(self) -> None:
+        self._ids.clear()
+
+    def of(self, conn: sqlite3.Connection, key: tuple[Any, ...], record: Record) -> tuple[int, tuple[Any, ...]]:
+        """(verdict id, rollup dimensions without the IP) of the verdict ``key`` (a row's columns 4 on)."""
+        found = self._ids.get(key)
+        if found is not None:
+            return found
+        row = conn.execute(_FIND_VERDICT, key).fetchone()
+        pk = int(row[0]) if row else _added(conn.execute(_ADD_VERDICT, key).lastrowid)
+        if len(self._ids) >= _VERDICT_CACHE_MAX:
+            self._ids.clear()
+        found = self._ids[key] = (pk, _dims(record))
+        return found
+
+
+def _added(rowid: int | None) -> int:
+    assert rowid is not None  # an INSERT always sets it
+    return rowid
+
+
+def _dims(record: Record) -> tuple[Any, ...]:
+    """The rollup's dimensions after the source IP (daily_sources' key order)."""
+    a = record.alignment
+    return (
+        record.header_from,
+        record.source_class,
+        record.disposition,
+        int(record.dmarc_pass),
+        record.dkim_evaluated,
+        record.spf_evaluated,
+        int(a.dkim),
+        int(a.spf),
+        a.dkim_domain or "",
+        a.spf_domain or "",
+        _first_result(record.dkim, a.dkim_domain),
+        _first_result(record.spf, a.spf_domain),
+        ",".join(sorted({r.type for r in record.reasons})),
+    )
+
+
+def _first_result(results: tuple[DkimResult, ...] | tuple[SpfResult, ...], domain: str | None) -> str:
+    for r in results:
+        if r.domain == domain:
+            return r.result
+    return results[0].result if results else ""
+
+
+class RecordWriter:
+    """Buffers record rows and rollup sums for one report, a bounded batch at a time.
+
+    The report's row may not exist yet (``pk`` None): ``begin`` inserts it when the first batch must be
+    written, so that a report whose records fit in one batch is inserted once, complete (``finish``).
+    Rollup sums are merged into daily_sources whenever the batch is full (the upsert adds them up), so
+    memory does not grow with the number of distinct sources in one report.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, pk: int | None, domain: str, day: int, rollup: bool,
+                 encoder: RowEncoder, verdicts: Verdicts, begin: Callable[[], int]) -> None:
+        self.conn, self.pk, self.rollup = conn, pk, rollup
+        self.domain, self.day = domain, day
+        self.hasher = hashlib.sha256()
+        self.encoder, self.verdicts, self._begin = encoder, verdicts, begin
+        self.started = False  # whether ``begin`` inserted the report's row (before its first batch)
+        self.count = self.messages = 0
+        self.rows: list[tuple[Any, ...]] = []
+        self.sums: dict[tuple[Any, ...], list[int]] = {}
+
+    def add(self, r: Record) -> None:
+        row = self.encoder.row(0, self.count, r)
+        self.hasher.update(fingerprint(row))
+        verdict, dims = self.verdicts.of(self.conn, row[4:], r)
+        self.rows.append((self.count, r.source_ip, r.count, verdict))
+        self.count += 1
+        self.messages += r.count
+        if self.messages > MAX_INTEGER:
+            check_sum(self.messages)
+        if self.rollup:
+            sums = self.sums.setdefault((r.source_ip, *dims), [0, 0])
+            sums[0] += r.count
+            sums[1] += 1
+            if len(self.sums) >= _ROLLUP_BATCH:
+                self._flush_sums()
+        if len(self.rows) >= _BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.pk is None:
+            self.pk, self.started = self._begin(), True
+        pk = self.pk
+        self.conn.executemany(_INSERT_ROWS, [(pk, *row) for row in self.rows])
+        self.rows.clear()
+
+    def finish(self, complete: Callable[[str], int]) -> int:
+        """Write what is buffered; ``complete(records hash)`` inserts the report's row if no batch did. The pk."""
+        if self.pk is None:
+            self.pk = complete(self.hasher.hexdigest())
+        if self.rows:
+            self._flush()
+        self._flush_sums()
+        return self.pk
+
+    def _flush_sums(self) -> None:
+        if not self.sums:
+            return
+        self.conn.executemany(_MERGE_SUMS, [(self.domain, self.day, *dims, m, n) for dims, (m, n) in self.sums.items()])
+        self.sums.clear()
