@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from dmarcflow.store.connection import describe, open_reader, open_writer
 from dmarcflow.store.groups import CommitGroup
 from dmarcflow.store.ipfacts import IpFactsRepository
 from dmarcflow.store.outbox import OutboxRepository
+from dmarcflow.store.raw_xml import Inflating
 from dmarcflow.store.record_writer import RecordWriter, RowEncoder, Verdicts, fingerprint, hash_records
 from dmarcflow.store.rejected import RawInput, RejectedRepository, RejectedRow
 from dmarcflow.store.reports import ReportRepository
@@ -277,7 +277,7 @@ class Store:
         row = self.conn.execute("SELECT raw_xml IS NOT NULL FROM reports WHERE id = ?", (pk,)).fetchone()
         if not row or not row[0]:
             return None
-        return io.BufferedReader(_Inflating(self.conn.blobopen("reports", "raw_xml", pk, readonly=True)), 1 << 16)
+        return io.BufferedReader(Inflating(self.conn.blobopen("reports", "raw_xml", pk, readonly=True)), 1 << 16)
 
     def reprocess_targets(self) -> list[tuple[int, str, str]]:
         """(id, status, org_name) of every aggregate report in id order, with the rollups dropped: a
@@ -352,33 +352,3 @@ class Store:
 
     def raw_input(self, sha256: str) -> bytes | None:
         return rejected.raw_by_sha256(self.conn, sha256)
-
-
-class _Inflating(io.RawIOBase):
-    """Reads a zlib-compressed blob as the bytes it holds, a chunk at a time."""
-
-    def __init__(self, blob: sqlite3.Blob) -> None:
-        self._blob = blob
-        self._zip = zlib.decompressobj()
-        self._pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    # BufferedReader hands a bytearray or a memoryview (typeshed: any writable buffer)
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        while not self._pending:
-            chunk = self._blob.read(1 << 16)
-            if not chunk:
-                self._pending = self._zip.flush()
-                break
-            self._pending = self._zip.decompress(chunk)
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-    def close(self) -> None:
-        self._blob.close()
-        super().close()
-

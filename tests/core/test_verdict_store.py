@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import zlib
 from pathlib import Path
 
 from dmarcflow.ingest import Ingestor
-from dmarcflow.store import Store
+from dmarcflow.store import Store, raw_xml
 from dmarcflow.store.schema import MIGRATIONS, _statements
 from tests.conftest import SAMPLES
 from tests.support.report_xml import record, report
@@ -104,3 +105,24 @@ def test_reports_share_their_verdicts(db_path: Path, ingestor: Ingestor, tmp_pat
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT count(*), count(DISTINCT verdict) FROM record_rows").fetchone() == (12, 2)
         assert conn.execute("SELECT count(*) FROM verdicts").fetchone()[0] == 2
+
+
+def test_raw_xml_is_kept_with_the_dictionary_and_copies_kept_without_it_still_read(store: Store, ingestor: Ingestor,
+                                                                                     tmp_path: Path) -> None:
+    xml = report(record() + record(ip="192.0.2.99", count="8"))
+    path = tmp_path / "r.xml"
+    path.write_bytes(xml)
+    assert [o.status for o in ingestor.ingest_file(str(path))] == ["ingested"]
+    blob = store.conn.execute("SELECT raw_xml FROM reports").fetchone()[0]
+    assert blob[1] & 0x20  # FDICT: the stream names its preset dictionary
+    assert zlib.decompressobj(zdict=raw_xml.DICTIONARY).decompress(blob) == xml
+    kept = store.open_raw_xml(1)
+    assert kept is not None
+    with kept:
+        assert kept.read() == xml
+    with store.transaction():  # a copy as dmarcflow kept it before the dictionary
+        store.conn.execute("UPDATE reports SET raw_xml = ?", (zlib.compress(xml, 3),))
+    kept = store.open_raw_xml(1)
+    assert kept is not None
+    with kept:
+        assert kept.read() == xml
