@@ -27,7 +27,6 @@ class CommitGroup:
         self._conn = conn
         self._failure = failure
         self._rolled_back = rolled_back
-        self._savepoints = 0
         self.dirty = False  # savepoints released since the last commit
         self.lost = False  # what was released could not be committed (rolled back): acknowledge none of it
         self.failure: str | None = None
@@ -42,9 +41,11 @@ class CommitGroup:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise StoreError(self._failure(exc)) from None
-        self._savepoints += 1
-        name = f"report_{self._savepoints}"
-        conn.execute(f"SAVEPOINT {name}")
+        # One name for every savepoint: the same statement text each time, so SQLite's prepared statements
+        # are reused (a name per report would prepare, and evict from the statement cache, two a report).
+        # ROLLBACK TO and RELEASE name the innermost savepoint of that name, which is this one.
+        name = "report"
+        conn.execute("SAVEPOINT report")
         try:
             yield
         except sqlite3.Error as exc:

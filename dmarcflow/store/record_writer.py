@@ -116,6 +116,10 @@ class Verdicts:
         return found
 
 
+def _by_key(item: tuple[tuple[Any, ...], list[int]]) -> tuple[Any, ...]:
+    return item[0]
+
+
 def _added(rowid: int | None) -> int:
     assert rowid is not None  # an INSERT always sets it
     return rowid
@@ -164,6 +168,9 @@ class RecordWriter:
         self.hasher = hashlib.sha256()
         self.encoder, self.verdicts, self._begin = encoder, verdicts, begin
         self.started = False  # whether ``begin`` inserted the report's row (before its first batch)
+        # messages and records per source IP while the report fits in one batch (then one executemany
+        # fills report_sources); a bigger one is summed from its stored rows instead (no set of IPs kept)
+        self.sources: dict[str, list[int]] | None = {} if pk is None else None
         self.count = self.messages = 0
         self.rows: list[tuple[Any, ...]] = []
         self.sums: dict[tuple[Any, ...], list[int]] = {}
@@ -173,6 +180,13 @@ class RecordWriter:
         self.hasher.update(fingerprint(row))
         verdict, dims = self.verdicts.of(self.conn, row[4:], r)
         self.rows.append((self.count, r.source_ip, r.count, verdict))
+        if self.sources is not None:
+            source = self.sources.get(r.source_ip)
+            if source is None:
+                self.sources[r.source_ip] = [r.count, 1]
+            else:
+                source[0] += r.count
+                source[1] += 1
         self.count += 1
         self.messages += r.count
         if self.messages > MAX_INTEGER:
@@ -188,7 +202,7 @@ class RecordWriter:
 
     def _flush(self) -> None:
         if self.pk is None:
-            self.pk, self.started = self._begin(), True
+            self.pk, self.started, self.sources = self._begin(), True, None
         pk = self.pk
         self.conn.executemany(_INSERT_ROWS, [(pk, *row) for row in self.rows])
         self.rows.clear()
@@ -205,5 +219,7 @@ class RecordWriter:
     def _flush_sums(self) -> None:
         if not self.sums:
             return
-        self.conn.executemany(_MERGE_SUMS, [(self.domain, self.day, *dims, m, n) for dims, (m, n) in self.sums.items()])
+        # in key order: the upsert then walks the rollup's B-tree forward instead of jumping about
+        self.conn.executemany(_MERGE_SUMS, [(self.domain, self.day, *dims, m, n)
+                                            for dims, (m, n) in sorted(self.sums.items(), key=_by_key)])
         self.sums.clear()

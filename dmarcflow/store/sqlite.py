@@ -236,14 +236,17 @@ class Store:
         if writer.started:  # a big report: its row went in before its first batch of records
             conn.execute("UPDATE reports SET records_hash=?, record_count=?, message_count=? WHERE id=?",
                          (writer.hasher.hexdigest(), writer.count, writer.messages, pk))
-        self._index_sources(pk, report.policy.domain)
+        if writer.sources is not None:
+            self._note_sources(pk, report.policy.domain, writer.sources, refresh_rdns)
+        else:
+            self._index_sources(pk, report.policy.domain)
+            ipfacts.mark_report(conn, pk, refresh_rdns)
         codes = warnings()
         if codes:
             conn.executemany("INSERT OR IGNORE INTO report_warnings (report, code) VALUES (?, ?)",
                              [(pk, code) for code in codes])
         if inline is None or writer.started:
             self._put_raw_xml(pk, stream)
-        ipfacts.mark_report(conn, pk, refresh_rdns)
         outcome = "ingested" if status == "active" else "conflict"
         return StoredReport(outcome, pk, writer.count, writer.messages)
 
@@ -262,6 +265,13 @@ class Store:
             "SELECT ?, source_ip, report, SUM(count), COUNT(*) FROM record_rows WHERE report = ? GROUP BY source_ip",
             (domain, pk),
         )
+
+    def _note_sources(self, pk: int, domain: str, sources: dict[str, list[int]], refresh_rdns: bool) -> None:
+        """``_index_sources`` and ``ipfacts.mark_report`` from the sums the writer kept (a small report)."""
+        self.conn.executemany(
+            "INSERT INTO report_sources (domain, source_ip, report, messages, records) VALUES (?, ?, ?, ?, ?)",
+            [(domain, ip, pk, m, n) for ip, (m, n) in sorted(sources.items())])
+        ipfacts.mark_ips(self.conn, sorted(sources), refresh_rdns)
 
     def _put_raw_xml(self, pk: int, stream: IO[bytes]) -> None:
         """Copy the compressed XML into the row in chunks (incremental blob I/O, no whole copy in memory)."""
