@@ -152,7 +152,7 @@ def test_refused_documents_are_reported_parked_and_retried(es_client, es_setting
     elastic.setup(es_client, es_settings)
     # A value the strict mapping cannot take (not an IP) makes the cluster refuse two documents.
     # (It has no IP facts either: a day later, the pass no longer waits for its enrichment.)
-    seeded_store.conn.execute("UPDATE records SET source_ip = 'not-an-ip' WHERE id IN (10, 20)")
+    seeded_store.conn.execute("UPDATE record_rows SET source_ip = 'not-an-ip' WHERE id IN (10, 20)")
     later = datetime.now(timezone.utc) + outbox.ENRICHMENT_GRACE * 2
     first = _sync(es_client, seeded_store, es_settings, now=lambda: later)
     assert [(f.record_id, f.status) for f in first.failures] == [(10, 400), (20, 400)]
@@ -160,7 +160,7 @@ def test_refused_documents_are_reported_parked_and_retried(es_client, es_setting
     assert (first.created, first.checkpoint, first.pending, first.parked) == (TOTAL_RECORDS - 2, TOTAL_RECORDS, 0, 2)
     assert [f.attempts for f in outbox.failures(seeded_store, elastic.target_of(es_settings))] == [1, 1]
     # Fixed in the store (e.g. by reprocess): the next pass sends them and clears the list.
-    seeded_store.conn.execute("UPDATE records SET source_ip = '192.0.2.1' WHERE id IN (10, 20)")
+    seeded_store.conn.execute("UPDATE record_rows SET source_ip = '192.0.2.1' WHERE id IN (10, 20)")
     second = _sync(es_client, seeded_store, es_settings, now=lambda: later)
     assert (second.created, second.failures, second.parked, second.complete) == (2, (), 0, True)
     assert _indexed(es_client, es_settings) == tuple(_stored(seeded_store))
