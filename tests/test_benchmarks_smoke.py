@@ -108,7 +108,7 @@ def test_quick_run_measures_issue_16_on_known_inputs(quick_run: tuple[subprocess
     store = metrics["store"]
     assert store["store_bytes_per_record_big"]["records"] == 2_000
     assert store["store_bytes_per_record_small"]["records"] == year["records"]
-    assert "records" in store["store_bytes_per_record_small"]["per_table_bytes"]
+    assert "record_rows" in store["store_bytes_per_record_small"]["per_table_bytes"]
     assert len(metrics["startup"]["bare"]["all_seconds"]) == 2
 
 
