@@ -25,8 +25,9 @@ from dmarcflow.kinds.base import KindSettings, Parsed, Payload, Reprocessed, Sto
 from dmarcflow.kinds.compact_records import CompactRecords, compact
 from dmarcflow.models import Report
 from dmarcflow.parse import parse_report
-from dmarcflow.store import browse, raw_xml
+from dmarcflow.store import browse
 from dmarcflow.store.browse import ReportFilter, ReportRow
+from dmarcflow.store.raw_xml import compressor
 from dmarcflow.store.sqlite import Store, StoredReport, hash_records
 
 WORKER_MAX_RECORDS = 50_000  # a parsed report in flight between processes holds ~100 B a record
@@ -169,7 +170,7 @@ class _CompressingReader:
 
     def __init__(self, inner: IO[bytes], spool: IO[bytes]) -> None:
         self._inner = inner
-        self._zip = raw_xml.compressor()
+        self._zip = compressor()
         self._spool = spool
 
     def read(self, size: int = -1) -> bytes:
