@@ -1,7 +1,7 @@
 """Writing a report's records: rows of ``record_rows`` with their verdict's id, the rollup sums, the records hash.
 
 A record is stored as (report, position, source IP, count, verdict id); the verdict (every other column of
-the ``records`` view) is stored once in ``verdicts`` (migration 13). ``Verdicts`` maps verdicts to ids for
+the ``records`` view) is stored once in ``verdicts`` (migration 14). ``Verdicts`` maps verdicts to ids for
 one store connection, with a bounded cache: the same few hundred verdicts come back in every report.
 """
 

@@ -1,4 +1,4 @@
-"""Verdicts stored once (migration 13): a migrated store answers exactly as one built fresh, and the verdict
+"""Verdicts stored once (migration 14): a migrated store answers exactly as one built fresh, and the verdict
 ids a store caches never outlive a rolled-back savepoint. Real SQLite files, the real CLI and ingest."""
 
 from __future__ import annotations
