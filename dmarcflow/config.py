@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -347,6 +346,8 @@ def _keys_set(values: Any, section: str, env: Mapping[str, str], cls: type) -> s
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # here: a run without a config file never needs the parser
+
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
