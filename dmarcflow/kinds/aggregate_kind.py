@@ -20,7 +20,6 @@ from typing import IO, TYPE_CHECKING
 
 from dmarcflow.errors import InputError, StoreError, TooLargeForWorker, Warnings
 from dmarcflow.kinds.base import KindSettings, Parsed, Payload, Reprocessed, Stored
-from dmarcflow.kinds.compact_records import CompactRecords, compact
 from dmarcflow.models import Report
 from dmarcflow.parse import parse_report
 from dmarcflow.store import browse
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
     from email.message import Message
 
     from dmarcflow.index.feed import Feed
+    from dmarcflow.kinds.compact_records import CompactRecords
 
 WORKER_MAX_RECORDS = 50_000  # a parsed report in flight between processes holds ~100 B a record
 WORKER_MAX_RAW = 16 << 20  # bytes of the compressed raw copy
@@ -76,6 +76,8 @@ class AggregateKind:
                       marked_ips=stored.report_pk is not None)
 
     def parse(self, payload: Payload, settings: KindSettings) -> Parsed:
+        from dmarcflow.kinds.compact_records import compact  # here: only worker processes parse without storing
+
         warnings = Warnings(payload.warnings)
         with payload.open(warnings) as stream, _compressing(stream) as tee:
             parsed = parse_report(tee, warnings, payload.sender_domain)
