@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -347,6 +346,8 @@ def _keys_set(values: Any, section: str, env: Mapping[str, str], cls: type) -> s
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # here: a run without a config file never needs the parser
+
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
@@ -361,18 +362,24 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def _build(cls: type, values: Mapping[str, Any], section: str, env: Mapping[str, str], env_section: str | None = None) -> Any:
     if not isinstance(values, Mapping):
         raise ConfigError(f"[{section}] must be a table")
-    hints = get_type_hints(cls)
+    hints: dict[str, Any] = {}
+
+    def hint(name: str) -> Any:
+        if not hints:  # read on the first key set: most sections of most runs set none
+            hints.update(get_type_hints(cls))
+        return hints[name]
+
     names = {config_key(f.name): f.name for f in fields(cls)}
     unknown = set(values) - set(names)
     if unknown:
         raise ConfigError(f"[{section}] unknown key(s): {', '.join(sorted(unknown))}")
-    kwargs = {names[k]: _coerce(v, hints[names[k]], f"{section}.{k}") for k, v in values.items()}
+    kwargs = {names[k]: _coerce(v, hint(names[k]), f"{section}.{k}") for k, v in values.items()}
     prefix = f"{ENV_PREFIX}{(env_section or section).upper()}_"
     from_env: set[str] = set()
     for key, name in names.items():
         raw = _env_value(env, prefix + key.upper(), key)
         if raw is not None:
-            kwargs[name] = _coerce_text(raw, hints[name], prefix + key.upper())
+            kwargs[name] = _coerce_text(raw, hint(name), prefix + key.upper())
             from_env.add(key)
     obj = cls(**kwargs)
     check = _CHECKS.get(cls)

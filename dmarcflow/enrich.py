@@ -12,7 +12,6 @@ import ipaddress
 import re
 from collections import OrderedDict
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +117,8 @@ class ReverseDns:
         ips = list(dict.fromkeys(ips))  # one lookup per address, even when asked twice
         if not ips:
             return {}
+        from concurrent.futures import ThreadPoolExecutor  # here: offline runs never start a thread
+
         workers = max(1, min(self._settings.dns_workers, len(ips)))
         with ThreadPoolExecutor(max_workers=workers) as pool:
             return dict(zip(ips, pool.map(self.lookup, ips), strict=True))

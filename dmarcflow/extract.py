@@ -18,13 +18,10 @@ import logging
 import re
 import shutil
 import tempfile
-import zipfile
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
-from email.message import Message
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from dmarcflow import archive, mime
 from dmarcflow.budget import InputBudget, bounded
 from dmarcflow.errors import ExtractError, InputError, Warnings
 from dmarcflow.inflate import GZIP, ZLIB, InflateStream
@@ -32,6 +29,14 @@ from dmarcflow.inputs import Source
 from dmarcflow.kinds.base import FALLBACK, Opener, Payload
 from dmarcflow.kinds.registry import MAIL_HEADERS, SHAPES, mail_claim
 from dmarcflow.mbox import split_mbox
+
+# ``mime`` (the email package) and ``archive`` (zipfile) are imported by the walker's methods that read a mail
+# or a zip: a plain or gzipped report is most of what arrives, and a short ingest should not pay for them.
+if TYPE_CHECKING:
+    import zipfile
+    from email.message import Message
+
+    from dmarcflow import archive, mime
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +205,8 @@ class _Walker:
         yield from self.node(inner, open_inner, limit, trail.down(*quirks), seekable=False)
 
     def _zip(self, name: str, opener: Opener, trail: _Trail, seekable: bool) -> Iterator[Item]:
+        from dmarcflow import archive
+
         sink = Warnings()
         stream = opener(sink) if seekable else _spooled(opener, sink)
         try:
@@ -215,6 +222,8 @@ class _Walker:
             stream.close()
 
     def _member(self, name: str, zf: zipfile.ZipFile, member: archive.Member, trail: _Trail) -> Iterator[Item]:
+        from dmarcflow import archive
+
         member_name = f"{name}!{member.label}"
         limit = self.budget.stream_limit(max(member.info.compress_size, 1))
         refused = archive.refusal(member, limit)
@@ -230,6 +239,8 @@ class _Walker:
         yield from self.node(member_name, open_member, limit, replace(trail, warnings=trail.warnings + quirks), seekable=False)
 
     def _email(self, name: str, raw: bytes, trail: _Trail) -> Iterator[Item]:
+        from dmarcflow import mime
+
         quirks = mime.header_quirks(raw)
         msg = mime.parse_mail(raw)
         sender = mime.sender_domain(msg)
@@ -261,6 +272,8 @@ class _Walker:
 
     def _attached_report(self, name: str, attached: Message, trail: _Trail) -> Iterator[Item]:
         """A forwarded mail that is itself a report (a failure report): as a whole, its parts unread."""
+        from dmarcflow import mime
+
         claim = mail_claim(attached)
         assert claim is not None
         try:
@@ -282,6 +295,8 @@ class _Walker:
             yield Rejection(part_name, internal_error(exc, part_name))
 
     def _leaf(self, name: str, leaf: mime.Leaf, trail: _Trail) -> Iterator[Item]:
+        from dmarcflow import mime
+
         data = mime.content(leaf.part)
         if not data.strip():
             yield Skipped(name, "empty", f"an empty {mime.describe(leaf.part)} part")

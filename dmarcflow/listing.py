@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from dmarcflow.kinds.registry import KINDS, NAMES
+from dmarcflow.kinds.registry import NAMES, kinds
 from dmarcflow.store import RejectedRow, Store
 from dmarcflow.store.browse import ReportFilter, ReportRow
 
@@ -38,10 +38,10 @@ def list_reports(store: Store, domain: str | None = None, since: date | None = N
     When several kinds have reports, their rows are merged by begin time (then kind, then id).
     """
     where = report_filter(domain, since, until, status)
-    kinds = [k for k in KINDS if kind is None or k.name == kind]
-    if kind is not None and not kinds:
+    chosen = [k for k in kinds() if kind is None or k.name == kind]
+    if kind is not None and not chosen:
         raise ValueError(f"kind must be one of {NAMES}, not {kind!r}")
-    with_rows = [k for k in kinds if k.list_reports(store, where, limit=1)]
+    with_rows = [k for k in chosen if k.list_reports(store, where, limit=1)]
     if len(with_rows) <= 1:  # one kind pages itself (aggregate reports in SQL)
         return with_rows[0].list_reports(store, where, limit=limit, offset=offset) if with_rows else []
     merged = sorted((row for k in with_rows for row in k.list_reports(store, where)),

@@ -35,14 +35,13 @@ class OrgDomains:
     """
 
     def __init__(self, size: int = 65536) -> None:
-        self._psl = _psl()
         self._memo: dict[str, str] = {}
         self._size = size
 
     def __call__(self, name: str) -> str:
         found = self._memo.get(name)
         if found is None:
-            found = self._psl.registrable(name) or name
+            found = _psl().registrable(name) or name  # the list is read on the first name (an owner may ask none)
             if len(self._memo) < self._size:
                 self._memo[name] = found
         return found
@@ -172,7 +171,7 @@ def aligned(auth_domain: str | None, from_domain: str, mode: str,
     """Whether the authenticated domain aligns with the From domain; ``org`` gives registrable domains."""
     if not auth_domain:
         return False
-    if mode == "s":
+    if mode == "s" or auth_domain == from_domain:  # equal names align in both modes: no need to ask ``org``
         return auth_domain == from_domain
     return org(auth_domain) == org(from_domain)
 

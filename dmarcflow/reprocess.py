@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dmarcflow.kinds.base import Reprocessed
-from dmarcflow.kinds.registry import KINDS
+from dmarcflow.kinds.registry import kinds
 from dmarcflow.store import Store
 
 
@@ -26,7 +26,7 @@ def reprocess(store: Store) -> ReprocessResult:
     an error naming it, and nothing is changed.
     """
     with store.transaction():
-        done = {kind.name: kind.reprocess(store) for kind in KINDS}
+        done = {kind.name: kind.reprocess(store) for kind in kinds()}
     return ReprocessResult(
         reports=sum(r.reports for r in done.values()), records=sum(r.records for r in done.values()),
         messages=sum(r.messages for r in done.values()), skipped=sum(r.skipped for r in done.values()), kinds=done,

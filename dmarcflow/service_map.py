@@ -63,7 +63,7 @@ class ServiceMap:
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        self._lines: list[str] | None = None
+        self._lines: list[bytes] | None = None
         self._whole: dict[str, Service] | None = None
         self._columns = _Columns(0, 1, 2)
         self._memo: dict[str, Service | None] = {}
@@ -79,14 +79,15 @@ class ServiceMap:
         return found
 
     def _load(self) -> None:
-        with self._path.open(newline="", encoding="utf-8") as fh:
-            head, _, rest = fh.read().partition("\n")
-        crlf = head.endswith("\r")  # the shipped file ends its lines with CRLF
-        one_ending = rest.count("\r") == (rest.count("\n") if crlf else 0)
-        lines = rest.split("\r\n" if crlf else "\n")
+        # Lines are kept as bytes and only a hit is decoded: UTF-8 sorts as its characters do, and decoding
+        # the whole file cost more than a short ingest's lookups.
+        head, _, rest = self._path.read_bytes().partition(b"\n")
+        crlf = head.endswith(b"\r")  # the shipped file ends its lines with CRLF
+        one_ending = rest.count(b"\r") == (rest.count(b"\n") if crlf else 0)
+        lines = rest.split(b"\r\n" if crlf else b"\n")
         if lines and not lines[-1]:
             lines.pop()
-        columns = _Columns.of(next(csv.reader([head]), []))
+        columns = _Columns.of(next(csv.reader([head.decode("utf-8")]), []))
         if columns.key == 0 and one_ending and all(map(operator.lt, lines, islice(lines, 1, None))):
             self._lines, self._columns = lines, columns
         else:
@@ -96,9 +97,10 @@ class ServiceMap:
         """The last line whose key is ``name``: they sort together between ``name,`` and ``name-``."""
         lines = self._lines
         assert lines is not None
-        first, end = bisect_left(lines, name + ","), bisect_left(lines, name + "-")  # "-" follows "," in ASCII
+        key = name.encode("utf-8", "surrogatepass")  # a name no line can hold still sorts in its place
+        first, end = bisect_left(lines, key + b","), bisect_left(lines, key + b"-")  # "-" follows "," in ASCII
         for line in reversed(lines[first:end]):
-            service = self._columns.service(next(csv.reader([line])))
+            service = self._columns.service(next(csv.reader([line.decode("utf-8")])))
             if service is not None:
                 return service
         return None

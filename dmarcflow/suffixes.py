@@ -10,6 +10,7 @@ differently fails there.
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import IO
 
 from publicsuffixlist import PublicSuffixList
@@ -42,17 +43,10 @@ class SuffixList(PublicSuffixList):
             return
         text = source.read()
         text = text.decode("utf8", "surrogateescape") if isinstance(text, bytes) else text
-        rules: set[str] = set()
-        unencoded: list[str] = []
-        longest = 0
-        for line in text.split("\n"):  # the library reads a binary file: lines end at b"\n" only
-            rule = line.lower().split(" ")[0].rstrip()
-            if not rule or rule.startswith("//"):
-                continue
-            longest = max(longest, rule.count(".") + 1)
-            rules.add(rule)
-            if accept_encoded_idn and not rule.isascii():
-                unencoded.append(rule)
+        # The library's rule of each line (its first word, lower case, right-stripped; no blank line, no
+        # comment), with each step done once over the whole text or set where that gives the same words.
+        words = {line.partition(" ")[0].rstrip() for line in text.lower().split("\n")}  # lines end at b"\n" only
+        rules = {word for word in words if word and not word.startswith("//")}
         self._publicsuffix = frozenset(rules)
-        self._maxlabel = longest
-        self._unencoded = tuple(unencoded)
+        self._maxlabel = max(map(str.count, rules, repeat(".")), default=-1) + 1
+        self._unencoded = tuple(rule for rule in rules if not rule.isascii()) if accept_encoded_idn else ()

@@ -20,7 +20,6 @@ from dmarcflow.errors import StoreError
 from dmarcflow.ingest import MAX_JOBS, Ingestor, InputOutcome, jobs_for, list_inputs
 from dmarcflow.kinds.registry import NAMES
 from dmarcflow.listing import REPORT_STATUSES, list_rejected, list_reports, rejected_raw
-from dmarcflow.reprocess import reprocess
 from dmarcflow.store import Store
 
 OUTCOME_COLUMNS = ("path", "status", "reason", "reports", "records", "messages")
@@ -205,6 +204,8 @@ def _save_raw(store: Store, save_id: int, output: Path) -> None:
 @click.pass_obj
 def reprocess_cmd(app: AppContext) -> None:
     """Re-parse every stored report (every kind) from what was kept (after an upgrade)."""
+    from dmarcflow.reprocess import reprocess  # here: `ingest` (this module's main command) does not need it
+
     with app.open_store(create=False) as store:
         result = reprocess(store)
     lines = [r.text for r in result.kinds.values() if r.reports or r.skipped]

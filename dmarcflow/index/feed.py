@@ -107,6 +107,6 @@ def index_of(feed: Feed, row: Any, prefix: str, period: str,
 
 def feeds() -> list[Feed]:
     """Every kind's feed, aggregate first (the registry says which kinds exist)."""
-    from dmarcflow.kinds.registry import KINDS
+    from dmarcflow.kinds.registry import kinds
 
-    return [kind.feed for kind in KINDS]
+    return [kind.feed for kind in kinds()]

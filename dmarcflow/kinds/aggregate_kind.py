@@ -16,19 +16,22 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from email.message import Message
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from dmarcflow.errors import InputError, StoreError, TooLargeForWorker, Warnings
-from dmarcflow.index.feed import AggregateFeed, Feed
 from dmarcflow.kinds.base import KindSettings, Parsed, Payload, Reprocessed, Stored
-from dmarcflow.kinds.compact_records import CompactRecords, compact
 from dmarcflow.models import Report
 from dmarcflow.parse import parse_report
 from dmarcflow.store import browse
 from dmarcflow.store.browse import ReportFilter, ReportRow
 from dmarcflow.store.raw_xml import compressor
 from dmarcflow.store.sqlite import Store, StoredReport, hash_records
+
+if TYPE_CHECKING:
+    from email.message import Message
+
+    from dmarcflow.index.feed import Feed
+    from dmarcflow.kinds.compact_records import CompactRecords
 
 WORKER_MAX_RECORDS = 50_000  # a parsed report in flight between processes holds ~100 B a record
 WORKER_MAX_RAW = 16 << 20  # bytes of the compressed raw copy
@@ -55,7 +58,12 @@ class AggregateKind:
     name = "aggregate"
     shapes = ("xml",)
     mail_headers: tuple[str, ...] = ()
-    feed: Feed = AggregateFeed()
+
+    @property
+    def feed(self) -> Feed:
+        from dmarcflow.index.feed import AggregateFeed  # here: only what indexes needs the index modules
+
+        return AggregateFeed()
 
     def claims_mail(self, msg: Message) -> str | None:
         return None  # an aggregate report is a part of its mail, found by its bytes
@@ -68,6 +76,8 @@ class AggregateKind:
                       marked_ips=stored.report_pk is not None)
 
     def parse(self, payload: Payload, settings: KindSettings) -> Parsed:
+        from dmarcflow.kinds.compact_records import compact  # here: only worker processes parse without storing
+
         warnings = Warnings(payload.warnings)
         with payload.open(warnings) as stream, _compressing(stream) as tee:
             parsed = parse_report(tee, warnings, payload.sender_domain)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.message import Message
 from typing import IO, TYPE_CHECKING, Protocol
 
 from dmarcflow.config import Limits
@@ -22,6 +21,8 @@ from dmarcflow.store.sqlite import Store
 from dmarcflow.utc import parse_iso
 
 if TYPE_CHECKING:
+    from email.message import Message
+
     from dmarcflow.index.feed import Feed
 
 Opener = Callable[[Warnings], IO[bytes]]  # the sink collects quirks met while the bytes are read

@@ -7,11 +7,9 @@ parses again from the kept ARF fields and the original's header block.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.message import Message
+from typing import TYPE_CHECKING
 
 from dmarcflow.errors import InputError, StoreError, Warnings
-from dmarcflow.index.failures import FailureFeed
-from dmarcflow.index.feed import Feed
 from dmarcflow.kinds.arf import MailFacts
 from dmarcflow.kinds.base import FALLBACK, WHOLE_MAIL, KindSettings, Parsed, Payload, Reprocessed, Stored, page
 from dmarcflow.kinds.failure import mail_claim, parse_failure_mail, reparse
@@ -21,6 +19,11 @@ from dmarcflow.store.browse import ReportFilter, ReportRow
 from dmarcflow.store.failures import FailureReports, KeptFailure
 from dmarcflow.store.sqlite import Store
 from dmarcflow.utc import iso
+
+if TYPE_CHECKING:
+    from email.message import Message
+
+    from dmarcflow.index.feed import Feed
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,12 @@ class FailureKind:
     name = "failure"
     shapes: tuple[str, ...] = ()  # no document shape of its own: a failure report is a mail
     mail_headers: tuple[str, ...] = ()
-    feed: Feed = FailureFeed()
+
+    @property
+    def feed(self) -> Feed:
+        from dmarcflow.index.failures import FailureFeed  # here: only what indexes needs the index modules
+
+        return FailureFeed()
 
     def claims_mail(self, msg: Message) -> str | None:
         """An ARF part makes the mail a failure report; a plain-text notice does when nothing else in it is a report."""

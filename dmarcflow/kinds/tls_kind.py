@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.message import Message
+from typing import TYPE_CHECKING
 
 from dmarcflow.errors import InputError, StoreError, Warnings
-from dmarcflow.index.feed import Feed
-from dmarcflow.index.tls import TlsFeed
 from dmarcflow.kinds.base import KindSettings, Parsed, Payload, Reprocessed, Stored, page
 from dmarcflow.kinds.json_input import read_bounded
 from dmarcflow.kinds.tls import LIMITS, parse_tls
@@ -16,6 +14,11 @@ from dmarcflow.store.browse import ReportFilter, ReportRow
 from dmarcflow.store.sqlite import Store
 from dmarcflow.store.tls import TlsReports
 from dmarcflow.utc import iso
+
+if TYPE_CHECKING:
+    from email.message import Message
+
+    from dmarcflow.index.feed import Feed
 
 REPORT_DOMAIN, SUBMITTER = "tls-report-domain", "tls-report-submitter"
 
@@ -35,7 +38,12 @@ class TlsKind:
     name = "tls"
     shapes = ("json",)
     mail_headers = (REPORT_DOMAIN, SUBMITTER)
-    feed: Feed = TlsFeed()
+
+    @property
+    def feed(self) -> Feed:
+        from dmarcflow.index.tls import TlsFeed  # here: only what indexes needs the index modules
+
+        return TlsFeed()
 
     def claims_mail(self, msg: Message) -> str | None:
         return None  # a TLS report is a part of its mail (found by its bytes), not the mail itself

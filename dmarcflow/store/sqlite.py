@@ -12,15 +12,13 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import IO, Self
+from typing import IO, TYPE_CHECKING, Self
 
 from dmarcflow.errors import StoreError
 from dmarcflow.models import Record, Report
 from dmarcflow.store import ipfacts, rejected
-from dmarcflow.store.alerts import AlertStore
-from dmarcflow.store.check_cache import CheckCache
-from dmarcflow.store.checks import CheckRepository
 from dmarcflow.store.connection import describe, open_reader, open_writer
 from dmarcflow.store.groups import CommitGroup
 from dmarcflow.store.ipfacts import IpFactsRepository
@@ -30,8 +28,13 @@ from dmarcflow.store.record_writer import RecordWriter, RowEncoder, Verdicts, fi
 from dmarcflow.store.rejected import RawInput, RejectedRepository, RejectedRow
 from dmarcflow.store.reports import ReportRepository
 from dmarcflow.store.rollups import RollupRepository
-from dmarcflow.store.series import SeriesRepository
 from dmarcflow.utc import now_iso
+
+if TYPE_CHECKING:
+    from dmarcflow.store.alerts import AlertStore
+    from dmarcflow.store.check_cache import CheckCache
+    from dmarcflow.store.checks import CheckRepository
+    from dmarcflow.store.series import SeriesRepository
 
 __all__ = ["IDENTITY_LOOKUP", "Existing", "RowEncoder", "Store", "StoredReport", "fingerprint", "hash_records"]
 
@@ -70,19 +73,41 @@ class Store:
         self.readonly = readonly
         self.reports = ReportRepository(conn, path)
         self.rollups = RollupRepository(conn, path)
-        self.series = SeriesRepository(conn, path)
         self.ip_facts = IpFactsRepository(conn, path)
         self.rejected = RejectedRepository(conn, path)
-        self.alerts = AlertStore(conn, path)
-        self.checks = CheckRepository(conn, path)  # DNS posture checks, and the report facts they read
-        # the cached checks read whole (the DNS posture page, ``check --cached``, the ``dns_changed`` alert)
-        self.check_cache = CheckCache(conn)
         self.outbox = OutboxRepository(conn, path)  # what each search index has not acknowledged yet
         self._group: CommitGroup | None = None
         # One for every report this store writes: reports from one reporter repeat the same auth results,
         # so its bounded JSON cache pays off across reports, not only within one.
         self._encoder = RowEncoder()
         self._verdicts = Verdicts()  # verdict ids, dropped on every rollback (see Verdicts)
+
+    # The repositories that ingest never asks are made (and their modules imported) on first use.
+    @cached_property
+    def series(self) -> SeriesRepository:
+        from dmarcflow.store.series import SeriesRepository
+
+        return SeriesRepository(self.conn, self.path)
+
+    @cached_property
+    def alerts(self) -> AlertStore:
+        from dmarcflow.store.alerts import AlertStore
+
+        return AlertStore(self.conn, self.path)
+
+    @cached_property
+    def checks(self) -> CheckRepository:
+        """DNS posture checks, and the report facts they read."""
+        from dmarcflow.store.checks import CheckRepository
+
+        return CheckRepository(self.conn, self.path)
+
+    @cached_property
+    def check_cache(self) -> CheckCache:
+        """The cached checks read whole (the DNS posture page, ``check --cached``, the ``dns_changed`` alert)."""
+        from dmarcflow.store.check_cache import CheckCache
+
+        return CheckCache(self.conn)
 
     @classmethod
     def open(cls, path: str | Path, *, create: bool = True) -> Self:

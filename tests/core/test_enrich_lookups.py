@@ -11,7 +11,8 @@ from dmarcflow.service_map import Service, ServiceMap
 def test_every_key_of_the_shipped_map_answers_alike() -> None:
     whole, searched = load_service_map(), service_map()
     assert len(whole) > 30_000
-    misses = ["", "com", "zzzz.invalid", "0", "example.com", "a" * 300, "google.com.", "GOOGLE.COM"]
+    misses = ["", "com", "zzzz.invalid", "0", "example.com", "a" * 300, "google.com.", "GOOGLE.COM", "bücher.example",
+              "\udcff.example", "\U0010ffff"]
     differing = [key for key in [*whole, *misses] if searched.get(key) != whole.get(key)]
     assert differing == []
     assert searched._lines is not None  # noqa: SLF001  (the shipped file is sorted: searched, not read whole)
@@ -32,8 +33,12 @@ def test_an_unsorted_file_is_read_whole_and_the_last_row_of_a_key_wins(tmp_path:
 def test_a_sorted_file_is_searched_and_a_short_last_row_leaves_the_one_before(tmp_path: Path) -> None:
     path = tmp_path / "map.csv"
     path.write_text("base_reverse_dns,name,type\na.example,A,ESP\nb.example,\"B, Inc.\",\nb.example-x,X,ISP\n"
-                    "b.example.net,N,ISP\nc.example,C,ISP\n", encoding="utf-8")
+                    "b.example.net,N,ISP\nc.example,C,ISP\nd\u00e9.example,D\u00e9j\u00e0,ESP\n\u6f22.example,K,ISP\n",
+                    encoding="utf-8")
     searched = ServiceMap(path)
+    assert searched.get("dé.example") == Service("Déjà", "ESP")  # UTF-8 lines sort as their characters do
+    assert searched.get("漢.example") == Service("K", "ISP")
+    assert searched.get("d\udce9.example") is None  # not UTF-8 (a lone surrogate): no line, no error
     assert searched.get("b.example") == Service("B, Inc.", None)
     assert searched.get("b.example-x") == Service("X", "ISP")
     assert searched.get("b") is None

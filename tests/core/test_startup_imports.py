@@ -96,3 +96,42 @@ def test_offline_ingest_imports_neither_dns_resolver_nor_analysis(tmp_path: Path
     loaded = _loaded_after(code)
     assert sorted(m for m in ("dns.resolver", "parsedmarc", "dmarcflow.analysis", "dmarcflow.cli.summary",
                               "elasticsearch") if m in loaded) == []
+
+
+# What ingesting one plain aggregate report leaves unimported (each module is imported where it is needed):
+# the other kinds (with their parsers, store repositories and index feeds), the search index, the mail and
+# zip readers, the worker pool (one file gets no worker), and the store's repositories ingest never asks.
+NOT_FOR_ONE_AGGREGATE_FILE = (
+    "dmarcflow.kinds.tls_kind", "dmarcflow.kinds.tls", "dmarcflow.kinds.failure_kind", "dmarcflow.kinds.failure",
+    "dmarcflow.kinds.arf", "dmarcflow.store.tls", "dmarcflow.store.failures", "dmarcflow.index",
+    "dmarcflow.index.feed", "dmarcflow.index.document", "dmarcflow.mime", "dmarcflow.archive",
+    "dmarcflow.worker_pool", "dmarcflow.reprocess", "dmarcflow.store.alerts", "dmarcflow.store.checks",
+    "dmarcflow.store.check_cache", "dmarcflow.store.series",
+)
+
+
+def _ingest_code(db: Path, *paths: Path) -> str:
+    """A fresh interpreter's `dmarcflow --db DB ingest --offline --format json PATHS`; asserts one outcome per path."""
+    argv = ["--db", str(db), "ingest", "--offline", "--format", "json", *map(str, paths)]
+    return ("import contextlib, io\nfrom dmarcflow.cli import main\nout = io.StringIO()\n"
+            "with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):\n"
+            f"    main({argv!r}, prog_name='dmarcflow')\n"
+            "outcomes = [(o['kind'], o['status']) for o in json.loads(out.getvalue())]\n"
+            f"assert len(outcomes) == {len(paths)}, out.getvalue()\n"
+            "print(json.dumps(outcomes))")
+
+
+def test_one_aggregate_file_imports_no_other_kind_nor_the_index(tmp_path: Path) -> None:
+    report = SAMPLES / "mail.ru!example.net!1772582400!1772668799.xml"
+    loaded = _loaded_after(_ingest_code(tmp_path / "s.sqlite", report))
+    assert sorted(m for m in NOT_FOR_ONE_AGGREGATE_FILE if m in loaded) == []
+    assert "dmarcflow.kinds.aggregate_kind" in loaded
+
+
+def test_tls_and_failure_reports_still_ingest_in_a_fresh_process(tmp_path: Path) -> None:
+    inputs = (SAMPLES / "tls" / "kestrel-net.de!example.net!1772409600!1772495999.json",
+              SAMPLES / "failure" / "email-arf-rfc822-headers.eml", SAMPLES / "email-text-xml.eml")
+    probe = f"import sys, json\n{_ingest_code(tmp_path / 's.sqlite', *inputs)}"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [
+        ["tls", "ingested"], ["failure", "ingested"], ["aggregate", "ingested"]]

@@ -9,7 +9,7 @@ import pytest
 from dmarcflow.errors import ParseError, StoreError
 from dmarcflow.kinds.base import KindSettings, Payload
 from dmarcflow.kinds.failure_kind import FailureKind
-from dmarcflow.kinds.registry import KINDS, NAMES, SHAPES, kind_named
+from dmarcflow.kinds.registry import ENTRIES, MAIL_HEADERS, NAMES, SHAPES, kind_named, kinds
 from dmarcflow.kinds.tls_kind import TlsKind
 from dmarcflow.store.browse import ReportFilter
 from tests.kinds.conftest import FAILURE_FILES, TLS_FILES, tls_payload
@@ -36,9 +36,18 @@ def test_the_registry_names_every_kind_once():
     assert NAMES == ("aggregate", "tls", "failure")
     assert SHAPES == {"xml": "aggregate", "json": "tls"}
     assert [kind_named(n).name for n in NAMES] == list(NAMES)
-    assert [k.feed.kind for k in KINDS] == list(NAMES)
+    assert [k.feed.kind for k in kinds()] == list(NAMES)
     with pytest.raises(KeyError):
         kind_named("forensic")
+
+
+def test_each_registry_entry_says_what_its_kind_says():
+    # The registry answers shapes and mail headers without importing the kinds: its entries must agree
+    # with the classes that are imported once a report of the kind turns up.
+    for entry, kind in zip(ENTRIES, kinds(), strict=True):
+        assert (entry.name, entry.shapes, entry.mail_headers) == (kind.name, kind.shapes, kind.mail_headers)
+        assert type(kind).__module__ == entry.module
+    assert MAIL_HEADERS == ("tls-report-domain", "tls-report-submitter")
 
 
 def test_store_outcomes(store):
