@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,18 +59,18 @@ def run_measured(argv: list[str], timeout: float, stdin: bytes | None = None) ->
 
 
 def _wait(proc: subprocess.Popen, timeout: float):
-    deadline = time.monotonic() + timeout
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            proc.returncode = os.waitstatus_to_exitcode(status)  # Popen must not wait again
-            return proc.returncode, usage
-        if time.monotonic() > deadline:
-            proc.kill()
-            _, status, usage = os.wait4(proc.pid, 0)
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            raise StageFailed(f"{proc.args!r} did not finish within {timeout:.0f} s")
-        time.sleep(0.02)
+    """Reap the child the moment it exits (a polling loop would round short runs up to its period)."""
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        expired = timer.finished.is_set()  # set before cancel() only when the timer fired
+        timer.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)  # Popen must not wait again
+    if expired:
+        raise StageFailed(f"{proc.args!r} did not finish within {timeout:.0f} s")
+    return proc.returncode, usage
 
 
 def best_of(runs: list[dict[str, Any]], key: str = "seconds") -> dict[str, Any]:
