@@ -20,7 +20,7 @@ from dmarcflow.models import DkimResult, Record, SpfResult
 from dmarcflow.store.rollup_ids import RollupIds
 
 _BATCH = 5000
-_ROLLUP_BATCH = 5000  # rollup sums kept in memory before they are merged into daily_sources
+_ROLLUP_BATCH = 5000  # rollup sums kept in memory before they are merged into daily_rollup
 _JSON_CACHE_MAX = 4096
 _JSON_CACHED_LEN = 1024  # longer auth-result JSON (long human_result texts) is not kept
 _VERDICT_CACHE_MAX = 4096
