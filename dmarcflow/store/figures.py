@@ -3,7 +3,7 @@
 The store is opened read-only (``open_reader``) with a short busy timeout for each scrape, so a scrape
 never creates the store and never waits long behind a writer. Every query reads a small table
 (``reports``, ``rejected``, ``index_checkpoint``, ``index_failures``) or a primary-key range of
-``daily_sources``; none scans ``records`` except the outbox backlog, which reads only the records
+the daily rollup; none scans ``records`` except the outbox backlog, which reads only the records
 after a checkpoint.
 """
 
@@ -73,7 +73,8 @@ def _day_messages(conn: sqlite3.Connection, domains: list[str], day: int) -> dic
     for domain in domains:  # (domain, day) is the rollup's primary-key prefix: one range read per domain
         counts = dict.fromkeys(CLASSES, 0)
         for klass, messages in conn.execute(
-                "SELECT class, sum(messages) FROM daily_sources WHERE domain = ? AND day = ? GROUP BY class",
+                "SELECT v.class, sum(r.messages) FROM daily_rollup r CROSS JOIN rollup_verdicts v ON v.id = r.verdict "
+                "WHERE r.domain = (SELECT id FROM rollup_names WHERE name = ?) AND r.day = ? GROUP BY v.class",
                 (domain, day)):
             counts[str(klass)] = int(messages)
         out[domain] = counts

@@ -2,7 +2,9 @@
 
 A record is stored as (report, position, source IP, count, verdict id); the verdict (every other column of
 the ``records`` view) is stored once in ``verdicts`` (migration 14). ``Verdicts`` maps verdicts to ids for
-one store connection, with a bounded cache: the same few hundred verdicts come back in every report.
+one store connection, with a bounded cache: the same few hundred verdicts come back in every report. The
+rollup's rows are summed per (source IP, rollup verdict) and merged into ``daily_rollup`` by dictionary ids
+(migration 15, ``rollup_ids``).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from typing import Any
 
 from dmarcflow.errors import ParseError
 from dmarcflow.models import DkimResult, Record, SpfResult
+from dmarcflow.store.rollup_ids import RollupIds
 
 _BATCH = 5000
-_ROLLUP_BATCH = 5000  # rollup sums kept in memory before they are merged into daily_sources
+_ROLLUP_BATCH = 5000  # rollup sums kept in memory before they are merged into daily_rollup
 _JSON_CACHE_MAX = 4096
 _JSON_CACHED_LEN = 1024  # longer auth-result JSON (long human_result texts) is not kept
 _VERDICT_CACHE_MAX = 4096
@@ -31,10 +34,8 @@ _FIND_VERDICT = ("SELECT id FROM verdicts INDEXED BY verdicts_key WHERE "
 _ADD_VERDICT = f"INSERT INTO verdicts ({VERDICT_COLUMNS}) VALUES ({','.join('?' * 15)})"
 _INSERT_ROWS = "INSERT INTO record_rows (report, position, source_ip, count, verdict) VALUES (?,?,?,?,?)"
 _MERGE_SUMS = (
-    "INSERT INTO daily_sources (domain, day, source_ip, header_from, class, disposition, dmarc_pass, dkim_eval, "
-    "spf_eval, dkim_aligned, spf_aligned, dkim_domain, spf_domain, dkim_result, spf_result, reasons, messages, records) "
-    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
-    "messages = messages + excluded.messages, records = records + excluded.records"
+    "INSERT INTO daily_rollup (domain, day, source, verdict, messages, records) VALUES (?,?,?,?,?,?) "
+    "ON CONFLICT DO UPDATE SET messages = messages + excluded.messages, records = records + excluded.records"
 )
 
 
@@ -88,23 +89,35 @@ class RowEncoder:
         )
 
 
+class VerdictIds:
+    """A verdict's ids: in ``verdicts`` (``pk``) and, once a rollup needs it, in ``rollup_verdicts``."""
+
+    __slots__ = ("dims", "pk", "rollup")
+
+    def __init__(self, pk: int, dims: tuple[Any, ...]) -> None:
+        self.pk = pk
+        self.dims = dims  # the rollup verdict's columns (rollup_verdicts' order), which depend only on the verdict
+        self.rollup = 0  # 0: not looked up yet (ids start at 1)
+
+
 class Verdicts:
-    """Verdict -> id in ``verdicts``, found or added inside the caller's write transaction.
+    """Verdict -> its ids, found or added inside the caller's write transaction.
 
     The cache holds ids of rows this connection saw; a rolled-back transaction or savepoint may have
-    removed rows it added, so ``forget`` (called on every rollback) drops the whole cache. Rows are never
-    deleted otherwise, so ids seen in committed data stay valid. Each entry keeps the verdict's rollup
-    dimensions too (all but the source IP), which depend only on the verdict.
+    removed rows it added, so ``forget`` (called on every rollback) drops the whole cache, the rollup's
+    ids included. Rows are never deleted otherwise, so ids seen in committed data stay valid.
     """
 
     def __init__(self) -> None:
-        self._ids: dict[tuple[Any, ...], tuple[int, tuple[Any, ...]]] = {}
+        self._ids: dict[tuple[Any, ...], VerdictIds] = {}
+        self.rollup_ids = RollupIds()
 
     def forget(self) -> None:
         self._ids.clear()
+        self.rollup_ids.forget()
 
-    def of(self, conn: sqlite3.Connection, key: tuple[Any, ...], record: Record) -> tuple[int, tuple[Any, ...]]:
-        """(verdict id, rollup dimensions without the IP) of the verdict ``key`` (a row's columns 4 on)."""
+    def of(self, conn: sqlite3.Connection, key: tuple[Any, ...], record: Record) -> VerdictIds:
+        """The ids of the verdict ``key`` (a row's columns 4 on)."""
         found = self._ids.get(key)
         if found is not None:
             return found
@@ -112,12 +125,14 @@ class Verdicts:
         pk = int(row[0]) if row else _added(conn.execute(_ADD_VERDICT, key).lastrowid)
         if len(self._ids) >= _VERDICT_CACHE_MAX:
             self._ids.clear()
-        found = self._ids[key] = (pk, _dims(record))
+        found = self._ids[key] = VerdictIds(pk, _dims(record))
         return found
 
-
-def _by_key(item: tuple[tuple[Any, ...], list[int]]) -> tuple[Any, ...]:
-    return item[0]
+    def rollup(self, conn: sqlite3.Connection, ids: VerdictIds) -> int:
+        """The verdict's id in ``rollup_verdicts`` (looked up once per cached verdict)."""
+        if not ids.rollup:
+            ids.rollup = self.rollup_ids.verdict(conn, ids.dims)
+        return ids.rollup
 
 
 def _added(rowid: int | None) -> int:
@@ -126,7 +141,7 @@ def _added(rowid: int | None) -> int:
 
 
 def _dims(record: Record) -> tuple[Any, ...]:
-    """The rollup's dimensions after the source IP (daily_sources' key order)."""
+    """The rollup verdict's columns (``rollup_verdicts``, daily_sources' key order after the source IP)."""
     a = record.alignment
     return (
         record.header_from,
@@ -173,13 +188,13 @@ class RecordWriter:
         self.sources: dict[str, list[int]] | None = {} if pk is None else None
         self.count = self.messages = 0
         self.rows: list[tuple[Any, ...]] = []
-        self.sums: dict[tuple[Any, ...], list[int]] = {}
+        self.sums: dict[tuple[str, int], list[int]] = {}  # (source IP, rollup verdict id) -> messages, records
 
     def add(self, r: Record) -> None:
         row = self.encoder.row(0, self.count, r)
         self.hasher.update(fingerprint(row))
-        verdict, dims = self.verdicts.of(self.conn, row[4:], r)
-        self.rows.append((self.count, r.source_ip, r.count, verdict))
+        ids = self.verdicts.of(self.conn, row[4:], r)
+        self.rows.append((self.count, r.source_ip, r.count, ids.pk))
         if self.sources is not None:
             source = self.sources.get(r.source_ip)
             if source is None:
@@ -192,7 +207,7 @@ class RecordWriter:
         if self.messages > MAX_INTEGER:
             check_sum(self.messages)
         if self.rollup:
-            sums = self.sums.setdefault((r.source_ip, *dims), [0, 0])
+            sums = self.sums.setdefault((r.source_ip, ids.rollup or self.verdicts.rollup(self.conn, ids)), [0, 0])
             sums[0] += r.count
             sums[1] += 1
             if len(self.sums) >= _ROLLUP_BATCH:
@@ -219,7 +234,9 @@ class RecordWriter:
     def _flush_sums(self) -> None:
         if not self.sums:
             return
+        ids = self.verdicts.rollup_ids.names(self.conn, {self.domain, *(ip for ip, _ in self.sums)})
+        domain, day = ids[self.domain], self.day
         # in key order: the upsert then walks the rollup's B-tree forward instead of jumping about
-        self.conn.executemany(_MERGE_SUMS, [(self.domain, self.day, *dims, m, n)
-                                            for dims, (m, n) in sorted(self.sums.items(), key=_by_key)])
+        self.conn.executemany(_MERGE_SUMS, sorted([(domain, day, ids[ip], verdict, m, n)
+                                                   for (ip, verdict), (m, n) in self.sums.items()]))
         self.sums.clear()

@@ -3,10 +3,11 @@
 Everything about sources comes from the rollups (kept up to date at ingest, active reports only), so no
 query reads the ``records`` table. A window that holds every day of the domain is answered from
 ``domain_sources`` (the whole history, already grouped: one row per source and verdict, read in key order);
-any other window from ``daily_sources``, with an equality on ``domain`` plus a range on ``day``: the
-leading columns of its primary key. ``RollupRepository`` is what callers use; the module functions over a
-connection are its implementation (and, under the 0.1 name ``dmarcflow.analysis.queries``, what older
-callers imported).
+any other window from the daily rollup (``daily_rollup``, by dictionary ids since schema 15; ``daily_sources``
+is its view with text), with an equality on ``domain`` plus a range on ``day``: the leading columns of its
+primary key. The ids are summed first and turned into text after, so the text is looked up once per group.
+``RollupRepository`` is what callers use; the module functions over a connection are its implementation
+(and, under the 0.1 name ``dmarcflow.analysis.queries``, what older callers imported).
 """
 
 from __future__ import annotations
@@ -31,11 +32,23 @@ IpRow = IpFacts
 PolicyFacts = PolicyPublished
 POLICY_FIELDS = PolicyPublished.SUMMARY_FIELDS
 _POLICY_COLUMNS = (*POLICY_FIELDS, "fo", "discovery_method")
-_IN_WINDOW = "domain = ? AND day BETWEEN ? AND ?"
+_DOMAIN_ID = "(SELECT id FROM rollup_names WHERE name = ?)"
+_IN_WINDOW = f"domain = {_DOMAIN_ID} AND day BETWEEN ? AND ?"
 _REPORTS_IN_WINDOW = "domain = ? AND status = 'active' AND begin_ts >= ? AND begin_ts < ?"
 _GROUP = ("source_ip, class, header_from, dmarc_pass, dkim_aligned, spf_aligned, dkim_domain, spf_domain, "
           "dkim_result, spf_result, reasons")
-_PLAIN_GROUP = ", ".join("+" + c.strip() for c in _GROUP.split(","))
+_ID_GROUP = "source, verdict"  # daily_rollup's terms behind _GROUP: the IP's id and the rollup verdict's
+_PLAIN_ID_GROUP = "+source, +verdict"
+# The daily rows summed per (IP id, rollup verdict id), then per group of the text: a rollup verdict also holds
+# disposition and evaluations, which the groups sum over.
+_DAILY_ROWS = (
+    "SELECT i.name, v.class, v.header_from, v.dmarc_pass, v.dkim_aligned, v.spf_aligned, v.dkim_domain, "
+    "v.spf_domain, v.dkim_result, v.spf_result, v.reasons, SUM(g.m), "
+    "SUM(CASE v.disposition WHEN 'quarantine' THEN g.m ELSE 0 END), SUM(CASE v.disposition WHEN 'reject' THEN g.m ELSE 0 END) "
+    "FROM (SELECT source, verdict, SUM(messages) AS m FROM daily_rollup {hint} WHERE " + _IN_WINDOW + " GROUP BY {group}) AS g "
+    "CROSS JOIN rollup_names i ON i.id = g.source CROSS JOIN rollup_verdicts v ON v.id = g.verdict "
+    "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11"
+)
 # Above this share of the domain's days, reading the covering index in group order (no sort)
 # beats a primary-key range scan followed by a sort of every row in the window.
 _INDEX_SHARE = 0.3
@@ -104,12 +117,12 @@ def policy_facts(published: Mapping[str, Any], defaulted: Iterable[str], domain:
 def domain_totals(conn: sqlite3.Connection, domain: str, window: Window) -> Totals:
     # One pass over the window with conditional sums: a GROUP BY disposition would sort.
     row = conn.execute(
-        "SELECT COALESCE(SUM(messages), 0), COALESCE(SUM(messages * dmarc_pass), 0), "
-        "COALESCE(SUM(messages * spf_aligned), 0), COALESCE(SUM(messages * dkim_aligned), 0), "
-        "COALESCE(SUM(CASE disposition WHEN 'none' THEN messages END), 0), "
-        "COALESCE(SUM(CASE disposition WHEN 'quarantine' THEN messages END), 0), "
-        "COALESCE(SUM(CASE disposition WHEN 'reject' THEN messages END), 0) "
-        f"FROM daily_sources WHERE {_IN_WINDOW}",
+        "SELECT COALESCE(SUM(messages), 0), COALESCE(SUM(messages * v.dmarc_pass), 0), "
+        "COALESCE(SUM(messages * v.spf_aligned), 0), COALESCE(SUM(messages * v.dkim_aligned), 0), "
+        "COALESCE(SUM(CASE v.disposition WHEN 'none' THEN messages END), 0), "
+        "COALESCE(SUM(CASE v.disposition WHEN 'quarantine' THEN messages END), 0), "
+        "COALESCE(SUM(CASE v.disposition WHEN 'reject' THEN messages END), 0) "
+        f"FROM daily_rollup r CROSS JOIN rollup_verdicts v ON v.id = r.verdict WHERE r.{_IN_WINDOW}",
         _args(domain, window),
     ).fetchone()
     return Totals(row[0], row[1], row[2], row[3], dispositions={"none": row[4], "quarantine": row[5], "reject": row[6]})
@@ -128,22 +141,17 @@ def source_rows(conn: sqlite3.Connection, domain: str, window: Window) -> list[S
 
 
 def daily_source_rows(conn: sqlite3.Connection, domain: str, window: Window) -> sqlite3.Cursor:
-    """The source rows summed from ``daily_sources`` (what any window can be answered from), in group order."""
+    """The source rows summed from the daily rollup (what any window can be answered from), in group order."""
     hint, group = _access_path(conn, domain, window)
-    return conn.execute(
-        f"SELECT {_GROUP}, SUM(messages), SUM(CASE disposition WHEN 'quarantine' THEN messages ELSE 0 END), "
-        f"SUM(CASE disposition WHEN 'reject' THEN messages ELSE 0 END) "
-        f"FROM daily_sources {hint} WHERE {_IN_WINDOW} GROUP BY {group}",
-        _args(domain, window),
-    )
+    return conn.execute(_DAILY_ROWS.format(hint=hint, group=group), _args(domain, window))
 
 
 def whole_history(conn: sqlite3.Connection, domain: str, window: Window) -> bool:
     """Whether the window holds every day the domain has rollup rows for (each bound: one primary-key seek)."""
-    first = conn.execute("SELECT MIN(day) FROM daily_sources WHERE domain = ?", (domain,)).fetchone()[0]
+    first = conn.execute(f"SELECT MIN(day) FROM daily_rollup WHERE domain = {_DOMAIN_ID}", (domain,)).fetchone()[0]
     if first is None:
         return False  # nothing stored: the daily query finds nothing as well
-    last = conn.execute("SELECT MAX(day) FROM daily_sources WHERE domain = ?", (domain,)).fetchone()[0]
+    last = conn.execute(f"SELECT MAX(day) FROM daily_rollup WHERE domain = {_DOMAIN_ID}", (domain,)).fetchone()[0]
     return bool(window.first_day <= first and last <= window.last_day)
 
 
@@ -162,16 +170,16 @@ def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
 
 
 def _access_path(conn: sqlite3.Connection, domain: str, window: Window) -> tuple[str, str]:
-    """(table hint, GROUP BY terms) for the window, pinned rather than left to the planner.
+    """(table hint, GROUP BY terms of the ids) for the window, pinned rather than left to the planner.
 
-    A long window reads the covering index in group order (no sort). A short one
+    A long window reads the covering index in (IP, verdict) order (no sort). A short one
     searches the primary key by day and sorts the few rows it finds: the unary
     plus on the GROUP BY terms stops the planner from choosing the index order
     (and scanning the whole domain) instead.
     """
     if _long_window(conn, domain, window):
-        return "INDEXED BY daily_sources_by_source", _GROUP
-    return "", _PLAIN_GROUP
+        return "INDEXED BY daily_rollup_by_source", _ID_GROUP
+    return "", _PLAIN_ID_GROUP
 
 
 def _long_window(conn: sqlite3.Connection, domain: str, window: Window) -> bool:

@@ -463,6 +463,125 @@ MIGRATIONS: list[str] = [
                v.spf_domain AS spf_domain, v.class AS class
         FROM record_rows r JOIN verdicts v ON v.id = r.verdict;
     """,
+    # 15: the daily rollup by dictionary ids. A small report adds about one daily row per record, and each row
+    # held its domain, source IP and verdict as text twice (the key and the covering index): 239 B per record
+    # of the year of small reports. Domains and source IPs are now ids in ``rollup_names``, the rest of the key
+    # (everything but domain, day and IP) an id in ``rollup_verdicts``; ``daily_rollup`` keeps the ids, and its
+    # index by source no more than the ids, the day and the messages. ``daily_sources`` stays as a view with the
+    # old columns for readers. domain_sources keeps its text (the summary reads it in key order, as it is); its
+    # triggers move to daily_rollup and look the text up by id.
+    """
+    CREATE TABLE rollup_names (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE
+    );
+    INSERT INTO rollup_names (name) SELECT domain FROM daily_sources UNION SELECT source_ip FROM daily_sources;
+    CREATE TABLE rollup_verdicts (
+        id INTEGER PRIMARY KEY,
+        header_from TEXT NOT NULL,
+        class TEXT NOT NULL,
+        disposition TEXT NOT NULL,
+        dmarc_pass INTEGER NOT NULL,
+        dkim_eval TEXT NOT NULL,
+        spf_eval TEXT NOT NULL,
+        dkim_aligned INTEGER NOT NULL,
+        spf_aligned INTEGER NOT NULL,
+        dkim_domain TEXT NOT NULL,
+        spf_domain TEXT NOT NULL,
+        dkim_result TEXT NOT NULL,
+        spf_result TEXT NOT NULL,
+        reasons TEXT NOT NULL,
+        UNIQUE (header_from, class, disposition, dmarc_pass, dkim_eval, spf_eval, dkim_aligned, spf_aligned,
+                dkim_domain, spf_domain, dkim_result, spf_result, reasons)
+    );
+    INSERT INTO rollup_verdicts (header_from, class, disposition, dmarc_pass, dkim_eval, spf_eval, dkim_aligned,
+                                 spf_aligned, dkim_domain, spf_domain, dkim_result, spf_result, reasons)
+        SELECT DISTINCT header_from, class, disposition, dmarc_pass, dkim_eval, spf_eval, dkim_aligned, spf_aligned,
+                        dkim_domain, spf_domain, dkim_result, spf_result, reasons
+        FROM daily_sources;
+    CREATE TABLE daily_rollup (
+        domain INTEGER NOT NULL,
+        day INTEGER NOT NULL,
+        source INTEGER NOT NULL,
+        verdict INTEGER NOT NULL,
+        messages INTEGER NOT NULL,
+        records INTEGER NOT NULL,
+        PRIMARY KEY (domain, day, source, verdict)
+    ) WITHOUT ROWID;
+    INSERT INTO daily_rollup (domain, day, source, verdict, messages, records)
+        SELECT d.id, s.day, i.id, v.id, s.messages, s.records
+        FROM daily_sources s
+        JOIN rollup_names d ON d.name = s.domain
+        JOIN rollup_names i ON i.name = s.source_ip
+        JOIN rollup_verdicts v ON v.header_from = s.header_from AND v.class = s.class
+            AND v.disposition = s.disposition AND v.dmarc_pass = s.dmarc_pass AND v.dkim_eval = s.dkim_eval
+            AND v.spf_eval = s.spf_eval AND v.dkim_aligned = s.dkim_aligned AND v.spf_aligned = s.spf_aligned
+            AND v.dkim_domain = s.dkim_domain AND v.spf_domain = s.spf_domain AND v.dkim_result = s.dkim_result
+            AND v.spf_result = s.spf_result AND v.reasons = s.reasons
+        ORDER BY 1, 2, 3, 4;
+    DROP TRIGGER daily_sources_added;
+    DROP TRIGGER daily_sources_summed;
+    DROP TRIGGER daily_sources_dropped;
+    DROP TABLE daily_sources;
+    CREATE INDEX daily_rollup_by_source ON daily_rollup(domain, source, verdict, day, messages);
+    CREATE VIEW daily_sources AS
+        SELECT d.name AS domain, r.day AS day, i.name AS source_ip, v.header_from AS header_from, v.class AS class,
+               v.disposition AS disposition, v.dmarc_pass AS dmarc_pass, v.dkim_eval AS dkim_eval,
+               v.spf_eval AS spf_eval, v.dkim_aligned AS dkim_aligned, v.spf_aligned AS spf_aligned,
+               v.dkim_domain AS dkim_domain, v.spf_domain AS spf_domain, v.dkim_result AS dkim_result,
+               v.spf_result AS spf_result, v.reasons AS reasons, r.messages AS messages, r.records AS records
+        FROM daily_rollup r
+        JOIN rollup_names d ON d.id = r.domain
+        JOIN rollup_names i ON i.id = r.source
+        JOIN rollup_verdicts v ON v.id = r.verdict;
+    CREATE TRIGGER daily_rollup_added AFTER INSERT ON daily_rollup BEGIN
+        INSERT INTO domain_sources
+            SELECT d.name, i.name, v.class, v.header_from, v.dmarc_pass, v.dkim_aligned, v.spf_aligned,
+                   v.dkim_domain, v.spf_domain, v.dkim_result, v.spf_result, v.reasons, NEW.messages,
+                   CASE v.disposition WHEN 'quarantine' THEN NEW.messages ELSE 0 END,
+                   CASE v.disposition WHEN 'reject' THEN NEW.messages ELSE 0 END, 1
+            FROM rollup_names d, rollup_names i, rollup_verdicts v
+            WHERE d.id = NEW.domain AND i.id = NEW.source AND v.id = NEW.verdict
+        ON CONFLICT DO UPDATE SET messages = messages + excluded.messages,
+            quarantined = quarantined + excluded.quarantined, rejected = rejected + excluded.rejected,
+            daily_rows = daily_rows + 1;
+    END;
+    CREATE TRIGGER daily_rollup_summed AFTER UPDATE OF messages ON daily_rollup BEGIN
+        UPDATE domain_sources SET messages = messages + NEW.messages - OLD.messages,
+            quarantined = quarantined + CASE k.disposition WHEN 'quarantine' THEN NEW.messages - OLD.messages ELSE 0 END,
+            rejected = rejected + CASE k.disposition WHEN 'reject' THEN NEW.messages - OLD.messages ELSE 0 END
+        FROM (SELECT d.name AS domain, i.name AS source_ip, v.* FROM rollup_names d, rollup_names i, rollup_verdicts v
+              WHERE d.id = NEW.domain AND i.id = NEW.source AND v.id = NEW.verdict) AS k
+        WHERE domain_sources.domain = k.domain AND domain_sources.source_ip = k.source_ip
+            AND domain_sources.class = k.class AND domain_sources.header_from = k.header_from
+            AND domain_sources.dmarc_pass = k.dmarc_pass AND domain_sources.dkim_aligned = k.dkim_aligned
+            AND domain_sources.spf_aligned = k.spf_aligned AND domain_sources.dkim_domain = k.dkim_domain
+            AND domain_sources.spf_domain = k.spf_domain AND domain_sources.dkim_result = k.dkim_result
+            AND domain_sources.spf_result = k.spf_result AND domain_sources.reasons = k.reasons;
+    END;
+    CREATE TRIGGER daily_rollup_dropped AFTER DELETE ON daily_rollup BEGIN
+        UPDATE domain_sources SET messages = messages - OLD.messages,
+            quarantined = quarantined - CASE k.disposition WHEN 'quarantine' THEN OLD.messages ELSE 0 END,
+            rejected = rejected - CASE k.disposition WHEN 'reject' THEN OLD.messages ELSE 0 END,
+            daily_rows = daily_rows - 1
+        FROM (SELECT d.name AS domain, i.name AS source_ip, v.* FROM rollup_names d, rollup_names i, rollup_verdicts v
+              WHERE d.id = OLD.domain AND i.id = OLD.source AND v.id = OLD.verdict) AS k
+        WHERE domain_sources.domain = k.domain AND domain_sources.source_ip = k.source_ip
+            AND domain_sources.class = k.class AND domain_sources.header_from = k.header_from
+            AND domain_sources.dmarc_pass = k.dmarc_pass AND domain_sources.dkim_aligned = k.dkim_aligned
+            AND domain_sources.spf_aligned = k.spf_aligned AND domain_sources.dkim_domain = k.dkim_domain
+            AND domain_sources.spf_domain = k.spf_domain AND domain_sources.dkim_result = k.dkim_result
+            AND domain_sources.spf_result = k.spf_result AND domain_sources.reasons = k.reasons;
+        DELETE FROM domain_sources
+        WHERE (domain, source_ip, class, header_from, dmarc_pass, dkim_aligned, spf_aligned, dkim_domain, spf_domain,
+               dkim_result, spf_result, reasons) IN (
+            SELECT d.name, i.name, v.class, v.header_from, v.dmarc_pass, v.dkim_aligned, v.spf_aligned, v.dkim_domain,
+                   v.spf_domain, v.dkim_result, v.spf_result, v.reasons
+            FROM rollup_names d, rollup_names i, rollup_verdicts v
+            WHERE d.id = OLD.domain AND i.id = OLD.source AND v.id = OLD.verdict)
+            AND daily_rows <= 0;
+    END;
+    """,
 ]
 
 

@@ -318,7 +318,7 @@ class Store:
         """(id, status, org_name) of every aggregate report in id order, with the rollups dropped: a
         reprocess writes them all again (inside transaction())."""
         self.conn.execute("DELETE FROM domain_sources")  # first: its triggers then find nothing to subtract
-        self.conn.execute("DELETE FROM daily_sources")
+        self.conn.execute("DELETE FROM daily_rollup")  # daily_sources is its view (schema 15)
         return [(int(pk), str(status), str(org))
                 for pk, status, org in self.conn.execute("SELECT id, status, org_name FROM reports ORDER BY id")]
 

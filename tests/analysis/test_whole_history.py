@@ -21,6 +21,7 @@ from dmarcflow.models import SourceRow, Window
 from dmarcflow.reprocess import reprocess
 from dmarcflow.store import Store
 from tests.support.analysis_data import ingest_payloads
+from tests.support.old_schema import undo_daily_rollup
 
 DOMAINS = ("example.com", "example.net", "example.org")
 # domain_sources as daily_sources summed: what the table must hold at every moment.
@@ -107,6 +108,7 @@ def test_the_migration_fills_the_table_of_an_existing_store(mixed, tmp_path):
     with Store.open(copy) as store:
         expected = store.conn.execute(STORED).fetchall()
         version = store.conn.execute("PRAGMA user_version").fetchone()[0]
+        undo_daily_rollup(store.conn)  # migration 15 (the rollup by ids) came after it too: undone first
         for trigger in ("daily_sources_added", "daily_sources_summed", "daily_sources_dropped"):
             store.conn.execute(f"DROP TRIGGER {trigger}")
         store.conn.execute("DROP TABLE domain_sources")
@@ -146,8 +148,9 @@ def test_deleting_daily_rows_takes_them_out_of_the_table(mixed, tmp_path):
     shutil.copy(path, copy)
     with Store.open(copy) as store, store.transaction():
         first, _ = _span(store, "example.com")
-        store.conn.execute("DELETE FROM daily_sources WHERE domain = 'example.com' AND day = ?", (first,))
-        store.conn.execute("DELETE FROM daily_sources WHERE domain = 'example.org'")
+        for domain, day in (("example.com", f"= {first}"), ("example.org", "IS NOT NULL")):
+            store.conn.execute(f"DELETE FROM daily_rollup WHERE domain = (SELECT id FROM rollup_names WHERE name = ?) "
+                               f"AND day {day}", (domain,))
         assert store.conn.execute(STORED).fetchall() == store.conn.execute(SUMMED).fetchall()
         assert store.conn.execute("SELECT COUNT(*) FROM domain_sources WHERE domain = 'example.org'").fetchone()[0] == 0
 

@@ -63,13 +63,13 @@ def test_ip_facts_are_saved_and_read_as_one_type(store: Store) -> None:
 
 def test_a_failed_read_is_a_store_error_in_plain_words(db_path: Path) -> None:
     with Store.open(db_path) as store:
-        store.conn.execute("DROP TABLE daily_sources")  # a damaged store, as a reader may meet one
+        store.conn.execute("DROP TABLE daily_rollup")  # a damaged store, as a reader may meet one
         with pytest.raises(StoreError) as info:
             store.rollups.source_rows("example.com", Window())
-        assert str(info.value) == f"the store at {db_path}: no such table: daily_sources"
+        assert str(info.value) == f"the store at {db_path}: no such table: daily_rollup"
         with pytest.raises(StoreError) as info:
             store.series.every_domain_days(0, 1)
-        assert str(info.value) == f"the store at {db_path}: no such table: daily_sources"
+        assert str(info.value) == f"the store at {db_path}: no such table: daily_rollup"
 
 
 def test_a_failed_read_in_a_command_is_one_line_and_exit_1(db_path: Path, cli) -> None:

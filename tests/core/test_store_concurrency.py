@@ -62,7 +62,7 @@ def test_many_processes_first_opening_one_new_store(tmp_path):
         tables = _tables(path)
         expected = expected or tables
         assert tables == expected
-    assert {"reports", "record_rows", "verdicts", "daily_sources", "ip_info", "rejected", "raw_inputs"} <= set(expected)
+    assert {"reports", "record_rows", "verdicts", "daily_rollup", "ip_info", "rejected", "raw_inputs"} <= set(expected)
 
 
 # ----------------------------------------------------------------- ingests in parallel, and killed

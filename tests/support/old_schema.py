@@ -1,0 +1,28 @@
+"""Stores as older dmarcflow versions left them, made from a current store by undoing newer migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from dmarcflow.store.schema import MIGRATIONS, _statements
+
+
+def _shipped(migration: int, prefix: str) -> list[str]:
+    """The statements of shipped migration ``migration`` (1-based) that begin with ``prefix``."""
+    return [s for s in _statements(MIGRATIONS[migration - 1]) if s.startswith(prefix)]
+
+
+def undo_daily_rollup(conn: sqlite3.Connection) -> None:
+    """Undo migration 15: ``daily_sources`` a table again (migration 1's, with migration 3's index and migration
+    13's triggers), filled with the rows its view showed; the dictionary tables dropped; the version 14."""
+    conn.execute("CREATE TEMP TABLE old_daily AS SELECT * FROM daily_sources")
+    for statement in ("DROP VIEW daily_sources", "DROP TABLE daily_rollup", "DROP TABLE rollup_verdicts",
+                      "DROP TABLE rollup_names"):  # the triggers go with their table
+        conn.execute(statement)
+    for statement in (*_shipped(1, "CREATE TABLE daily_sources"), *_shipped(3, "CREATE INDEX daily_sources_by_source")):
+        conn.execute(statement)
+    conn.execute("INSERT INTO daily_sources SELECT * FROM temp.old_daily")  # domain_sources holds their sums already
+    conn.execute("DROP TABLE temp.old_daily")
+    for statement in _shipped(13, "CREATE TRIGGER"):
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 14")
