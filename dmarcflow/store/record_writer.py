@@ -13,7 +13,7 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 from dmarcflow.errors import ParseError
 from dmarcflow.models import DkimResult, Record, SpfResult
@@ -167,7 +167,6 @@ def _first_result(results: tuple[DkimResult, ...] | tuple[SpfResult, ...], domai
     return results[0].result if results else ""
 
 
-@runtime_checkable
 class SharedRecords(Protocol):
     """Records given as their distinct combinations of everything but IP and count, and three columns
     (``kinds.compact_records``): the writer encodes, hashes the tail of and finds the verdict of each

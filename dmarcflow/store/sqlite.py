@@ -250,11 +250,11 @@ class Store:
         placeholder = f"pending:{id(report)}:{now_iso()}"
         writer = self._writer(None, report, status == "active",
                               lambda: self._insert_report_row(report, status, conflict_of, source, (placeholder, 0, 0)))
-        if isinstance(records, SharedRecords):  # a report parsed in a worker (``ingest --jobs``)
-            writer.add_shared(records)
-        else:
+        if isinstance(records, Iterable):
             for record in records:
                 writer.add(record)
+        else:  # shared combinations: a report parsed in a worker (``ingest --jobs``)
+            writer.add_shared(records)
         stream = raw_xml()
         size = stream.seek(0, 2)
         stream.seek(0)

@@ -54,3 +54,14 @@ def test_shared_records_store_exactly_what_records_one_by_one_store(tmp_path: Pa
     one, shared_rows = _rows(tmp_path / "one.sqlite"), _rows(tmp_path / "shared.sqlite")
     assert shared_rows == one
     assert len(one["record_rows"]) == 700
+
+
+def test_compact_records_travel_as_plain_tuples_and_come_back_equal() -> None:
+    import pickle
+
+    records = list(parse_report(io.BytesIO(report(_records()))).records)
+    packed = compact(records, 10_000)
+    again = pickle.loads(pickle.dumps(packed))
+    assert again == packed
+    assert list(again.records()) == records
+    assert b"DkimResult" not in pickle.dumps(packed)  # the nested dataclasses are sent as their fields
