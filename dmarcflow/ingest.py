@@ -200,7 +200,7 @@ class Ingestor:
             settings = WorkerSettings(self.settings, enrichment if self.enricher.offline else None)
             tasks = batches(paths, self.limits.max_message_bytes, inputs=batch_inputs)
             with WorkerPool(jobs, parse_task, (parse, settings), setup=start_task_worker,
-                            preload=tuple({parse_task.__module__, parse.__module__})) as pool:
+                            preload=tuple(dict.fromkeys((parse_task.__module__, parse.__module__)))) as pool:
                 for task, results in pool.run(tasks):
                     each: TaskResult = results if isinstance(results, tuple) else (results,) * len(task)  # it died
                     for item, result in zip(task, each, strict=True):

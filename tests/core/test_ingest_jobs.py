@@ -269,7 +269,7 @@ def test_an_mbox_gives_the_same_outcomes_and_rows_with_workers(cli, tmp_path: Pa
         first = cli("--db", db, "ingest", "--offline", "--format", "json", "--jobs", jobs, box)
         runs[jobs] = (first.exit_code, first.stdout, _rows(db))
     assert runs["2"] == runs["1"]
-    exit_code, stdout, rows = runs["2"]
+    exit_code, stdout, _ = runs["2"]
     outcomes = json.loads(stdout)
     count = 3 * (len(list(SAMPLES.rglob("*.eml"))) + 10) + 1
     assert [o["path"] for o in outcomes] == [f"{box}:{n}" for n in range(1, count + 1)]
