@@ -10,7 +10,6 @@ input's fault: its errors propagate, and the caller decides (fetch leaves the ma
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
@@ -20,25 +19,37 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from dmarcflow.budget import InputBudget
 from dmarcflow.config import EnrichmentSettings, Limits
 from dmarcflow.enrich import Enricher
-from dmarcflow.errors import ExtractError, InputError, NotAReport, StoreError
-from dmarcflow.extract import Item, Rejection, Skipped, internal_error, kind_of, too_large_message, walk
+from dmarcflow.errors import InputError, NotAReport, StoreError
+from dmarcflow.extract import Item, Rejection, Skipped, internal_error, kind_of, walk
+from dmarcflow.ingest_tasks import (
+    BATCH_INPUTS,
+    MAX_JOBS,
+    FileInput,
+    MessageInput,
+    TaskInput,
+    Unread,
+    batches,
+    jobs_for,
+    mbox_inputs,
+)
 from dmarcflow.ingest_worker import (
     Decided,
+    InputParser,
     ParsedInput,
     ParsedPayload,
+    TaskResult,
     Unopened,
     WorkerResult,
     WorkerSettings,
-    WorkerState,
     WriterTakesIt,
     parse_input,
+    parse_task,
     read_error,
-    start_worker,
+    start_task_worker,
 )
 from dmarcflow.inputs import BytesSource, Source, list_inputs, open_file
 from dmarcflow.kinds.base import KindSettings, Payload, Stored
 from dmarcflow.kinds.registry import kind_named
-from dmarcflow.mbox import split_mbox
 from dmarcflow.models import IpFacts
 from dmarcflow.store import DatabaseError, RawInput
 from dmarcflow.store.groups import CommitGroup
@@ -62,16 +73,7 @@ GROUP_INPUTS = 200
 GROUP_RECORDS = 500
 GROUP_SECONDS = 1.0
 
-MAX_JOBS = 64  # ``ingest --jobs``: more processes than this only add memory (one writer stores them all)
-
 T = TypeVar("T")
-
-
-def jobs_for(asked: int | None, files: int) -> int:
-    """Worker processes for ``files`` input files: as asked (default: the cores), never more than files;
-    1 means none (everything in this process): a single file gains nothing from a worker."""
-    wanted = asked if asked is not None else len(os.sched_getaffinity(0))
-    return max(1, min(wanted, files, MAX_JOBS))
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,14 @@ def combine(path: str, outcomes: list[PayloadOutcome]) -> InputOutcome:
     )
 
 
+def _raw_of(item: FileInput | MessageInput) -> Callable[[], RawInput]:
+    """What a rejection of this input keeps: the file's bytes, or the message's."""
+    if isinstance(item, MessageInput):
+        return BytesSource(item.data).raw
+    path = item.path
+    return lambda: RawInput.of_file(path)
+
+
 def _nothing_found(skipped: list[PayloadOutcome]) -> str | None:
     if len(skipped) < 2:
         return None
@@ -168,15 +178,16 @@ class Ingestor:
 
     def ingest_files(self, paths: Iterable[str], on_committed: Callable[[list[InputOutcome]], None], *,
                      jobs: int = 1, group_inputs: int = GROUP_INPUTS, clock: Callable[[], float] = time.monotonic,
-                     enrichment: EnrichmentSettings | None = None,
-                     parse: Callable[[WorkerState, str], WorkerResult] = parse_input) -> None:
+                     enrichment: EnrichmentSettings | None = None, parse: InputParser = parse_input,
+                     batch_inputs: int = BATCH_INPUTS) -> None:
         """Every input in these files, several per commit (see ``commit_groups``): each outcome goes to
         ``on_committed`` only once the commit that holds it is done, in the order of ``paths``.
 
-        ``jobs`` > 1: that many worker processes read, extract and parse the files (``parse``, see
-        ``ingest_worker``), and this process, the one writer, stores them in order (``_ingest_parsed``).
-        ``enrichment``: the settings this ingestor's enricher was made with; when offline, workers look
-        up the IP facts of what they parse with an enricher of their own, made from them.
+        ``jobs`` > 1: that many worker processes read, extract and parse the inputs, ``batch_inputs`` at
+        most per task (``ingest_tasks.batches``: files, and the messages of each mbox file), with ``parse``
+        for a file (see ``ingest_worker``); this process, the one writer, stores them in order
+        (``_ingest_parsed``). ``enrichment``: the settings this ingestor's enricher was made with; when
+        offline, workers look up the IP facts of what they parse with an enricher of their own, made from them.
         """
         with self.commit_groups(on_committed, group_inputs=group_inputs, clock=clock) as add:
             if jobs <= 1:
@@ -187,29 +198,45 @@ class Ingestor:
             from dmarcflow.worker_pool import WorkerPool  # here: multiprocessing is not imported for one job
 
             settings = WorkerSettings(self.settings, enrichment if self.enricher.offline else None)
-            with WorkerPool(jobs, parse, settings, setup=start_worker, preload=(parse.__module__,)) as pool:
-                for path, result in pool.run(paths):
-                    for outcome in self._ingest_parsed(path, result):
-                        add(outcome, outcome.records)
+            tasks = batches(paths, self.limits.max_message_bytes, inputs=batch_inputs)
+            with WorkerPool(jobs, parse_task, (parse, settings), setup=start_task_worker,
+                            preload=tuple(dict.fromkeys((parse_task.__module__, parse.__module__)))) as pool:
+                for task, results in pool.run(tasks):
+                    each: TaskResult = results if isinstance(results, tuple) else (results,) * len(task)  # it died
+                    for item, result in zip(task, each, strict=True):
+                        for outcome in self._ingest_parsed(item, result):
+                            add(outcome, outcome.records)
 
-    def _ingest_parsed(self, path: str, result: WorkerResult | WorkerFailed) -> Iterator[InputOutcome]:
-        """Store what a worker made of one file: the outcomes ``ingest_file`` gives the same file."""
+    def _ingest_parsed(self, item: TaskInput, result: WorkerResult | WorkerFailed | None) -> Iterator[InputOutcome]:
+        """Store what a worker made of one input: the outcomes ``ingest_file`` (or ``ingest_bytes``) gives it."""
+        if isinstance(item, Unread):
+            yield self._reject(item.name, InputError(item.reason, item.message), item.raw)
+            return
+        name = item.name if isinstance(item, MessageInput) else item.path
         if isinstance(result, WriterTakesIt):
-            yield from self.ingest_file(path)
+            yield from self._ingest_here(item)
             return
         if isinstance(result, Unopened):
-            yield self._reject(path, InputError(result.reason, result.message), None)
+            yield self._reject(name, InputError(result.reason, result.message), None)
             return
         if isinstance(result, ParsedInput):
             self._facts_ahead.update((facts[0], facts) for facts in result.facts)
-            outcomes = [self._parsed_item(path, item) for item in result.items]
+            outcomes = [self._parsed_item(name, part) for part in result.items]
         else:  # the worker failed on it: a bug, or its process died
-            outcomes = [PayloadOutcome(path, "rejected", "internal_error",
-                                       f"internal error while reading the input: {result.message}")]
-        combined = combine(path, outcomes)
+            message = result.message if result is not None else "no result"
+            outcomes = [PayloadOutcome(name, "rejected", "internal_error",
+                                       f"internal error while reading the input: {message}")]
+        combined = combine(name, outcomes)
         if combined.status == "rejected":
-            self._keep_rejected(path, combined, lambda: RawInput.of_file(path))
+            self._keep_rejected(name, combined, _raw_of(item))
         yield combined
+
+    def _ingest_here(self, item: FileInput | MessageInput) -> Iterator[InputOutcome]:
+        """An input a worker gave back (too large to send, or an mbox it was not sent as one): read here."""
+        if isinstance(item, MessageInput):
+            yield self.ingest_bytes(item.name, item.data)
+        else:
+            yield from self.ingest_file(item.path)
 
     def _parsed_item(self, input_name: str, item: Decided | ParsedPayload) -> PayloadOutcome:
         if isinstance(item, Decided):
@@ -288,27 +315,12 @@ class Ingestor:
                 yield self._ingest(path, source)
 
     def _ingest_mbox(self, path: str, source: Source) -> Iterator[InputOutcome]:
-        """Each message of an mbox file is an input of its own (``path:N``)."""
-        index = 0
-        cap = self.limits.max_message_bytes
-        try:
-            with source.open() as stream:
-                for message in split_mbox(stream, cap):
-                    index = message.index
-                    name = f"{path}:{index}"
-                    if message.data is None:
-                        not_kept = RawInput.not_downloaded(message.size, f"its {message.size} bytes were not kept: "
-                                                           "larger than limits.max_message_bytes")
-                        yield self._reject(name, too_large_message(message.size, cap), not_kept)
-                    else:
-                        yield self.ingest_bytes(name, message.data)
-        except _STORE_FAILURES:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the mbox itself could not be read on
-            yield self._reject(f"{path}:{index + 1}", read_error(exc, path), None)
-            return
-        if index == 0:
-            yield self._reject(path, ExtractError("empty", "the mbox file holds no message"), source.raw())
+        """Each message of an mbox file is an input of its own (``path:N``; see ``ingest_tasks.mbox_inputs``)."""
+        for item in mbox_inputs(path, source, self.limits.max_message_bytes):
+            if isinstance(item, Unread):
+                yield self._reject(item.name, InputError(item.reason, item.message), item.raw)
+            else:
+                yield self.ingest_bytes(item.name, item.data)
 
     def _ingest(self, name: str, source: Source) -> InputOutcome:
         outcomes: list[PayloadOutcome] = []

@@ -100,7 +100,7 @@ def ingest(app: AppContext, paths: tuple[str, ...], offline: bool, jobs: int | N
     """
     files = list_inputs(paths)
     outcomes: list[InputOutcome] = []
-    workers = jobs_for(jobs, len(files))
+    workers = jobs_for(jobs, files)
     with open_ingestor(app, offline) as ingestor, outcomes_even_on_store_failure(outcomes, fmt), \
             _progress(files) as bar:
         # an outcome is kept once its commit is done

@@ -147,7 +147,7 @@ def _save_in_transaction(store: Store, source: str, parsed: ParsedAggregate, ref
             return StoredReport("duplicate", None, count, messages)
         conflict_of = existing[0].pk
     return store.write_report(
-        parsed.report, parsed.records.records(), status="active" if conflict_of is None else "conflict",
+        parsed.report, parsed.records, status="active" if conflict_of is None else "conflict",
         conflict_of=conflict_of, source=source, raw_xml=lambda: io.BytesIO(parsed.raw_xml),
         refresh_rdns=refresh_rdns, warnings=lambda: parsed.head_warnings,
     )

@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
 
 from dmarcflow.errors import ParseError
 from dmarcflow.models import DkimResult, Record, SpfResult
@@ -167,6 +167,21 @@ def _first_result(results: tuple[DkimResult, ...] | tuple[SpfResult, ...], domai
     return results[0].result if results else ""
 
 
+class SharedRecords(Protocol):
+    """Records given as their distinct combinations of everything but IP and count, and three columns
+    (``kinds.compact_records``): the writer encodes, hashes the tail of and finds the verdict of each
+    combination once, not once per record."""
+
+    @property
+    def combinations(self) -> Sequence[tuple[Any, ...]]: ...
+    @property
+    def ips(self) -> Sequence[str]: ...
+    @property
+    def counts(self) -> Sequence[int]: ...
+    @property
+    def which(self) -> Sequence[int]: ...
+
+
 class RecordWriter:
     """Buffers record rows and rollup sums for one report, a bounded batch at a time.
 
@@ -207,13 +222,49 @@ class RecordWriter:
         if self.messages > MAX_INTEGER:
             check_sum(self.messages)
         if self.rollup:
-            sums = self.sums.setdefault((r.source_ip, ids.rollup or self.verdicts.rollup(self.conn, ids)), [0, 0])
-            sums[0] += r.count
-            sums[1] += 1
-            if len(self.sums) >= _ROLLUP_BATCH:
-                self._flush_sums()
+            self._sum(r.source_ip, ids, r.count)
         if len(self.rows) >= _BATCH:
             self._flush()
+
+    def add_shared(self, records: SharedRecords) -> None:
+        """``add`` for each record, in order: the same rows, records hash and rollup sums."""
+        # (fingerprint's text after IP and count, verdict ids) per combination. A record's
+        # fingerprint is repr of (ip, count, *tail): the repr of a tuple is its items' reprs joined by ", ".
+        shared: dict[int, tuple[str, VerdictIds]] = {}
+        combinations, sources, update = records.combinations, self.sources, self.hasher.update
+        for ip, n, index in zip(records.ips, records.counts, records.which, strict=True):
+            entry = shared.get(index)
+            if entry is None:
+                r = Record(ip, n, *combinations[index])
+                tail = self.encoder.row(0, 0, r)[4:]
+                entry = shared[index] = (repr(tail)[1:], self.verdicts.of(self.conn, tail, r))
+            text, ids = entry
+            update(f"({ip!r}, {n!r}, {text}".encode())
+            self.rows.append((self.count, ip, n, ids.pk))
+            if sources is not None:
+                source = sources.get(ip)
+                if source is None:
+                    sources[ip] = [n, 1]
+                else:
+                    source[0] += n
+                    source[1] += 1
+            self.count += 1
+            self.messages += n
+            if self.messages > MAX_INTEGER:
+                check_sum(self.messages)
+            if self.rollup:
+                self._sum(ip, ids, n)
+            if len(self.rows) >= _BATCH:
+                self._flush()
+                sources = self.sources
+
+    def _sum(self, ip: str, ids: VerdictIds, count: int) -> None:
+        """One record's share of the rollup sums."""
+        sums = self.sums.setdefault((ip, ids.rollup or self.verdicts.rollup(self.conn, ids)), [0, 0])
+        sums[0] += count
+        sums[1] += 1
+        if len(self.sums) >= _ROLLUP_BATCH:
+            self._flush_sums()
 
     def _flush(self) -> None:
         if self.pk is None:

@@ -24,7 +24,7 @@ from dmarcflow.store.groups import CommitGroup
 from dmarcflow.store.ipfacts import IpFactsRepository
 from dmarcflow.store.outbox import OutboxRepository
 from dmarcflow.store.raw_xml import Inflating
-from dmarcflow.store.record_writer import RecordWriter, RowEncoder, Verdicts, fingerprint, hash_records
+from dmarcflow.store.record_writer import RecordWriter, RowEncoder, SharedRecords, Verdicts, fingerprint, hash_records
 from dmarcflow.store.rejected import RawInput, RejectedRepository, RejectedRow
 from dmarcflow.store.reports import ReportRepository
 from dmarcflow.store.rollups import RollupRepository
@@ -228,7 +228,7 @@ class Store:
     def write_report(
         self,
         report: Report,
-        records: Iterable[Record],
+        records: Iterable[Record] | SharedRecords,
         *,
         status: str,
         conflict_of: int | None,
@@ -250,8 +250,11 @@ class Store:
         placeholder = f"pending:{id(report)}:{now_iso()}"
         writer = self._writer(None, report, status == "active",
                               lambda: self._insert_report_row(report, status, conflict_of, source, (placeholder, 0, 0)))
-        for record in records:
-            writer.add(record)
+        if isinstance(records, Iterable):
+            for record in records:
+                writer.add(record)
+        else:  # shared combinations: a report parsed in a worker (``ingest --jobs``)
+            writer.add_shared(records)
         stream = raw_xml()
         size = stream.seek(0, 2)
         stream.seek(0)

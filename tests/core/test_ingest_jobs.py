@@ -101,7 +101,8 @@ def test_outcomes_come_in_input_order(cli, tmp_path: Path) -> None:
         (name, "ingested", 1 + (i % 3) * 400) for i, name in enumerate(names)]
 
 
-def _ingest(tmp_path: Path, files: dict[str, bytes], jobs: int) -> tuple[list[tuple[str, str, str | None, str | None]], Path]:
+def _ingest(tmp_path: Path, files: dict[str, bytes], jobs: int,
+            batch: int = 1) -> tuple[list[tuple[str, str, str | None, str | None]], Path]:
     from dmarcflow.config import EnrichmentSettings
     from dmarcflow.enrich import Enricher
 
@@ -114,33 +115,41 @@ def _ingest(tmp_path: Path, files: dict[str, bytes], jobs: int) -> tuple[list[tu
     enricher = Enricher(EnrichmentSettings(offline=True))
     with Store.open(db) as store, closing(enricher):
         Ingestor(store, enricher, Limits()).ingest_files(sorted(str(p) for p in folder.iterdir()), done.extend,
-                                                        jobs=jobs, parse=parse_or_fail)
+                                                        jobs=jobs, parse=parse_or_fail, batch_inputs=batch)
     return [(Path(o.path).name, o.status, o.reason, o.message) for o in done], db
 
 
-def test_a_worker_that_dies_or_fails_gives_its_input_internal_error_and_the_run_goes_on(tmp_path: Path) -> None:
+DIED = "internal error while reading the input: the worker process parsing it died (killed by signal 9)"
+BUG = "internal error while reading the input: ZeroDivisionError: a bug in the worker"
+
+
+@pytest.mark.parametrize(("batch", "e_outcome"), [
+    (1, ("ingested", None, None)),  # a task per input: only the inputs that crash their worker fail
+    (3, ("rejected", "internal_error", DIED)),  # [crash-d, crash-f, e] is one task: its worker dies on the first
+])
+def test_a_worker_that_dies_or_fails_gives_each_input_of_its_task_internal_error_and_the_run_goes_on(
+        tmp_path: Path, batch: int, e_outcome: tuple[str, str | None, str | None]) -> None:
     files = {"a.xml": report(report_id="a"), "bug-b.xml": report(report_id="b"), "c.xml": report(report_id="c"),
              "crash-d.xml": report(report_id="d"), "e.xml": report(report_id="e"), "crash-f.xml": b"<x/>",
              "g.xml": report(report_id="g"), "writer-h.xml": report(report_id="h")}
-    outcomes, db = _ingest(tmp_path, files, jobs=2)
-    died = "internal error while reading the input: the worker process parsing it died (killed by signal 9)"
+    outcomes, db = _ingest(tmp_path, files, jobs=2, batch=batch)
     assert outcomes == [
         ("a.xml", "ingested", None, None),
-        ("bug-b.xml", "rejected", "internal_error", "internal error while reading the input: ZeroDivisionError: "
-                                                    "a bug in the worker"),
+        ("bug-b.xml", "rejected", "internal_error", BUG),  # an exception fails its own input only, in any batch
         ("c.xml", "ingested", None, None),
-        ("crash-d.xml", "rejected", "internal_error", died),
-        ("crash-f.xml", "rejected", "internal_error", died),
-        ("e.xml", "ingested", None, None),
+        ("crash-d.xml", "rejected", "internal_error", DIED),
+        ("crash-f.xml", "rejected", "internal_error", DIED),
+        ("e.xml", *e_outcome),
         ("g.xml", "ingested", None, None),
         ("writer-h.xml", "ingested", None, None),  # handed to the writer, which ingested it itself
     ]
+    failed = {"bug-b.xml", "crash-d.xml", "crash-f.xml"} | ({"e.xml"} if e_outcome[0] == "rejected" else set())
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT report_id FROM reports ORDER BY report_id").fetchall() == [
-            ("a",), ("c",), ("e",), ("g",), ("h",)]
-        kept = conn.execute("SELECT r.input, i.data IS NOT NULL FROM rejected r LEFT JOIN raw_inputs i "
-                            "ON i.sha256 = r.raw_sha256 ORDER BY r.input").fetchall()
-    assert [(Path(name).name, has) for name, has in kept] == [("bug-b.xml", 1), ("crash-d.xml", 1), ("crash-f.xml", 1)]
+            (n[-5],) for n in sorted({"a.xml", "c.xml", "e.xml", "g.xml", "writer-h.xml"} - failed)]
+    with Store.open(db) as store:
+        kept = sorted((Path(r.input).name, store.rejected_raw(r.id)) for r in store.rejected_inputs())
+    assert kept == [(n, files[n]) for n in sorted(failed)]  # each with its bytes kept
 
 
 def test_jobs_option_is_validated(cli, tmp_path: Path) -> None:
@@ -153,9 +162,24 @@ def test_jobs_option_is_validated(cli, tmp_path: Path) -> None:
     assert not (tmp_path / "s.sqlite").exists()
 
 
-@pytest.mark.parametrize(("asked", "files", "expected"), [(None, 1, 1), (4, 2, 2), (1, 40, 1), (3, 40, 3), (64, 100, 64)])
-def test_jobs_never_exceed_the_files(asked: int | None, files: int, expected: int) -> None:
-    assert jobs_for(asked, files) == expected
+@pytest.mark.parametrize(("asked", "files", "expected"), [
+    (None, ["small"], 1), (None, ["small"] * 399, 1),  # the default: too few inputs and bytes to pay for workers
+    (None, ["small"] * 400, 2), (None, ["large", "large"], 2), (None, ["large"], 1),  # (2 cores here)
+    (4, ["small"] * 2, 2), (1, ["small"] * 40, 1), (3, ["small"] * 40, 3), (64, ["small"] * 100, 64),
+    (2, ["box"], 2), (8, ["box"], 8),  # an mbox: its messages are the inputs
+    (None, ["box"], 1), (None, ["box", "large"], 2),
+])
+def test_jobs_never_exceed_the_tasks(tmp_path: Path, monkeypatch, asked: int | None, files: list[str],
+                                     expected: int) -> None:
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})  # the cores: the default's number
+    contents = {"small": GOOD, "large": b" " * (5 << 20) + GOOD,
+                "box": b"From a@example.com Mon Jan  1 00:00:00 2024\n" + b"x" * (3 << 20)}
+    paths = []
+    for i, name in enumerate(files):
+        path = tmp_path / f"{i}-{name}"
+        path.write_bytes(contents[name])
+        paths.append(str(path))
+    assert jobs_for(asked, paths) == expected
 
 
 def test_a_report_too_large_to_send_is_left_to_the_writer(monkeypatch, tmp_path: Path) -> None:
@@ -212,3 +236,53 @@ def test_ctrl_c_stops_workers_and_writer_cleanly(tmp_path: Path) -> None:
         time.sleep(0.1)
         left = _session(child.pid)
     assert left == []  # no worker, fork server or resource tracker outlives the run
+
+
+def _year_mbox() -> bytes:
+    """Every sample mail (aggregate, TLS, failure, quirks), hostile and broken mails, each three times (the
+    second and third copies are duplicates), and a last message cut short: more messages than one task takes."""
+    mails = [p.read_bytes() for p in sorted(SAMPLES.rglob("*.eml"))]
+    mails += [
+        mail([("r.xml", "text/xml", report(report_id="mbox-xml"))]),
+        mail([("r.xml.gz", "application/gzip", gzipped(report(report_id="mbox-gz")))]),
+        mail([("r.zip", "application/zip", zip_of([("one.xml", report(report_id="mbox-zip")), ("two.xml", DTD)]))]),
+        mail([("c.xml", "text/xml", report(record(count="9"), report_id="mbox-xml"))]),  # a conflict
+        mail([("d.xml", "text/xml", DTD)]),
+        mail([("g.gz", "application/gzip", b"\x1f\x8b\x08\x00" + b"\xff" * 64)]),
+        mail([("b.gz", "application/gzip", gzipped(b"<feedback>" + b" " * (8 << 20)))]),
+        b"Subject: none\r\n\r\nno report",
+        b"",
+        b"x" * 5000,  # larger than the limit the test sets: rejected unread
+    ]
+    return mbox(mails * 3) + b"From MAILER-DAEMON Thu Mar  5 10:00:09 2026\n" + mail(
+        [("t.xml", "text/xml", report(report_id="cut"))])[:400]
+
+
+def test_an_mbox_gives_the_same_outcomes_and_rows_with_workers(cli, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DMARCFLOW_LIMITS_MAX_MESSAGE_BYTES", "4096")
+    box = tmp_path / "year.mbox"
+    box.write_bytes(_year_mbox())
+    assert jobs_for(2, [str(box)]) == 2  # what the command runs: two workers
+    runs = {}
+    for jobs in ("1", "2"):
+        db = tmp_path / f"jobs{jobs}.sqlite"
+        first = cli("--db", db, "ingest", "--offline", "--format", "json", "--jobs", jobs, box)
+        runs[jobs] = (first.exit_code, first.stdout, _rows(db))
+    assert runs["2"] == runs["1"]
+    exit_code, stdout, _ = runs["2"]
+    outcomes = json.loads(stdout)
+    count = 3 * (len(list(SAMPLES.rglob("*.eml"))) + 10) + 1
+    assert [o["path"] for o in outcomes] == [f"{box}:{n}" for n in range(1, count + 1)]
+    statuses = [(o["status"], o["reason"]) for o in outcomes]
+    tail = statuses[count // 3 - 10: count // 3]  # the first round of the hand-made mails
+    assert (exit_code, tail) == (1, [
+        ("ingested", None), ("ingested", None), ("rejected", "forbidden_xml"), ("conflict", None),
+        ("rejected", "forbidden_xml"), ("rejected", "unreadable"), ("rejected", "too_large"),
+        ("rejected", "not_a_report"), ("rejected", "empty"), ("rejected", "too_large")])
+    assert statuses[-1] == ("rejected", "not_a_report")  # cut before its attachment
+    assert {s for s in statuses[count // 3: 2 * count // 3] if s[0] != "rejected"} == {("duplicate", None)}
+    with Store.open(tmp_path / "jobs2.sqlite") as store:
+        kept = {r.payload: (r.reason, r.size, store.rejected_raw(r.id)) for r in store.rejected_inputs()}
+    assert kept[f"{box}:{count // 3 - 1}"] == ("empty", 1, b"\n")  # the line break the mbox writer added
+    assert kept[f"{box}:{count // 3}"][:3] == ("too_large", 5001, None)  # measured (with its line break), not kept
+    assert kept[f"{box}:{count // 3 - 2}"] == ("not_a_report", 27, b"Subject: none\r\n\r\nno report\n")
