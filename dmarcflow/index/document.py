@@ -273,11 +273,12 @@ class DocumentBuilder:
         mode = (key, rb.adkim, rb.aspf)
         explained = self._explanations.get(mode) or _remember(
             self._explanations, mode, verdict.explain_modes(vb.verdict, vb.klass, rb.adkim, rb.aspf))
-        dmarc = {"report": rb.report, "policy_published": rb.policy, **vb.head}
-        for name, value in (("count", row.count), ("position", row.position), ("sender", ip.sender),
-                            ("sender_type", ip.sender_type)):
-            if value is not None:
-                dmarc[name] = value
+        dmarc = {"report": rb.report, "policy_published": rb.policy, **vb.head, "count": row.count,
+                 "position": row.position}
+        if ip.sender is not None:
+            dmarc["sender"] = ip.sender
+        if ip.sender_type is not None:
+            dmarc["sender_type"] = ip.sender_type
         dmarc["explanation"] = explained
         dmarc.update(vb.tail)
         return {

@@ -40,7 +40,7 @@ class Feed(Protocol):
         ...
 
     def for_pass(self) -> Feed:
-        """This feed for one sync pass over one store (it may keep what its chunks share)."""
+        """The feed for one sync pass over one store (it may keep what its chunks share)."""
         ...
 
     def pending(self, store: Store, target: str, after: int, limit: int, now: datetime) -> Sequence[Any]:

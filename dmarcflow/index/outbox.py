@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from dmarcflow.index.document import IndexRow, IpPart, ReportPart
@@ -22,6 +22,9 @@ from dmarcflow.store.outbox import Row
 from dmarcflow.utc import now_iso, parse_iso
 
 T = TypeVar("T")
+# A verdict's columns as IndexRow holds them, between the record's count and its report.
+VerdictFields = tuple[str, str, str, str, str | None, str | None, str, str, str, bool, bool, bool, str | None,
+                      str | None, str]
 
 # Ingest enriches a report's IPs just after committing it. A pass stops before a record whose
 # IP has no facts yet, unless its report is older than this (enrichment failed: index anyway).
@@ -74,7 +77,7 @@ class RecordReader:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._verdicts: dict[int, tuple[Any, ...]] = {}
+        self._verdicts: dict[int, VerdictFields] = {}
 
     def pending(self, target: str, after: int, limit: int, now: datetime | None = None) -> list[IndexRow]:
         """Up to ``limit`` records after ``after``, in id order, stopping before one still being enriched."""
@@ -98,10 +101,10 @@ class RecordReader:
         return [_index_row(r, verdicts[r[4]], *reports[r[5]], ips.get(r[2], IpPart())) for r in records]
 
     def _parts(self, records: list[Row]) -> tuple[dict[int, tuple[ReportPart, str]], dict[str, IpPart],
-                                                   dict[int, tuple[Any, ...]]]:
+                                                   dict[int, VerdictFields]]:
         return _reports(self.store, records), _ips(self.store, records), self._verdicts_of(records)
 
-    def _verdicts_of(self, records: list[Row]) -> dict[int, tuple[Any, ...]]:
+    def _verdicts_of(self, records: list[Row]) -> dict[int, VerdictFields]:
         known = self._verdicts
         missing = sorted({int(r[4]) for r in records} - known.keys())
         if len(known) + len(missing) > _VERDICTS_KEPT:
@@ -116,7 +119,7 @@ class RecordReader:
 _VERDICTS_KEPT = 65536
 
 
-def _verdict_fields(row: Row) -> tuple[Any, ...]:
+def _verdict_fields(row: Row) -> VerdictFields:
     """The verdict columns as IndexRow holds them (alignment and pass as booleans)."""
     (disposition, dkim_eval, spf_eval, header_from, envelope_from, envelope_to, reasons, dkim, spf, dmarc_pass,
      dkim_aligned, spf_aligned, dkim_domain, spf_domain, source_class) = row
@@ -160,7 +163,7 @@ def _batches(values: list[T], size: int = 500) -> Iterator[list[T]]:
         yield values[start:start + size]
 
 
-def _index_row(record: Row, verdict: tuple[Any, ...], report: ReportPart, ingested_at: str, ip: IpPart) -> IndexRow:
+def _index_row(record: Row, verdict: VerdictFields, report: ReportPart, ingested_at: str, ip: IpPart) -> IndexRow:
     record_id, position, source_ip, count, verdict_id, _ = record
     return IndexRow(record_id, position, source_ip, count, *verdict, report=report, ip=ip, ingested_at=ingested_at,
                     verdict_id=verdict_id)
