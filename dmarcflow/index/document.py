@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from dmarcflow import verdict
 from dmarcflow.utc import iso
 
 ECS_VERSION = "8.11.0"
 DATASET = "dmarc.aggregate"
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class IndexRow:
     report: ReportPart
     ip: IpPart
     ingested_at: str = ""  # when the report was stored (ISO 8601 Z)
+    verdict_id: int | None = None  # the store's id of the verdict columns (None: not read from a store)
 
 
 def report_uid(report: ReportPart) -> str:
@@ -115,17 +117,41 @@ def _drop_none(**fields: Any) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
-# Most of a document repeats: a report's part is the same for all its records, an IP's facts for
-# all its records, and a report holds only a few distinct auth-result lists. Building each once
-# (bounded caches of immutable inputs) is what makes indexing fast; the dicts are shared and never
-# mutated, only serialised.
+# Most of a document repeats: a report's part is the same for all its records, an IP's facts for all
+# its records, and a few hundred verdicts (everything of a record but its IP and count) cover 100,000
+# records. A ``DocumentBuilder`` builds each of those parts once (its memos, bounded) and shares them
+# between documents: the dicts are never mutated, only serialised.
+
+_MEMO_MAX = 65536  # entries per memo; a store with more distinct parts rebuilds them (same documents)
 
 
-@lru_cache(maxsize=4096)
-def _report_block(r: ReportPart) -> tuple[dict[str, Any], dict[str, Any], str, str]:
+@dataclass(frozen=True)
+class _ReportBlock:
+    uid: str
+    report: dict[str, Any]
+    policy: dict[str, Any]
+    begin: str
+    end: str
+    adkim: str
+    aspf: str
+
+
+@dataclass(frozen=True)
+class _VerdictBlock:
+    """A verdict's share of a document: the dmarc fields between the policy and the count, then pass and class."""
+
+    head: dict[str, Any]  # policy_evaluated, aligned, identifiers, auth_results, auth_summary (their order)
+    tail: dict[str, Any]  # pass, class
+    verdict: _Verdict  # what the explanation reads
+    klass: str
+    hosts: tuple[str, ...]  # the lower-cased names of related.hosts but the reverse DNS
+
+
+def _report_block(r: ReportPart) -> _ReportBlock:
     begin, end = iso(r.begin_ts), iso(r.end_ts)
+    uid = report_uid(r)
     report = _compact(
-        uid=report_uid(r), id=r.report_id, org_name=r.org_name, org_email=r.email,
+        uid=uid, id=r.report_id, org_name=r.org_name, org_email=r.email,
         extra_contact_info=r.extra_contact_info, begin=begin, end=end, status=r.status, schema=r.schema,
         generator=r.generator, errors=json.loads(r.errors or "[]"),
         defaults_applied=json.loads(r.defaults_applied or "[]"),
@@ -134,10 +160,9 @@ def _report_block(r: ReportPart) -> tuple[dict[str, Any], dict[str, Any], str, s
         domain=r.domain, p=r.p, sp=r.sp, np=r.np, pct=r.pct, adkim=r.adkim, aspf=r.aspf, fo=r.fo,
         testing=r.testing, discovery_method=r.discovery_method,
     )
-    return report, policy, begin, end
+    return _ReportBlock(uid, report, policy, begin, end, r.adkim or "r", r.aspf or "r")
 
 
-@lru_cache(maxsize=65536)
 def _source_block(source_ip: str, ip: IpPart) -> dict[str, Any]:
     return _compact(
         ip=source_ip, domain=ip.reverse_dns, registered_domain=ip.base_domain,
@@ -146,7 +171,6 @@ def _source_block(source_ip: str, ip: IpPart) -> dict[str, Any]:
     )
 
 
-@lru_cache(maxsize=8192)
 def _auth_results(text: str, scope_key: str) -> tuple[dict[str, Any], ...]:
     """DKIM (selector) or SPF (scope) results as stored in JSON, without nulls."""
     return tuple(
@@ -156,7 +180,6 @@ def _auth_results(text: str, scope_key: str) -> tuple[dict[str, Any], ...]:
     )
 
 
-@lru_cache(maxsize=4096)
 def _reasons(text: str) -> tuple[tuple[dict[str, Any], ...], str]:
     """(override reasons without nulls, their sorted types joined as one grouping key)."""
     reasons = tuple(_compact(**r) for r in parse_reasons(text))
@@ -174,41 +197,11 @@ def parse_reasons(text: str) -> list[dict[str, Any]]:
     return out
 
 
-def to_document(row: IndexRow) -> dict[str, Any]:
-    report, policy, begin, end = _report_block(row.report)
+def _verdict_block(row: IndexRow) -> _VerdictBlock:
     dkim, spf = _auth_results(row.dkim, "selector"), _auth_results(row.spf, "scope")
-    event = _drop_none(
-        start=begin, end=end, kind="event", category=["email"], type=["info"], dataset=DATASET, module="dmarc",
-        ingested=row.ingested_at or None,
-        # Store-local order (the SQLite record id): the tie-break that makes "the latest
-        # report" unambiguous when two reports begin at the same second, as in SQLite.
-        sequence=row.record_id,
-    )
-    return {
-        "@timestamp": begin,
-        "ecs": {"version": ECS_VERSION},
-        "event": event,
-        "source": _source_block(row.source_ip, row.ip),
-        "related": {"ip": [row.source_ip],
-                    "hosts": _related_hosts(row.ip.reverse_dns, row.header_from, row.envelope_from, row.dkim, row.spf)},
-        "dmarc": _dmarc(row, report, policy, dkim, spf),
-    }
-
-
-@lru_cache(maxsize=65536)
-def _related_hosts(reverse_dns: str | None, header_from: str, envelope_from: str | None, dkim: str, spf: str) -> list[str]:
-    names = [reverse_dns, header_from, envelope_from]
-    names += [d.get("domain") for d in _auth_results(dkim, "selector")]
-    names += [s.get("domain") for s in _auth_results(spf, "scope")]
-    return sorted({n.lower() for n in names if n})
-
-
-def _dmarc(row: IndexRow, report: dict[str, Any], policy: dict[str, Any], dkim: tuple[dict[str, Any], ...],
-           spf: tuple[dict[str, Any], ...]) -> dict[str, Any]:
     reasons, reasons_key = _reasons(row.reasons)
-    return _drop_none(
-        report=report,
-        policy_published=policy,
+    shown_dkim, shown_spf = _shown(dkim, row.dkim_domain), _shown(spf, row.spf_domain)
+    head = _drop_none(
         policy_evaluated=_drop_none(disposition=row.disposition, dkim=row.dkim_eval, spf=row.spf_eval,
                                     reasons=list(reasons) or None, reasons_key=reasons_key),
         aligned=_drop_none(dkim=row.dkim_aligned, spf=row.spf_aligned, dkim_domain=row.dkim_domain,
@@ -216,11 +209,103 @@ def _dmarc(row: IndexRow, report: dict[str, Any], policy: dict[str, Any], dkim: 
         identifiers=_drop_none(header_from=row.header_from, envelope_from=row.envelope_from,
                                envelope_to=row.envelope_to),
         auth_results=_drop_none(dkim=list(dkim) or None, spf=list(spf) or None) or None,
-        auth_summary={"dkim": _shown(dkim, row.dkim_domain), "spf": _shown(spf, row.spf_domain)},
-        count=row.count, position=row.position, sender=row.ip.sender, sender_type=row.ip.sender_type,
-        explanation=explanation(row),
-        **{"pass": row.dmarc_pass, "class": row.source_class},
+        auth_summary={"dkim": shown_dkim, "spf": shown_spf},
     )
+    verdict_row = _Verdict(row.header_from, int(row.dkim_aligned), int(row.spf_aligned), row.dkim_domain or "",
+                           row.spf_domain or "", shown_dkim, shown_spf, reasons_key)
+    names = [row.header_from, row.envelope_from] + [d.get("domain") for d in dkim] + [s.get("domain") for s in spf]
+    return _VerdictBlock(head, _drop_none(**{"pass": row.dmarc_pass, "class": row.source_class}), verdict_row,
+                         row.source_class, tuple(n.lower() for n in names if n))
+
+
+def _verdict_key(row: IndexRow) -> Hashable:
+    """The store's verdict id when the row has one (rows sharing it share every verdict field), else the fields."""
+    if row.verdict_id is not None:
+        return row.verdict_id
+    return (row.disposition, row.dkim_eval, row.spf_eval, row.header_from, row.envelope_from, row.envelope_to,
+            row.reasons, row.dkim, row.spf, row.dmarc_pass, row.dkim_aligned, row.spf_aligned, row.dkim_domain,
+            row.spf_domain, row.source_class)
+
+
+def _remember(memo: dict[K, V], key: K, value: V) -> V:
+    if len(memo) >= _MEMO_MAX:
+        memo.clear()
+    memo[key] = value
+    return value
+
+
+class DocumentBuilder:
+    """Documents and ids of index rows, each shared part built once (one builder per sync pass).
+
+    Verdict ids name verdicts of one store: a builder serves the rows of one store only.
+    """
+
+    def __init__(self) -> None:
+        self._reports: dict[ReportPart, _ReportBlock] = {}
+        self._sources: dict[tuple[str, IpPart], dict[str, Any]] = {}
+        self._verdicts: dict[Hashable, _VerdictBlock] = {}
+        self._explanations: dict[tuple[Hashable, str, str], str] = {}
+        self._hosts: dict[tuple[Hashable, str | None], list[str]] = {}
+        self._events: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._last: tuple[ReportPart, _ReportBlock] | None = None  # a chunk's rows mostly share one report
+
+    def _report(self, r: ReportPart) -> _ReportBlock:
+        last = self._last
+        if last is not None and last[0] is r:
+            return last[1]
+        block = self._reports.get(r) or _remember(self._reports, r, _report_block(r))
+        self._last = (r, block)
+        return block
+
+    def document_id(self, row: IndexRow) -> str:
+        """As ``document_id``."""
+        return hashlib.sha256(f"{self._report(row.report).uid}:{row.position}".encode()).hexdigest()
+
+    def document(self, row: IndexRow) -> dict[str, Any]:
+        """As ``to_document``."""
+        rb, key = self._report(row.report), _verdict_key(row)
+        vb = self._verdicts.get(key) or _remember(self._verdicts, key, _verdict_block(row))
+        ip = row.ip
+        source = self._sources.get((row.source_ip, ip)) or _remember(
+            self._sources, (row.source_ip, ip), _source_block(row.source_ip, ip))
+        hosts = self._hosts.get((key, ip.reverse_dns)) or _remember(
+            self._hosts, (key, ip.reverse_dns), _related_hosts(ip.reverse_dns, vb.hosts))
+        mode = (key, rb.adkim, rb.aspf)
+        explained = self._explanations.get(mode) or _remember(
+            self._explanations, mode, verdict.explain_modes(vb.verdict, vb.klass, rb.adkim, rb.aspf))
+        dmarc = {"report": rb.report, "policy_published": rb.policy, **vb.head, "count": row.count,
+                 "position": row.position}
+        if ip.sender is not None:
+            dmarc["sender"] = ip.sender
+        if ip.sender_type is not None:
+            dmarc["sender_type"] = ip.sender_type
+        dmarc["explanation"] = explained
+        dmarc.update(vb.tail)
+        return {
+            "@timestamp": rb.begin, "ecs": _ECS, "event": self._event(rb, row),
+            "source": source, "related": {"ip": [row.source_ip], "hosts": hosts}, "dmarc": dmarc,
+        }
+
+    def _event(self, rb: _ReportBlock, row: IndexRow) -> dict[str, Any]:
+        key = (rb.begin, rb.end, row.ingested_at)
+        base = self._events.get(key) or _remember(self._events, key, _drop_none(
+            start=rb.begin, end=rb.end, kind="event", category=["email"], type=["info"], dataset=DATASET,
+            module="dmarc", ingested=row.ingested_at or None))
+        # Store-local order (the SQLite record id): the tie-break that makes "the latest
+        # report" unambiguous when two reports begin at the same second, as in SQLite.
+        return {**base, "sequence": row.record_id}
+
+
+_ECS = {"version": ECS_VERSION}
+
+
+def _related_hosts(reverse_dns: str | None, names: tuple[str, ...]) -> list[str]:
+    return sorted({reverse_dns.lower(), *names} if reverse_dns else set(names))
+
+
+def to_document(row: IndexRow) -> dict[str, Any]:
+    """One record's ECS document (a sync builds many through one ``DocumentBuilder``)."""
+    return DocumentBuilder().document(row)
 
 
 def _shown(results: Sequence[dict[str, Any]], aligned_domain: str | None) -> str:
@@ -250,16 +335,6 @@ class _Verdict:
     reasons: str
 
 
-@lru_cache(maxsize=65536)
-def _explanation(row: _Verdict, klass: str, adkim: str | None, aspf: str | None) -> str:
-    """The CLI's explanation of the record's verdict (the same function), keyed by exactly what it reads:
-    records repeat a few verdicts many times."""
-    return verdict.explain_modes(row, klass, adkim or "r", aspf or "r")
-
-
 def explanation(row: IndexRow) -> str:
-    dkim, spf = _auth_results(row.dkim, "selector"), _auth_results(row.spf, "scope")
-    v = _Verdict(row.header_from, int(row.dkim_aligned), int(row.spf_aligned), row.dkim_domain or "",
-                 row.spf_domain or "", _shown(dkim, row.dkim_domain), _shown(spf, row.spf_domain),
-                 _reasons(row.reasons)[1])
-    return _explanation(v, row.source_class, row.report.adkim, row.report.aspf)
+    """The CLI's explanation of the record's verdict (the same function), as its document carries it."""
+    return str(to_document(row)["dmarc"]["explanation"])

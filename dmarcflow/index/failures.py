@@ -77,6 +77,9 @@ class FailureFeed:
     def mappings(self) -> dict[str, Any] | None:
         return mappings()
 
+    def for_pass(self) -> FailureFeed:
+        return self  # nothing kept between chunks
+
     def pending(self, store: Store, target: str, after: int, limit: int, now: datetime) -> Sequence[Any]:
         return failure_index_rows(store, after, limit)
 

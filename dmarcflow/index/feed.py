@@ -9,12 +9,12 @@ outbox (``index_checkpoint``/``index_failures``, keyed by target + kind). ``sync
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from dmarcflow.index import mapping, outbox
-from dmarcflow.index.document import IndexRow, document_id, to_document
+from dmarcflow.index.document import DocumentBuilder, IndexRow
 from dmarcflow.store import Store
 
 Document = tuple[str, str, dict[str, Any]]  # (_id, index, source)
@@ -39,6 +39,10 @@ class Feed(Protocol):
         """The strict mapping of the family's template; None for the aggregate family's own templates."""
         ...
 
+    def for_pass(self) -> Feed:
+        """The feed for one sync pass over one store (it may keep what its chunks share)."""
+        ...
+
     def pending(self, store: Store, target: str, after: int, limit: int, now: datetime) -> Sequence[Any]:
         ...
 
@@ -60,11 +64,28 @@ class Feed(Protocol):
         ...
 
 
+class _Pass:
+    """What one pass keeps between its chunks: the verdicts read, the documents' shared parts (one store's)."""
+
+    def __init__(self) -> None:
+        self.reader: outbox.RecordReader | None = None
+        self.builder = DocumentBuilder()
+
+    def reader_of(self, store: Store) -> outbox.RecordReader:
+        if self.reader is None or self.reader.store is not store:
+            self.reader, self.builder = outbox.RecordReader(store), DocumentBuilder()
+        return self.reader
+
+
 @dataclass(frozen=True)
 class AggregateFeed:
     """Aggregate records: the outbox and documents as they always were."""
 
     kind: str = "aggregate"
+    pass_state: _Pass | None = field(default=None, compare=False, repr=False)
+
+    def for_pass(self) -> AggregateFeed:
+        return AggregateFeed(self.kind, _Pass())
 
     def target(self, base: str) -> str:
         return base  # unchanged, so existing checkpoints stay valid
@@ -75,11 +96,14 @@ class AggregateFeed:
     def mappings(self) -> dict[str, Any] | None:
         return None
 
+    def _reader(self, store: Store) -> outbox.RecordReader:
+        return self.pass_state.reader_of(store) if self.pass_state is not None else outbox.RecordReader(store)
+
     def pending(self, store: Store, target: str, after: int, limit: int, now: datetime) -> Sequence[Any]:
-        return outbox.pending(store, target, after, limit, now)
+        return self._reader(store).pending(target, after, limit, now)
 
     def rows_by_id(self, store: Store, ids: list[int]) -> Sequence[Any]:
-        return outbox.rows_by_id(store, ids)
+        return self._reader(store).by_id(ids)
 
     def seq(self, row: Any) -> int:
         return int(row.record_id)
@@ -89,7 +113,8 @@ class AggregateFeed:
 
     def documents(self, row: Any, index: str) -> list[Document]:
         assert isinstance(row, IndexRow)
-        return [(document_id(row), index, to_document(row))]
+        builder = self.pass_state.builder if self.pass_state is not None else DocumentBuilder()
+        return [(builder.document_id(row), index, builder.document(row))]
 
     def backlog(self, store: Store, target: str) -> outbox.Backlog:
         return outbox.backlog(store, target)

@@ -22,6 +22,9 @@ from dmarcflow.store.outbox import Row
 from dmarcflow.utc import now_iso, parse_iso
 
 T = TypeVar("T")
+# A verdict's columns as IndexRow holds them, between the record's count and its report.
+VerdictFields = tuple[str, str, str, str, str | None, str | None, str, str, str, bool, bool, bool, str | None,
+                      str | None, str]
 
 # Ingest enriches a report's IPs just after committing it. A pass stops before a record whose
 # IP has no facts yet, unless its report is older than this (enrichment failed: index anyway).
@@ -66,18 +69,67 @@ def reset(store: Store, target: str) -> None:
         store.outbox.forget(target)
 
 
+class RecordReader:
+    """Index rows of one store for one sync pass; each verdict is read from ``verdicts`` once per reader.
+
+    Verdict rows are never changed or deleted once committed, so a verdict read once holds for the pass.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._verdicts: dict[int, VerdictFields] = {}
+
+    def pending(self, target: str, after: int, limit: int, now: datetime | None = None) -> list[IndexRow]:
+        """Up to ``limit`` records after ``after``, in id order, stopping before one still being enriched."""
+        now = now or datetime.now(UTC)
+        records = self.store.outbox.records_after(after, limit)
+        reports, ips, verdicts = self._parts(records)
+        out = []
+        for record in records:
+            report, ingested_at = reports[record[5]]
+            ip = ips.get(record[2])
+            if ip is None:
+                if not _enrichment_overdue(ingested_at, now):
+                    break
+                ip = IpPart()
+            out.append(_index_row(record, verdicts[record[4]], report, ingested_at, ip))
+        return out
+
+    def by_id(self, record_ids: list[int]) -> list[IndexRow]:
+        records = self.store.outbox.records_by_id(record_ids)
+        reports, ips, verdicts = self._parts(records)
+        return [_index_row(r, verdicts[r[4]], *reports[r[5]], ips.get(r[2], IpPart())) for r in records]
+
+    def _parts(self, records: list[Row]) -> tuple[dict[int, tuple[ReportPart, str]], dict[str, IpPart],
+                                                   dict[int, VerdictFields]]:
+        return _reports(self.store, records), _ips(self.store, records), self._verdicts_of(records)
+
+    def _verdicts_of(self, records: list[Row]) -> dict[int, VerdictFields]:
+        known = self._verdicts
+        missing = sorted({int(r[4]) for r in records} - known.keys())
+        if len(known) + len(missing) > _VERDICTS_KEPT:
+            known.clear()  # a store of very many verdicts: keep only this chunk's
+            missing = sorted({int(r[4]) for r in records})
+        for ids in _batches(missing):
+            for row in self.store.outbox.verdicts(ids):
+                known[int(row[0])] = _verdict_fields(row[1:])
+        return known
+
+
+_VERDICTS_KEPT = 65536
+
+
+def _verdict_fields(row: Row) -> VerdictFields:
+    """The verdict columns as IndexRow holds them (alignment and pass as booleans)."""
+    (disposition, dkim_eval, spf_eval, header_from, envelope_from, envelope_to, reasons, dkim, spf, dmarc_pass,
+     dkim_aligned, spf_aligned, dkim_domain, spf_domain, source_class) = row
+    return (disposition, dkim_eval, spf_eval, header_from, envelope_from, envelope_to, reasons, dkim, spf,
+            bool(dmarc_pass), bool(dkim_aligned), bool(spf_aligned), dkim_domain, spf_domain, source_class)
+
+
 def pending(store: Store, target: str, after: int, limit: int, now: datetime | None = None) -> list[IndexRow]:
     """Up to ``limit`` records after ``after``, in id order, stopping before one still being enriched."""
-    now = now or datetime.now(UTC)
-    records = store.outbox.records_after(after, limit)
-    reports, ips = _reports(store, records), _ips(store, records)
-    out = []
-    for record in records:
-        report, ingested_at = reports[record[19]]
-        if record[2] not in ips and not _enrichment_overdue(ingested_at, now):
-            break
-        out.append(_index_row(record, report, ingested_at, ips.get(record[2], IpPart())))
-    return out
+    return RecordReader(store).pending(target, after, limit, now)
 
 
 def _enrichment_overdue(ingested_at: str, now: datetime) -> bool:
@@ -86,15 +138,13 @@ def _enrichment_overdue(ingested_at: str, now: datetime) -> bool:
 
 
 def rows_by_id(store: Store, record_ids: list[int]) -> list[IndexRow]:
-    records = store.outbox.records_by_id(record_ids)
-    reports, ips = _reports(store, records), _ips(store, records)
-    return [_index_row(r, *reports[r[19]], ips.get(r[2], IpPart())) for r in records]
+    return RecordReader(store).by_id(record_ids)
 
 
 def _reports(store: Store, records: list[Row]) -> dict[int, tuple[ReportPart, str]]:
     """Each report of the chunk read once (a chunk's records mostly share one or a few reports)."""
     out = {}
-    for ids in _batches(sorted({int(r[19]) for r in records})):
+    for ids in _batches(sorted({int(r[5]) for r in records})):
         for row in store.outbox.reports(ids):
             out[int(row[0])] = (ReportPart(*row[1:23]), str(row[23]))
     return out
@@ -113,14 +163,10 @@ def _batches(values: list[T], size: int = 500) -> Iterator[list[T]]:
         yield values[start:start + size]
 
 
-def _index_row(record: Row, report: ReportPart, ingested_at: str, ip: IpPart) -> IndexRow:
-    (record_id, position, source_ip, count, disposition, dkim_eval, spf_eval, header_from, envelope_from, envelope_to,
-     reasons, dkim, spf, dmarc_pass, dkim_aligned, spf_aligned, dkim_domain, spf_domain, source_class, _) = record
-    return IndexRow(
-        record_id, position, source_ip, count, disposition, dkim_eval, spf_eval, header_from, envelope_from,
-        envelope_to, reasons, dkim, spf, bool(dmarc_pass), bool(dkim_aligned), bool(spf_aligned), dkim_domain,
-        spf_domain, source_class, report=report, ip=ip, ingested_at=ingested_at,
-    )
+def _index_row(record: Row, verdict: VerdictFields, report: ReportPart, ingested_at: str, ip: IpPart) -> IndexRow:
+    record_id, position, source_ip, count, verdict_id, _ = record
+    return IndexRow(record_id, position, source_ip, count, *verdict, report=report, ip=ip, ingested_at=ingested_at,
+                    verdict_id=verdict_id)
 
 
 def park_failures(store: Store, target: str, failures: list[Failure]) -> None:

@@ -87,7 +87,7 @@ class Syncer:
         concurrency: int = 2, feed: Feed | None = None,
     ) -> None:
         self.client, self.store, self.settings = client, store, settings
-        self.feed: Feed = feed or AggregateFeed()
+        self.feed: Feed = (feed or AggregateFeed()).for_pass()  # a Syncer serves one store
         self.target = self.feed.target(target_of(settings))
         self.now = now
         # The daemon passes chunk_retries=0: its next pass is the retry.

@@ -72,6 +72,9 @@ class TlsFeed:
     def mappings(self) -> dict[str, Any] | None:
         return mappings()
 
+    def for_pass(self) -> TlsFeed:
+        return self  # nothing kept between chunks
+
     def pending(self, store: Store, target: str, after: int, limit: int, now: datetime) -> Sequence[Any]:
         return tls_index_rows(store, after, limit)
 

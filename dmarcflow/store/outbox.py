@@ -15,11 +15,13 @@ from dmarcflow.store.repository import Repository
 
 Row = tuple[Any, ...]
 
-# Record columns in IndexRow's order, then the report's id (the last column).
-_RECORD_SQL = (
-    "SELECT r.id, r.position, r.source_ip, r.count, r.disposition, r.dkim_eval, r.spf_eval, r.header_from, "
-    "r.envelope_from, r.envelope_to, r.reasons, r.dkim, r.spf, r.dmarc_pass, r.dkim_aligned, r.spf_aligned, "
-    "r.dkim_domain, r.spf_domain, r.class, r.report FROM records r "
+# A record's own columns (id, position, IP, count, verdict id, report id) straight from ``record_rows``: the
+# ``records`` view joins every row with its verdict, while a sync reads each of the few verdicts once (``verdicts``).
+_RECORD_SQL = "SELECT id, position, source_ip, count, verdict, report FROM record_rows "
+# The verdict's id, then its columns in IndexRow's order.
+_VERDICT_SQL = (
+    "SELECT id, disposition, dkim_eval, spf_eval, header_from, envelope_from, envelope_to, reasons, dkim, spf, "
+    "dmarc_pass, dkim_aligned, spf_aligned, dkim_domain, spf_domain, class FROM verdicts WHERE id IN ({marks})"
 )
 # The report's id, ReportPart's fields, then ingested_at.
 _REPORT_SQL = (
@@ -57,13 +59,20 @@ class OutboxRepository(Repository):
         self._conn.execute("DELETE FROM index_failures WHERE target=?", (target,))
 
     def records_after(self, after: int, limit: int) -> list[Row]:
-        rows: list[Row] = self._conn.execute(_RECORD_SQL + "WHERE r.id > ? ORDER BY r.id LIMIT ?",
+        """(id, position, source_ip, count, verdict id, report id) of up to ``limit`` records after ``after``."""
+        rows: list[Row] = self._conn.execute(_RECORD_SQL + "WHERE id > ? ORDER BY id LIMIT ?",
                                              (after, limit)).fetchall()
         return rows
 
     def records_by_id(self, record_ids: Sequence[int]) -> list[Row]:
-        rows: list[Row] = self._conn.execute(_RECORD_SQL + f"WHERE r.id IN ({_marks(record_ids)}) ORDER BY r.id",
+        rows: list[Row] = self._conn.execute(_RECORD_SQL + f"WHERE id IN ({_marks(record_ids)}) ORDER BY id",
                                              list(record_ids)).fetchall()
+        return rows
+
+    def verdicts(self, verdict_ids: Sequence[int]) -> list[Row]:
+        """The verdicts' rows (at most a batch of ids): id, then the verdict columns of the ``records`` view."""
+        rows: list[Row] = self._conn.execute(_VERDICT_SQL.format(marks=_marks(verdict_ids)),
+                                             list(verdict_ids)).fetchall()
         return rows
 
     def reports(self, report_ids: Sequence[int]) -> list[Row]:

@@ -9,7 +9,6 @@ from typing import Any
 from elasticsearch import ApiError, ConnectionTimeout, Elasticsearch, TransportError
 from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch.exceptions import UnsupportedProductError
-from elasticsearch.helpers import streaming_bulk
 
 try:
     from elasticsearch.serializer import OrjsonSerializer
@@ -58,10 +57,17 @@ class ElasticsearchClient(SharedCalls):
     """``SearchClient`` over an ``elasticsearch.Elasticsearch`` (which it closes on ``close``)."""
 
     engine = "elasticsearch"
-    _streaming_bulk = staticmethod(streaming_bulk)
-
     def __init__(self, raw: Elasticsearch, url: str) -> None:
         self.raw, self.url = raw, redact(url)
+        self._dumps = raw.transport.serializers.get_serializer("application/json").dumps
+
+    def _line(self, value: Any) -> bytes:
+        line: bytes = self._dumps(value)
+        return line
+
+    def _send_bulk(self, body: bytes, filter_path: str) -> Mapping[str, Any]:
+        answer: Mapping[str, Any] = self.raw.bulk(operations=body, filter_path=filter_path).body
+        return answer
 
     @contextmanager
     def _errors(self) -> Iterator[None]:

@@ -14,7 +14,6 @@ from typing import Any
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionError as OsConnectionError
 from opensearchpy.exceptions import OpenSearchException, TransportError
-from opensearchpy.helpers import streaming_bulk
 
 from dmarcflow.config import ElasticsearchSettings
 from dmarcflow.errors import ConfigError
@@ -48,10 +47,17 @@ class OpenSearchClient(SharedCalls):
     """``SearchClient`` over an ``opensearchpy.OpenSearch`` (which it closes on ``close``)."""
 
     engine = "opensearch"
-    _streaming_bulk = staticmethod(streaming_bulk)
-
     def __init__(self, raw: OpenSearch, url: str) -> None:
         self.raw, self.url = raw, redact(url)
+
+    def _line(self, value: Any) -> bytes:
+        line: str | bytes = self.raw.transport.serializer.dumps(value)
+        # As the client's transport encodes a text body.
+        return line.encode("utf-8", "surrogatepass") if isinstance(line, str) else line
+
+    def _send_bulk(self, body: bytes, filter_path: str) -> Mapping[str, Any]:
+        answer: Mapping[str, Any] = self.raw.bulk(body=body, filter_path=filter_path)
+        return answer
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
