@@ -59,13 +59,18 @@ def _backfill(cache: Path, workdir: Path, seed: int, reports: int):
 def _es_build(path: Path, workdir: Path):
     """Building the ECS documents a sync sends (no node needed): the client-side cost of indexing."""
     from dmarcflow.index import outbox
-    from dmarcflow.index.document import document_id, to_document
+    from dmarcflow.index.document import DocumentBuilder
     from benchmarks.stages.es import _after_enrichment_grace
 
     ingestor = _ingestor(workdir / "profile.db")
     list(ingestor.ingest_file(str(path)))
     rows = outbox.pending(ingestor.store, "profile", 0, 10**9, _after_enrichment_grace())
-    return lambda: [(document_id(r), to_document(r)) for r in rows]
+
+    def build() -> list[tuple[str, dict]]:
+        builder = DocumentBuilder()  # one per pass, as the sync makes it
+        return [(builder.document_id(r), builder.document(r)) for r in rows]
+
+    return build
 
 
 def _summary(db: Path):

@@ -63,7 +63,7 @@ def child_breakdown(params: dict[str, Any]) -> dict[str, Any]:
     """Where sync time goes: read rows, build documents, serialise, and the node alone."""
     from dmarcflow.config import ElasticsearchSettings
     from dmarcflow.index import mapping, outbox
-    from dmarcflow.index.document import document_id, to_document
+    from dmarcflow.index.document import DocumentBuilder
     from dmarcflow.index.elastic import make_client, setup
     from dmarcflow.store.sqlite import Store
 
@@ -74,8 +74,9 @@ def child_breakdown(params: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     rows = outbox.pending(store, "breakdown", 0, params["records"], _after_enrichment_grace())
     t1 = time.perf_counter()
-    docs = [(document_id(r), mapping.index_name(settings.index_prefix, settings.index_period, r.report.begin_ts),
-             to_document(r)) for r in rows]
+    builder = DocumentBuilder()  # one per pass, as the sync makes it: shared report, IP and verdict parts
+    docs = [(builder.document_id(r), mapping.index_name(settings.index_prefix, settings.index_period, r.report.begin_ts),
+             builder.document(r)) for r in rows]
     t2 = time.perf_counter()
     bodies = [_ndjson(docs[i:i + settings.batch_size]) for i in range(0, len(docs), settings.batch_size)]
     t3 = time.perf_counter()
