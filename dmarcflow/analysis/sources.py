@@ -34,11 +34,12 @@ class SourceDetail(NamedTuple):
     failing_other: int = 0
     spf_only: int = 0
     mailing_list: int = 0
-    main_row: SourceRow | None = None
-    recogniser: Recogniser | None = None  # recognition runs on demand: most sources are never shown
+    explainer: _Explainer | None = None  # the explanation is made on demand: most sources are never shown
+    recogniser: Recogniser | None = None  # recognition runs on demand too
     infos: tuple[IpFacts | None, ...] = ()
     rows: Sequence[SourceRow] = ()  # its rollup rows, for the figures only some sources need
     recognised: list[tuple[Service | None, str | None]] | None = None  # filled on first use: (service, pool)
+    explained: list[tuple[str, SourceRow]] | None = None  # filled on first use: (explanation, main row)
 
 
 NO_DETAIL = SourceDetail()
@@ -59,7 +60,6 @@ class Source:
     dkim_aligned: int
     klass: str
     classes: Mapping[str, int]
-    explanation: str
     approved_by: str | None
     fix: str | None = None  # set when it fails and may be the domain's (approved or unlisted misconfigured)
     not_ours_by: str | None = None  # the not_ours entry that matched (approval wins over it)
@@ -99,7 +99,12 @@ class Source:
     @property
     def main_row(self) -> SourceRow | None:
         """The verdict its explanation is made from."""
-        return self.detail.main_row
+        return _explained(self.detail, self.klass, self.classes, len(self.ips))[1]
+
+    @property
+    def explanation(self) -> str:
+        """Why it has its class, in words (the verdict carrying most of its messages; mixes and IPs noted)."""
+        return _explained(self.detail, self.klass, self.classes, len(self.ips))[0]
 
     @property
     def sender_kind(self) -> str:
@@ -111,8 +116,8 @@ class Source:
 
     @property
     def clues(self) -> tuple[Clues, ...]:
-        d = self.detail
-        return tuple(_clues(ip, info, d.main_row) for ip, info in zip(self.ips, d.infos, strict=False)) if d.main_row else ()
+        main = self.main_row
+        return tuple(_clues(ip, info, main) for ip, info in zip(self.ips, self.detail.infos, strict=False)) if main else ()
 
     def _recognised(self) -> tuple[Service | None, str | None]:
         """(the service all its IPs are recognised as, the pool), worked out once per source."""
@@ -288,7 +293,7 @@ def _totals(rows: list[SourceRow], domain: str) -> _Totals:
     return _Totals(messages, passed, spf, dkim, failing_domain, failing_other, spf_only, mailing_list, classes, klass)
 
 
-def _main_row(rows: list[SourceRow], klass: str, explainer: _Explainer) -> tuple[str, SourceRow]:
+def _main_row(rows: Sequence[SourceRow], klass: str, explainer: _Explainer) -> tuple[str, SourceRow]:
     """The explanation carrying the most messages of the source's class (ties: the first in text order),
     and its biggest row."""
     if len(rows) == 1:
@@ -391,20 +396,18 @@ def _source(name: str, rows: list[SourceRow], ctx: _Context) -> Source:
     t = _totals(rows, ctx.domain)
     one = ctx.view == "ip"
     ips = (name,) if one else tuple(sorted({r.ip for r in rows}))
-    text, main = _main_row(rows, t.klass, ctx.explainer)
-    if len(t.classes) > 1:
-        text += mix_note(t.classes, t.klass, t.messages)
-    if len(ips) > 1:
-        text += f" ({len(ips)} IPs)"
     facts = (ctx.infos.get(name),) if one else tuple([ctx.infos.get(ip) for ip in ips])
-    detail = SourceDetail(t.failing_domain, t.failing_other, t.spf_only, t.mailing_list, main, ctx.recogniser,
-                          facts, rows, [])
+    detail = SourceDetail(t.failing_domain, t.failing_other, t.spf_only, t.mailing_list, ctx.explainer,
+                          ctx.recogniser, facts, rows, [], [])
     approved_by = not_ours_by = None
-    if ctx.listed:
-        approved_by, not_ours_by = _listed(ctx, ips, detail)
+    failing = t.klass in FAILING_CLASSES
+    if ctx.listed or failing:  # only these need the main row now; the others make it when shown
+        main = _explained(detail, t.klass, t.classes, len(ips))[1]
+        if ctx.listed:
+            approved_by, not_ours_by = _listed(ctx, ips, detail, main)
     fix = None
-    if t.klass in FAILING_CLASSES and (approved_by or (t.klass == "misconfigured" and not not_ours_by)):
-        fix = fix_text(_service_of(ctx, ips, detail), main, ips, ctx.adkim)  # few sources ask the catalogue here
+    if failing and (approved_by or (t.klass == "misconfigured" and not not_ours_by)):
+        fix = fix_text(_service_of(ctx, ips, detail, main), main, ips, ctx.adkim)  # few sources ask the catalogue
     first = facts[0]
     if len(facts) == 1:
         country, asn, as_name = (first.country, first.asn, first.as_name) if first else (None, None, None)
@@ -414,15 +417,29 @@ def _source(name: str, rows: list[SourceRow], ctx: _Context) -> Source:
         ip=name if one else None, ips=ips, sender=sender_name(name, first) if one else name,
         reverse_dns=first.reverse_dns if len(ips) == 1 and first else None, country=country, asn=asn,
         as_name=as_name, messages=t.messages, dmarc_pass=t.dmarc_pass, spf_aligned=t.spf_aligned,
-        dkim_aligned=t.dkim_aligned, klass=t.klass, classes=t.classes, explanation=text, approved_by=approved_by,
+        dkim_aligned=t.dkim_aligned, klass=t.klass, classes=t.classes, approved_by=approved_by,
         fix=fix, not_ours_by=not_ours_by, detail=detail,
     )
 
 
-def _service_of(ctx: _Context, ips: tuple[str, ...], detail: SourceDetail) -> Service | None:
-    if ctx.recogniser is None or detail.main_row is None:
+def _explained(detail: SourceDetail, klass: str, classes: Mapping[str, int], n_ips: int) -> tuple[str, SourceRow | None]:
+    """(explanation, main row) of a source, made once, on first use."""
+    if detail.explained is None or detail.explainer is None:
+        return "", None
+    if not detail.explained:
+        text, main = _main_row(detail.rows, klass, detail.explainer)
+        if len(classes) > 1:
+            text += mix_note(classes, klass, sum(classes.values()))
+        if n_ips > 1:
+            text += f" ({n_ips} IPs)"
+        detail.explained.append((text, main))
+    return detail.explained[0]
+
+
+def _service_of(ctx: _Context, ips: tuple[str, ...], detail: SourceDetail, main: SourceRow | None) -> Service | None:
+    if ctx.recogniser is None or main is None:
         return None
-    found = [ctx.recogniser.service(_clues(ip, info, detail.main_row)) for ip, info in zip(ips, detail.infos, strict=False)]
+    found = [ctx.recogniser.service(_clues(ip, info, main)) for ip, info in zip(ips, detail.infos, strict=False)]
     return found[0] if all(f is found[0] for f in found) else None
 
 
@@ -434,13 +451,14 @@ def _clues(ip: str, info: IpFacts | None, main: SourceRow) -> Clues:
                  info.as_domain, info.sender)
 
 
-def _listed(ctx: _Context, ips: tuple[str, ...], detail: SourceDetail) -> tuple[str | None, str | None]:
+def _listed(ctx: _Context, ips: tuple[str, ...], detail: SourceDetail,
+            main: SourceRow | None) -> tuple[str | None, str | None]:
     """(approved_by, not_ours_by): in the sender view, a sender is approved (or disowned) when all its IPs are."""
-    if detail.main_row is None:
+    if main is None:
         return None, None
     matched = []
     for ip, info in zip(ips, detail.infos, strict=False):
-        service = ctx.recogniser.service(_clues(ip, info, detail.main_row)) if ctx.recogniser else None
+        service = ctx.recogniser.service(_clues(ip, info, main)) if ctx.recogniser else None
         matched.append(_facts(ip, info, service))
     approvals = [ctx.matcher.match(f) for f in matched]
     disowned = [ctx.matcher.disowned(f) for f in matched]
