@@ -12,7 +12,7 @@ from dmarcflow.analysis.approved import ApprovedMatcher, matcher_for, validate_a
 from dmarcflow.analysis.catalogue import Catalogue
 from dmarcflow.analysis.overview import DomainStatus, domain_status, worst_first
 from dmarcflow.analysis.readiness import Readiness, assess
-from dmarcflow.analysis.sources import VIEWS, Source, build_sources
+from dmarcflow.analysis.sources import FAILING_CLASSES, VIEWS, Source, build_sources
 from dmarcflow.analysis.window import Window, check_order, window_of
 from dmarcflow.config import ApprovedSenders
 from dmarcflow.cycles import collector_paused
@@ -231,7 +231,9 @@ def _to_fix(by_ip: list[Source], infos: Mapping[str, IpFacts], domain: str, poli
     """The senders whose IPs fail and may be the domain's, grouped by the service recognised for them (else by
     sender name) and built from those IPs' rows only: what to change is a setting of the service, whatever
     number of IPs it sends from."""
-    failing = [s for s in by_ip if s.needs_fix]
+    # Source.needs_fix, read from the fields: this runs over every source of the domain.
+    failing = [s for s in by_ip if s.klass in FAILING_CLASSES
+               and (s.approved_by is not None or (s.klass == "misconfigured" and s.not_ours_by is None))]
     rows = [r for s in failing for r in s.detail.rows]
     names = {s.ips[0]: s.service for s in failing if s.service}
     built = build_sources(rows, infos, domain, policy, matcher, "sender", catalogue, names)
