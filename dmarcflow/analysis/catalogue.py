@@ -144,7 +144,7 @@ class Recogniser:
         self.domain = domain
         self._by_names: dict[tuple[str | None, str | None, str | None], Service | None] = {}  # the steps before the networks
         self._by_network_names: dict[tuple[str | None, str | None], Service | None] = {}  # the steps after them
-        self._pools: dict[tuple[Service | None, str | None, str | None, str | None], str | None] = {}
+        self._pools: dict[tuple[str | None, str | None, str | None, str | None], str | None] = {}
         self._org_domains = OrgDomains()
 
     def service(self, clues: Clues) -> Service | None:
@@ -166,7 +166,8 @@ class Recogniser:
 
     def pool(self, service: Service | None, clues: Clues) -> str | None:
         """The pool of a source's IP, given the service recognised from its clues."""
-        key = (service, clues.base_domain, clues.as_domain, clues.reverse_dns)
+        # The service by name (unique in a catalogue): hashing the entry itself would hash all its lists.
+        key = (service.name if service else None, clues.base_domain, clues.as_domain, clues.reverse_dns)
         try:
             return self._pools[key]
         except KeyError:

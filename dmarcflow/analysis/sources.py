@@ -260,7 +260,7 @@ def sender_kind(ip: str, info: IpFacts | None) -> str:
     return "as"
 
 
-class _Totals(NamedTuple):
+class SourceTotals(NamedTuple):
     """A source's figures (a NamedTuple: one is built per source, tens of thousands per summary)."""
 
     messages: int
@@ -275,7 +275,7 @@ class _Totals(NamedTuple):
     klass: str
 
 
-def _totals(rows: list[SourceRow], domain: str) -> _Totals:
+def totals_of(rows: list[SourceRow], domain: str) -> SourceTotals:
     classes: dict[str, int] = {}
     messages = passed = spf = dkim = failing_domain = failing_other = spf_only = mailing_list = 0
     # Unpacked rather than read by name: this loop runs once per rollup row.
@@ -297,7 +297,7 @@ def _totals(rows: list[SourceRow], domain: str) -> _Totals:
         if klass == "forwarded" and "mailing_list" in reasons:
             mailing_list += n
     klass = next(iter(classes)) if len(classes) == 1 else max(classes, key=lambda k: (classes[k], _SEVERITY[k]))
-    return _Totals(messages, passed, spf, dkim, failing_domain, failing_other, spf_only, mailing_list, classes, klass)
+    return SourceTotals(messages, passed, spf, dkim, failing_domain, failing_other, spf_only, mailing_list, classes, klass)
 
 
 def _main_row(rows: Sequence[SourceRow], klass: str, explainer: _Explainer) -> tuple[str, SourceRow]:
@@ -341,7 +341,7 @@ def sender_name(ip: str, info: IpFacts | None) -> str:
 
 
 @dataclass(frozen=True)
-class _Context:
+class Context:
     """What every source of one domain is built with."""
 
     domain: str
@@ -368,15 +368,20 @@ def build_sources(
 
     ``names`` (sender view): IP -> the name to group it under, instead of its sender name.
     """
-    groups = _by_ip(rows) if view == "ip" else _by_sender(rows, infos, names)
-    recogniser = Recogniser(catalogue, domain) if catalogue else None
-    ctx = _Context(domain, infos, _Explainer(policy), matcher, recogniser, view, policy.adkim if policy else "r",
-                   not matcher.empty)
-    sources = [_source(name, group, ctx) for name, group in groups.items()]
+    groups = by_ip(rows) if view == "ip" else _by_sender(rows, infos, names)
+    ctx = context(domain, infos, policy, matcher, view, catalogue)
+    sources = [source_of(name, group, totals_of(group, domain), ctx) for name, group in groups.items()]
     return sorted(sources, key=lambda s: (-s.messages, s.sender, s.ip or ""))
 
 
-def _by_ip(rows: Iterable[SourceRow]) -> dict[str, list[SourceRow]]:
+def context(domain: str, infos: Mapping[str, IpFacts], policy: PolicyPublished | None, matcher: ApprovedMatcher,
+            view: str, catalogue: Catalogue | None) -> Context:
+    recogniser = Recogniser(catalogue, domain) if catalogue else None
+    return Context(domain, infos, _Explainer(policy), matcher, recogniser, view, policy.adkim if policy else "r",
+                   not matcher.empty)
+
+
+def by_ip(rows: Iterable[SourceRow]) -> dict[str, list[SourceRow]]:
     groups: dict[str, list[SourceRow]] = {}
     for row in rows:
         group = groups.get(row[0])  # row.ip, by position: once per rollup row
@@ -399,8 +404,8 @@ def _by_sender(rows: Iterable[SourceRow], infos: Mapping[str, IpFacts],
     return groups
 
 
-def _source(name: str, rows: list[SourceRow], ctx: _Context) -> Source:
-    t = _totals(rows, ctx.domain)
+def source_of(name: str, rows: list[SourceRow], t: SourceTotals, ctx: Context) -> Source:
+    """The source called ``name`` (an IP, or a sender name), from its rows and their totals."""
     one = ctx.view == "ip"
     ips = (name,) if one else tuple(sorted({r.ip for r in rows}))
     facts = (ctx.infos.get(name),) if one else tuple([ctx.infos.get(ip) for ip in ips])
@@ -452,7 +457,7 @@ def _explained(detail: SourceDetail, klass: str, classes: Mapping[str, int], n_i
     return detail.explained[0]
 
 
-def _service_of(ctx: _Context, ips: tuple[str, ...], detail: SourceDetail, main: SourceRow | None) -> Service | None:
+def _service_of(ctx: Context, ips: tuple[str, ...], detail: SourceDetail, main: SourceRow | None) -> Service | None:
     if ctx.recogniser is None or main is None:
         return None
     found = [ctx.recogniser.service(_clues(ip, info, main)) for ip, info in zip(ips, detail.infos, strict=False)]
@@ -467,7 +472,7 @@ def _clues(ip: str, info: IpFacts | None, main: SourceRow) -> Clues:
                  info.as_domain, info.sender)
 
 
-def _listed(ctx: _Context, ips: tuple[str, ...], detail: SourceDetail,
+def _listed(ctx: Context, ips: tuple[str, ...], detail: SourceDetail,
             main: SourceRow | None) -> tuple[str | None, str | None]:
     """(approved_by, not_ours_by): in the sender view, a sender is approved (or disowned) when all its IPs are."""
     if main is None:
