@@ -57,7 +57,7 @@ def ip_view(rows: Iterable[SourceRow], infos: Mapping[str, IpFacts], domain: str
         else:
             s = source_of(ip, group, t, ctx)
             ranked.append((-s.messages, s.sender, ip, s, group))
-    ranked.sort(key=lambda r: r[:3])  # build_sources' order; IPs are unique, so the key never ties
+    ranked.sort()  # build_sources' order: IPs are unique, so no two entries compare beyond their third item
     shown = [s if s is not None else source_of(ip, group, totals_of(group, domain), ctx)
              for _, _, ip, s, group in ranked[:top]]
     built = tuple(r[3] for r in ranked if r[3] is not None)
