@@ -198,9 +198,10 @@ class Source:
     @property
     def approve_with(self) -> str | None:
         """The config line that approves it, for [approved."DOMAIN"] (None when approved)."""
-        if self.approved:
-            return None
-        service, kind = self.service, self.sender_kind
+        return None if self.approved else self._approve_line(self.service)
+
+    def _approve_line(self, service: str | None) -> str:
+        kind = self.sender_kind
         if service or kind == "service":
             return f"services = [{_toml(service or self.sender)}]"
         if kind == "rdns":
@@ -214,16 +215,19 @@ class Source:
         return None if line is None else "not_ours = " + line.partition(" = ")[2]
 
     def as_dict(self) -> dict[str, Any]:
-        service, pool = self._recognised()
+        entry, pool = self._recognised()
+        service = entry.name if entry else None
+        approved = self.approved_by is not None
+        classes = self.classes
         return {
             "ip": self.ip, "ips": list(self.ips), "sender": self.sender, "reverse_dns": self.reverse_dns,
             "country": self.country, "asn": self.asn, "as_name": self.as_name, "messages": self.messages,
-            "dmarc_pass": self.dmarc_pass, "dmarc_fail": self.dmarc_fail, "spf_aligned": self.spf_aligned,
-            "dkim_aligned": self.dkim_aligned, "class": self.klass,
-            "classes": {k: self.classes.get(k, 0) for k in SOURCE_CLASSES}, "explanation": self.explanation,
-            "approved": self.approved, "approved_by": self.approved_by, "not_ours": self.not_ours,
-            "not_ours_by": self.not_ours_by, "verdict": self.verdict, "service": service.name if service else None, "pool": pool,
-            "fix": self.fix, "approve_with": self.approve_with,
+            "dmarc_pass": self.dmarc_pass, "dmarc_fail": self.messages - self.dmarc_pass,
+            "spf_aligned": self.spf_aligned, "dkim_aligned": self.dkim_aligned, "class": self.klass,
+            "classes": {k: classes.get(k, 0) for k in SOURCE_CLASSES}, "explanation": self.explanation,
+            "approved": approved, "approved_by": self.approved_by, "not_ours": self.not_ours_by is not None and not approved,
+            "not_ours_by": self.not_ours_by, "verdict": self.verdict, "service": service, "pool": pool,
+            "fix": self.fix, "approve_with": None if approved else self._approve_line(service),
         }
 
 
