@@ -112,14 +112,19 @@ class Catalogue:
     def recognise(self, clues: Clues) -> Service | None:
         """The service behind a source: reverse DNS first (who sends), then DKIM and return-path domains
         (whose settings produce them), published networks, the AS domain, and last the sender name."""
-        return (
-            _find(self._rdns, clues.reverse_dns or clues.base_domain)
-            or _find(self._dkim, clues.dkim_domain) or _find(self._spf, clues.spf_domain)
-            or self._network(clues.ip) or _find(self._as, clues.as_domain)
-            or (self._names.get(clues.sender.casefold()) if clues.sender else None)
-        )
+        return (self.by_names(clues.reverse_dns or clues.base_domain, clues.dkim_domain, clues.spf_domain)
+                or self.by_network(clues.ip) or self.by_network_name(clues.as_domain, clues.sender))
 
-    def _network(self, ip: str) -> Service | None:
+    def by_names(self, rdns: str | None, dkim: str | None, spf: str | None) -> Service | None:
+        """``recognise``'s steps before the published networks."""
+        return _find(self._rdns, rdns) or _find(self._dkim, dkim) or _find(self._spf, spf)
+
+    def by_network_name(self, as_domain: str | None, sender: str | None) -> Service | None:
+        """``recognise``'s steps after the published networks."""
+        return _find(self._as, as_domain) or (self._names.get(sender.casefold()) if sender else None)
+
+    def by_network(self, ip: str) -> Service | None:
+        """The service that publishes a network holding the IP."""
         # socket's parsers, not ipaddress: this runs for every source of a summary.
         try:
             if ":" in ip:
@@ -130,25 +135,44 @@ class Catalogue:
 
 
 class Recogniser:
-    """Recognition and IP pools for the sources of one policy domain, memoised per set of clues;
-    owned by one summary, so nothing is cached between calls."""
+    """Recognition and IP pools for the sources of one policy domain, memoised on the clues each step reads
+    (most sources share their names and differ only in their IP); owned by one summary, so nothing is
+    cached between calls."""
 
     def __init__(self, catalogue: Catalogue, domain: str) -> None:
         self.catalogue = catalogue
         self.domain = domain
-        self._services: dict[Clues, Service | None] = {}
+        self._by_names: dict[tuple[str | None, str | None, str | None], Service | None] = {}  # the steps before the networks
+        self._by_network_names: dict[tuple[str | None, str | None], Service | None] = {}  # the steps after them
+        self._pools: dict[tuple[str | None, str | None, str | None, str | None], str | None] = {}
         self._org_domains = OrgDomains()
 
     def service(self, clues: Clues) -> Service | None:
+        """``Catalogue.recognise``, step by step in its order, each memoised on what it reads."""
+        names = (clues.reverse_dns or clues.base_domain, clues.dkim_domain, clues.spf_domain)
         try:
-            return self._services[clues]
+            found = self._by_names[names]
         except KeyError:
-            found = self._services[clues] = self.catalogue.recognise(clues)
-            return found
+            found = self._by_names[names] = self.catalogue.by_names(*names)
+        if found is None:
+            found = self.catalogue.by_network(clues.ip)
+        if found is None:
+            network_names = (clues.as_domain, clues.sender)
+            try:
+                found = self._by_network_names[network_names]
+            except KeyError:
+                found = self._by_network_names[network_names] = self.catalogue.by_network_name(*network_names)
+        return found
 
     def pool(self, service: Service | None, clues: Clues) -> str | None:
         """The pool of a source's IP, given the service recognised from its clues."""
-        return pool_of(service, self.domain, clues, self._org_domains)
+        # The service by name (unique in a catalogue): hashing the entry itself would hash all its lists.
+        key = (service.name if service else None, clues.base_domain, clues.as_domain, clues.reverse_dns)
+        try:
+            return self._pools[key]
+        except KeyError:
+            found = self._pools[key] = pool_of(service, self.domain, clues, self._org_domains)
+            return found
 
 
 def pool_of(service: Service | None, domain: str, clues: Clues,

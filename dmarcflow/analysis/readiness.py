@@ -26,6 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from dmarcflow.analysis.ip_view import NO_QUIET, QuietTotals
 from dmarcflow.analysis.sources import FAILING_CLASSES, Source
 from dmarcflow.analysis.wording import headline, notes
 from dmarcflow.models import PolicyPublished
@@ -124,9 +125,15 @@ class Readiness:
         }
 
 
-def assess(sources: Sequence[Source], policy: PolicyPublished | None, domain: str = "DOMAIN") -> Readiness:
-    """Sources must be the IP view of the whole window; ``domain`` is named in the advice."""
+def assess(sources: Sequence[Source], policy: PolicyPublished | None, domain: str = "DOMAIN",
+           quiet: QuietTotals = NO_QUIET) -> Readiness:
+    """Sources must be the IP view of the whole window, but for the quiet sources given as ``quiet``
+    (``analysis.ip_view``); ``domain`` is named in the advice."""
     f = _figures(sources)
+    f.total += quiet.messages
+    f.on_domain += quiet.failing_domain
+    f.on_other += quiet.failing_other
+    f.mailing_list += quiet.mailing_list
     sp = policy.sp if policy else None
     scenarios = [_scenario(p, sp, f.on_domain, f.on_other, f.total) for p in ("quarantine", "reject")]
     current = policy.p if policy else None

@@ -34,11 +34,12 @@ class SourceDetail(NamedTuple):
     failing_other: int = 0
     spf_only: int = 0
     mailing_list: int = 0
-    main_row: SourceRow | None = None
-    recogniser: Recogniser | None = None  # recognition runs on demand: most sources are never shown
+    explainer: _Explainer | None = None  # the explanation is made on demand: most sources are never shown
+    recogniser: Recogniser | None = None  # recognition runs on demand too
     infos: tuple[IpFacts | None, ...] = ()
     rows: Sequence[SourceRow] = ()  # its rollup rows, for the figures only some sources need
     recognised: list[tuple[Service | None, str | None]] | None = None  # filled on first use: (service, pool)
+    explained: list[tuple[str, SourceRow]] | None = None  # filled on first use: (explanation, main row)
 
 
 NO_DETAIL = SourceDetail()
@@ -59,7 +60,6 @@ class Source:
     dkim_aligned: int
     klass: str
     classes: Mapping[str, int]
-    explanation: str
     approved_by: str | None
     fix: str | None = None  # set when it fails and may be the domain's (approved or unlisted misconfigured)
     not_ours_by: str | None = None  # the not_ours entry that matched (approval wins over it)
@@ -99,20 +99,28 @@ class Source:
     @property
     def main_row(self) -> SourceRow | None:
         """The verdict its explanation is made from."""
-        return self.detail.main_row
+        return _explained(self.detail, self.klass, self.classes, len(self.ips))[1]
+
+    @property
+    def explanation(self) -> str:
+        """Why it has its class, in words (the verdict carrying most of its messages; mixes and IPs noted)."""
+        return _explained(self.detail, self.klass, self.classes, len(self.ips))[0]
 
     @property
     def sender_kind(self) -> str:
         """Where the sender name comes from: "service" (a sending service), "rdns" (the reverse-DNS base domain),
         "as" (a network's name: an ISP, a host, an AS) or "ip" (nothing known). A network's name is too broad
         to approve by, so those are approved by their IPs."""
-        kinds = {sender_kind(ip, info) for ip, info in zip(self.ips, self.detail.infos, strict=False)}
+        infos = self.detail.infos
+        if len(self.ips) == 1 and len(infos) == 1:  # most sources: no set to build
+            return sender_kind(self.ips[0], infos[0])
+        kinds = {sender_kind(ip, info) for ip, info in zip(self.ips, infos, strict=False)}
         return kinds.pop() if len(kinds) == 1 else "as"
 
     @property
     def clues(self) -> tuple[Clues, ...]:
-        d = self.detail
-        return tuple(_clues(ip, info, d.main_row) for ip, info in zip(self.ips, d.infos, strict=False)) if d.main_row else ()
+        main = self.main_row
+        return tuple(_clues(ip, info, main) for ip, info in zip(self.ips, self.detail.infos, strict=False)) if main else ()
 
     def _recognised(self) -> tuple[Service | None, str | None]:
         """(the service all its IPs are recognised as, the pool), worked out once per source."""
@@ -190,9 +198,10 @@ class Source:
     @property
     def approve_with(self) -> str | None:
         """The config line that approves it, for [approved."DOMAIN"] (None when approved)."""
-        if self.approved:
-            return None
-        service, kind = self.service, self.sender_kind
+        return None if self.approved else self._approve_line(self.service)
+
+    def _approve_line(self, service: str | None) -> str:
+        kind = self.sender_kind
         if service or kind == "service":
             return f"services = [{_toml(service or self.sender)}]"
         if kind == "rdns":
@@ -206,21 +215,28 @@ class Source:
         return None if line is None else "not_ours = " + line.partition(" = ")[2]
 
     def as_dict(self) -> dict[str, Any]:
-        service, pool = self._recognised()
+        entry, pool = self._recognised()
+        service = entry.name if entry else None
+        approved = self.approved_by is not None
+        classes = self.classes
         return {
             "ip": self.ip, "ips": list(self.ips), "sender": self.sender, "reverse_dns": self.reverse_dns,
             "country": self.country, "asn": self.asn, "as_name": self.as_name, "messages": self.messages,
-            "dmarc_pass": self.dmarc_pass, "dmarc_fail": self.dmarc_fail, "spf_aligned": self.spf_aligned,
-            "dkim_aligned": self.dkim_aligned, "class": self.klass,
-            "classes": {k: self.classes.get(k, 0) for k in SOURCE_CLASSES}, "explanation": self.explanation,
-            "approved": self.approved, "approved_by": self.approved_by, "not_ours": self.not_ours,
-            "not_ours_by": self.not_ours_by, "verdict": self.verdict, "service": service.name if service else None, "pool": pool,
-            "fix": self.fix, "approve_with": self.approve_with,
+            "dmarc_pass": self.dmarc_pass, "dmarc_fail": self.messages - self.dmarc_pass,
+            "spf_aligned": self.spf_aligned, "dkim_aligned": self.dkim_aligned, "class": self.klass,
+            "classes": {k: classes.get(k, 0) for k in SOURCE_CLASSES}, "explanation": self.explanation,
+            "approved": approved, "approved_by": self.approved_by, "not_ours": self.not_ours_by is not None and not approved,
+            "not_ours_by": self.not_ours_by, "verdict": self.verdict, "service": service, "pool": pool,
+            "fix": self.fix, "approve_with": None if approved else self._approve_line(service),
         }
 
 
 def _toml(text: str) -> str:
-    # A JSON string is a valid TOML basic string (same escapes), and quotes whatever a report held.
+    # A JSON string is a valid TOML basic string (same escapes), and quotes whatever a report held. Printable
+    # text without quotes or backslashes is what json.dumps returns between quotes (it escapes nothing else),
+    # and that is nearly every name: the encoder is left to the rest.
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
     return json.dumps(text, ensure_ascii=False)
 
 
@@ -248,7 +264,7 @@ def sender_kind(ip: str, info: IpFacts | None) -> str:
     return "as"
 
 
-class _Totals(NamedTuple):
+class SourceTotals(NamedTuple):
     """A source's figures (a NamedTuple: one is built per source, tens of thousands per summary)."""
 
     messages: int
@@ -263,7 +279,7 @@ class _Totals(NamedTuple):
     klass: str
 
 
-def _totals(rows: list[SourceRow], domain: str) -> _Totals:
+def totals_of(rows: list[SourceRow], domain: str) -> SourceTotals:
     classes: dict[str, int] = {}
     messages = passed = spf = dkim = failing_domain = failing_other = spf_only = mailing_list = 0
     # Unpacked rather than read by name: this loop runs once per rollup row.
@@ -285,10 +301,10 @@ def _totals(rows: list[SourceRow], domain: str) -> _Totals:
         if klass == "forwarded" and "mailing_list" in reasons:
             mailing_list += n
     klass = next(iter(classes)) if len(classes) == 1 else max(classes, key=lambda k: (classes[k], _SEVERITY[k]))
-    return _Totals(messages, passed, spf, dkim, failing_domain, failing_other, spf_only, mailing_list, classes, klass)
+    return SourceTotals(messages, passed, spf, dkim, failing_domain, failing_other, spf_only, mailing_list, classes, klass)
 
 
-def _main_row(rows: list[SourceRow], klass: str, explainer: _Explainer) -> tuple[str, SourceRow]:
+def _main_row(rows: Sequence[SourceRow], klass: str, explainer: _Explainer) -> tuple[str, SourceRow]:
     """The explanation carrying the most messages of the source's class (ties: the first in text order),
     and its biggest row."""
     if len(rows) == 1:
@@ -316,8 +332,8 @@ class _Explainer:
         self.cache: dict[tuple[Any, ...], str] = {}
 
     def __call__(self, r: SourceRow) -> str:
-        key = (r.klass, r.header_from, r.dkim_aligned, r.spf_aligned, r.dkim_domain, r.spf_domain,
-               r.dkim_result, r.spf_result, r.reasons)
+        # klass .. reasons: the fields explain() reads, plus dmarc_pass (which they decide); one slice
+        key = r[1:11]
         text = self.cache.get(key)
         if text is None:
             text = self.cache[key] = explain(r, r.klass, self.policy)
@@ -329,7 +345,7 @@ def sender_name(ip: str, info: IpFacts | None) -> str:
 
 
 @dataclass(frozen=True)
-class _Context:
+class Context:
     """What every source of one domain is built with."""
 
     domain: str
@@ -356,15 +372,20 @@ def build_sources(
 
     ``names`` (sender view): IP -> the name to group it under, instead of its sender name.
     """
-    groups = _by_ip(rows) if view == "ip" else _by_sender(rows, infos, names)
-    recogniser = Recogniser(catalogue, domain) if catalogue else None
-    ctx = _Context(domain, infos, _Explainer(policy), matcher, recogniser, view, policy.adkim if policy else "r",
-                   not matcher.empty)
-    sources = [_source(name, group, ctx) for name, group in groups.items()]
+    groups = by_ip(rows) if view == "ip" else _by_sender(rows, infos, names)
+    ctx = context(domain, infos, policy, matcher, view, catalogue)
+    sources = [source_of(name, group, totals_of(group, domain), ctx) for name, group in groups.items()]
     return sorted(sources, key=lambda s: (-s.messages, s.sender, s.ip or ""))
 
 
-def _by_ip(rows: Iterable[SourceRow]) -> dict[str, list[SourceRow]]:
+def context(domain: str, infos: Mapping[str, IpFacts], policy: PolicyPublished | None, matcher: ApprovedMatcher,
+            view: str, catalogue: Catalogue | None) -> Context:
+    recogniser = Recogniser(catalogue, domain) if catalogue else None
+    return Context(domain, infos, _Explainer(policy), matcher, recogniser, view, policy.adkim if policy else "r",
+                   not matcher.empty)
+
+
+def by_ip(rows: Iterable[SourceRow]) -> dict[str, list[SourceRow]]:
     groups: dict[str, list[SourceRow]] = {}
     for row in rows:
         group = groups.get(row[0])  # row.ip, by position: once per rollup row
@@ -387,42 +408,63 @@ def _by_sender(rows: Iterable[SourceRow], infos: Mapping[str, IpFacts],
     return groups
 
 
-def _source(name: str, rows: list[SourceRow], ctx: _Context) -> Source:
-    t = _totals(rows, ctx.domain)
+def source_of(name: str, rows: list[SourceRow], t: SourceTotals, ctx: Context) -> Source:
+    """The source called ``name`` (an IP, or a sender name), from its rows and their totals."""
     one = ctx.view == "ip"
     ips = (name,) if one else tuple(sorted({r.ip for r in rows}))
-    text, main = _main_row(rows, t.klass, ctx.explainer)
-    if len(t.classes) > 1:
-        text += mix_note(t.classes, t.klass, t.messages)
-    if len(ips) > 1:
-        text += f" ({len(ips)} IPs)"
     facts = (ctx.infos.get(name),) if one else tuple([ctx.infos.get(ip) for ip in ips])
-    detail = SourceDetail(t.failing_domain, t.failing_other, t.spf_only, t.mailing_list, main, ctx.recogniser,
-                          facts, rows, [])
+    detail = SourceDetail(t.failing_domain, t.failing_other, t.spf_only, t.mailing_list, ctx.explainer,
+                          ctx.recogniser, facts, rows, [], [])
     approved_by = not_ours_by = None
-    if ctx.listed:
-        approved_by, not_ours_by = _listed(ctx, ips, detail)
+    failing = t.klass in FAILING_CLASSES
+    if ctx.listed or failing:  # only these need the main row now; the others make it when shown
+        main = _explained(detail, t.klass, t.classes, len(ips))[1]
+        if ctx.listed:
+            approved_by, not_ours_by = _listed(ctx, ips, detail, main)
     fix = None
-    if t.klass in FAILING_CLASSES and (approved_by or (t.klass == "misconfigured" and not not_ours_by)):
-        fix = fix_text(_service_of(ctx, ips, detail), main, ips, ctx.adkim)  # few sources ask the catalogue here
+    if failing and (approved_by or (t.klass == "misconfigured" and not not_ours_by)):
+        fix = fix_text(_service_of(ctx, ips, detail, main), main, ips, ctx.adkim)  # few sources ask the catalogue
     first = facts[0]
     if len(facts) == 1:
         country, asn, as_name = (first.country, first.asn, first.as_name) if first else (None, None, None)
     else:
         country, asn, as_name = _common(facts, "country"), _common(facts, "asn"), _common(facts, "as_name")
-    return Source(
+    return _new_source(
         ip=name if one else None, ips=ips, sender=sender_name(name, first) if one else name,
         reverse_dns=first.reverse_dns if len(ips) == 1 and first else None, country=country, asn=asn,
         as_name=as_name, messages=t.messages, dmarc_pass=t.dmarc_pass, spf_aligned=t.spf_aligned,
-        dkim_aligned=t.dkim_aligned, klass=t.klass, classes=t.classes, explanation=text, approved_by=approved_by,
+        dkim_aligned=t.dkim_aligned, klass=t.klass, classes=t.classes, approved_by=approved_by,
         fix=fix, not_ours_by=not_ours_by, detail=detail,
     )
 
 
-def _service_of(ctx: _Context, ips: tuple[str, ...], detail: SourceDetail) -> Service | None:
-    if ctx.recogniser is None or detail.main_row is None:
+def _new_source(**values: Any) -> Source:
+    """A Source with every field given, its attributes set in one step: the generated __init__ of a frozen
+    dataclass sets each field through object.__setattr__, which was the largest part of building a source
+    (tests check that the two make equal sources with the same fields)."""
+    source = object.__new__(Source)
+    source.__dict__.update(values)
+    return source
+
+
+def _explained(detail: SourceDetail, klass: str, classes: Mapping[str, int], n_ips: int) -> tuple[str, SourceRow | None]:
+    """(explanation, main row) of a source, made once, on first use."""
+    if detail.explained is None or detail.explainer is None:
+        return "", None
+    if not detail.explained:
+        text, main = _main_row(detail.rows, klass, detail.explainer)
+        if len(classes) > 1:
+            text += mix_note(classes, klass, sum(classes.values()))
+        if n_ips > 1:
+            text += f" ({n_ips} IPs)"
+        detail.explained.append((text, main))
+    return detail.explained[0]
+
+
+def _service_of(ctx: Context, ips: tuple[str, ...], detail: SourceDetail, main: SourceRow | None) -> Service | None:
+    if ctx.recogniser is None or main is None:
         return None
-    found = [ctx.recogniser.service(_clues(ip, info, detail.main_row)) for ip, info in zip(ips, detail.infos, strict=False)]
+    found = [ctx.recogniser.service(_clues(ip, info, main)) for ip, info in zip(ips, detail.infos, strict=False)]
     return found[0] if all(f is found[0] for f in found) else None
 
 
@@ -434,13 +476,14 @@ def _clues(ip: str, info: IpFacts | None, main: SourceRow) -> Clues:
                  info.as_domain, info.sender)
 
 
-def _listed(ctx: _Context, ips: tuple[str, ...], detail: SourceDetail) -> tuple[str | None, str | None]:
+def _listed(ctx: Context, ips: tuple[str, ...], detail: SourceDetail,
+            main: SourceRow | None) -> tuple[str | None, str | None]:
     """(approved_by, not_ours_by): in the sender view, a sender is approved (or disowned) when all its IPs are."""
-    if detail.main_row is None:
+    if main is None:
         return None, None
     matched = []
     for ip, info in zip(ips, detail.infos, strict=False):
-        service = ctx.recogniser.service(_clues(ip, info, detail.main_row)) if ctx.recogniser else None
+        service = ctx.recogniser.service(_clues(ip, info, main)) if ctx.recogniser else None
         matched.append(_facts(ip, info, service))
     approvals = [ctx.matcher.match(f) for f in matched]
     disowned = [ctx.matcher.disowned(f) for f in matched]

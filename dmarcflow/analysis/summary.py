@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Protocol
@@ -10,9 +10,10 @@ from typing import Any, Protocol
 from dmarcflow import utc
 from dmarcflow.analysis.approved import ApprovedMatcher, matcher_for, validate_all
 from dmarcflow.analysis.catalogue import Catalogue
+from dmarcflow.analysis.ip_view import ip_view
 from dmarcflow.analysis.overview import DomainStatus, domain_status, worst_first
 from dmarcflow.analysis.readiness import Readiness, assess
-from dmarcflow.analysis.sources import VIEWS, Source, build_sources
+from dmarcflow.analysis.sources import FAILING_CLASSES, VIEWS, Source, build_sources
 from dmarcflow.analysis.window import Window, check_order, window_of
 from dmarcflow.config import ApprovedSenders
 from dmarcflow.cycles import collector_paused
@@ -209,8 +210,13 @@ def assemble(
     """
     catalogue = catalogue or Catalogue.load()
     matcher = matcher_for(domain, approved)
-    by_ip = build_sources(rows, infos, domain, reports.policy, matcher, "ip", catalogue)
-    shown = by_ip if view == "ip" else build_sources(rows, infos, domain, reports.policy, matcher, view, catalogue)
+    ips = ip_view(rows, infos, domain, reports.policy, matcher, catalogue, top if view == "ip" and top > 0 else 0)
+    if view == "ip" and top > 0:  # every unauthorised source fails, so it is built
+        count, shown, unauthorised = ips.count, ips.top, [s for s in ips.built if s.klass == "unauthorised"]
+    else:
+        every = build_sources(rows, infos, domain, reports.policy, matcher, view, catalogue)
+        count, shown, unauthorised = len(every), tuple(every[:top] if top > 0 else every), [
+            s for s in every if s.klass == "unauthorised"]
     classes = dict.fromkeys(SOURCE_CLASSES, 0)
     for r in rows:
         classes[r.klass] += r.messages
@@ -218,20 +224,20 @@ def assemble(
         domain=domain, messages=totals.messages, dmarc_pass=totals.dmarc_pass, spf_aligned=totals.spf_aligned,
         dkim_aligned=totals.dkim_aligned, dispositions=totals.dispositions, classes=classes,
         reports=reports.reports, reporters=reports.reporters, begin_ts=reports.begin_ts, end_ts=reports.end_ts,
-        policy=reports.policy, source_count=len(shown),
-        sources=tuple(shown[:top] if top > 0 else shown),
-        unauthorised=tuple(s for s in shown if s.klass == "unauthorised"),
-        readiness=assess(by_ip, reports.policy, domain),
-        to_fix=tuple(_to_fix(by_ip, infos, domain, reports.policy, matcher, catalogue)),
+        policy=reports.policy, source_count=count, sources=tuple(shown), unauthorised=tuple(unauthorised),
+        readiness=assess(ips.built, reports.policy, domain, ips.quiet),
+        to_fix=tuple(_to_fix(ips.built, infos, domain, reports.policy, matcher, catalogue)),
     )
 
 
-def _to_fix(by_ip: list[Source], infos: Mapping[str, IpFacts], domain: str, policy: PolicyPublished | None,
+def _to_fix(by_ip: Sequence[Source], infos: Mapping[str, IpFacts], domain: str, policy: PolicyPublished | None,
             matcher: ApprovedMatcher, catalogue: Catalogue) -> list[Source]:
     """The senders whose IPs fail and may be the domain's, grouped by the service recognised for them (else by
     sender name) and built from those IPs' rows only: what to change is a setting of the service, whatever
     number of IPs it sends from."""
-    failing = [s for s in by_ip if s.needs_fix]
+    # Source.needs_fix, read from the fields: this runs over every source of the domain.
+    failing = [s for s in by_ip if s.klass in FAILING_CLASSES
+               and (s.approved_by is not None or (s.klass == "misconfigured" and s.not_ours_by is None))]
     rows = [r for s in failing for r in s.detail.rows]
     names = {s.ips[0]: s.service for s in failing if s.service}
     built = build_sources(rows, infos, domain, policy, matcher, "sender", catalogue, names)

@@ -14,6 +14,7 @@ from dmarcflow.cli.app import AppContext, main
 from dmarcflow.cli.output import FC, format_option, to_csv, to_json
 from dmarcflow.cli.render import WIDTH, render_overview, render_summary, source_table
 from dmarcflow.cli.window import read_window, window_options
+from dmarcflow.cycles import collector_paused
 from dmarcflow.models import SOURCE_CLASSES
 
 SOURCE_CSV = ("ip", "sender", "reverse_dns", "country", "asn", "as_name", "messages", "dmarc_pass", "dmarc_fail",
@@ -51,6 +52,14 @@ def summary(app: AppContext, domains: tuple[str, ...], since: str | None, until:
     an overview of one line per domain. Exit code 0 even when there is no data
     (a message says so on stderr).
     """
+    # One pause for the whole command, left only once the summary is freed: between the library's own
+    # pauses, the collector would walk every object the summary built, and find nothing to free.
+    with collector_paused():
+        _summary(app, domains, since, until, view, wide, top, backend, fmt)
+
+
+def _summary(app: AppContext, domains: tuple[str, ...], since: str | None, until: str | None,
+             view: str, wide: bool, top: int, backend: str, fmt: str) -> None:
     first, last = read_window(since, until)
     order = "name" if domains else "worst"
     try:
@@ -59,6 +68,11 @@ def summary(app: AppContext, domains: tuple[str, ...], since: str | None, until:
                                     order=order)
     except BackendMismatch as exc:
         raise click.UsageError(str(exc)) from None
+    _print_summary(result, domains, order, view, wide, fmt)
+
+
+def _print_summary(result: list[DomainSummary], domains: tuple[str, ...], order: str, view: str, wide: bool,
+                   fmt: str) -> None:
     _report_missing(domains, result)
     width = None if wide else WIDTH
     if fmt == "json":
