@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
 
 from dmarcflow.config import MailboxSettings
 from dmarcflow.ingest import Ingestor, InputOutcome
+from dmarcflow.ingest_tasks import MessageInput, chunked, messages_jobs
 from dmarcflow.mailbox import Mailbox, Message, plan_batches
 from dmarcflow.store import RawInput
+
+if TYPE_CHECKING:
+    from dmarcflow.ingest import ParsingPool
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +71,14 @@ def run_pass(
     ingestor: Ingestor,
     should_stop: Callable[[], bool] = never,
     on_filed: Callable[[Filed], None] | None = None,
+    jobs: int | None = None,
 ) -> PassResult:
-    """Process every message now in the reports folder (or until should_stop() says so)."""
+    """Process every message now in the reports folder (or until should_stop() says so).
+
+    ``jobs``: worker processes that parse the messages while this process stores them and files them
+    away (default: the number of cores for a backlog of ``POOL_MIN_INPUTS`` messages or more, else
+    none; 1: everything in this process).
+    """
     prepare(box)
     uids = box.pending()
     sizes = box.sizes(uids)
@@ -76,20 +89,25 @@ def run_pass(
         if on_filed is not None:
             on_filed(item)
 
-    stopped = False
-    for batch in plan_batches(sizes, uids, box.settings.batch_size):
-        if should_stop():
-            stopped = True
-            break
-        stopped = _process_batch(box, ingestor, batch, sizes, should_stop, report)
-        if stopped:
-            break
+    workers = messages_jobs(jobs, len(uids), sum(sizes.values()))
+    with ExitStack() as stack:
+        pool = stack.enter_context(ingestor.parsing_pool(workers, ingestor.enricher.settings)) if workers > 1 else None
+        stopped = False
+        for batch in plan_batches(sizes, uids, box.settings.batch_size):
+            if should_stop():
+                stopped = True
+                break
+            stopped = _process_batch(box, ingestor, batch, sizes, should_stop, report, pool)
+            if stopped:
+                if pool is not None:
+                    pool.close(force=True)  # the results it still holds are of messages left for next time
+                break
     return PassResult(box.settings.name, tuple(filed), len(uids), stopped)
 
 
 def _process_batch(
     box: Mailbox, ingestor: Ingestor, batch: Sequence[int], sizes: dict[int, int], should_stop: Callable[[], bool],
-    report: Callable[[Filed], None],
+    report: Callable[[Filed], None], pool: ParsingPool | None = None,
 ) -> bool:
     """Ingest and file one batch (one FETCH); True when a stop request ended it early.
 
@@ -110,23 +128,47 @@ def _process_batch(
     if oversized:
         file_committed(oversized)
     with ingestor.commit_groups(file_committed) as add:
-        for message in box.fetch(small) if small else []:
+        for uid, ingest in _ingests(ingestor, box.settings, box.fetch(small) if small else [], pool):
             if should_stop():
                 return True  # the messages fetched but not ingested stay in the folder for next time
-            filed = _classify(box.settings, message.uid, ingest_message(ingestor, box.settings, message))
+            filed = _classify(box.settings, uid, ingest())
             add(filed, filed.outcome.records)
     return False
+
+
+def _ingests(ingestor: Ingestor, box: MailboxSettings, messages: Iterable[Message],
+             pool: ParsingPool | None) -> Iterator[tuple[int, Callable[[], InputOutcome]]]:
+    """Each message's uid, in order, with what stores it and gives its outcome: parsing it here, or taking
+    what the pool's workers made of it (they parse the batch ahead, while this process stores)."""
+    if pool is None:
+        for message in messages:
+            yield message.uid, partial(ingest_message, ingestor, box, message)
+        return
+    fetched = list(messages)  # one FETCH's messages, in memory already
+    known = [_known_rejection(ingestor, message.raw) for message in fetched]
+    unknown = [(MessageInput(input_name(box, m.uid), m.raw), len(m.raw))
+               for m, seen in zip(fetched, known, strict=True) if seen is None]
+    parsed = (outcome for _, outcome in ingestor.ingest_in_pool(pool, chunked(unknown)))
+    for message, seen in zip(fetched, known, strict=True):
+        if seen is None:
+            yield message.uid, parsed.__next__
+        else:
+            yield message.uid, partial(_rejected_already, input_name(box, message.uid), seen)
 
 
 def ingest_message(ingestor: Ingestor, box: MailboxSettings, message: Message) -> InputOutcome:
     name = input_name(box, message.uid)
     known = _known_rejection(ingestor, message.raw)
     if known is not None:
-        # Read again after a crash between commit and move: the rejection is kept already.
-        return InputOutcome(name, "rejected", known[0], known[1], 0, 0, 0)
+        return _rejected_already(name, known)
     # A poison message is its own rejection (internal_error) inside ingest_bytes, as for files. Store
     # failures propagate: the store is at fault, not the message, which stays where it is.
     return ingestor.ingest_bytes(name, message.raw)
+
+
+def _rejected_already(name: str, known: tuple[str, str]) -> InputOutcome:
+    """A message read again after a crash between commit and move: its rejection is kept already."""
+    return InputOutcome(name, "rejected", known[0], known[1], 0, 0, 0)
 
 
 def _known_rejection(ingestor: Ingestor, raw: bytes) -> tuple[str, str] | None:

@@ -26,6 +26,7 @@ from dmarcflow.ingest_tasks import (
     MAX_JOBS,
     FileInput,
     MessageInput,
+    Task,
     TaskInput,
     Unread,
     batches,
@@ -56,7 +57,9 @@ from dmarcflow.store.groups import CommitGroup
 from dmarcflow.store.sqlite import Store
 
 if TYPE_CHECKING:
-    from dmarcflow.worker_pool import WorkerFailed
+    from dmarcflow.worker_pool import WorkerFailed, WorkerPool
+
+    ParsingPool = WorkerPool[Any, Task, TaskResult]
 
 __all__ = ["MAX_JOBS", "Ingestor", "InputOutcome", "PayloadOutcome", "combine", "jobs_for", "list_inputs"]
 
@@ -195,17 +198,34 @@ class Ingestor:
                     for outcome in self.ingest_file(path):
                         add(outcome, outcome.records)
                 return
-            from dmarcflow.worker_pool import WorkerPool  # here: multiprocessing is not imported for one job
+            with self.parsing_pool(jobs, enrichment, parse) as pool:
+                for _, outcome in self.ingest_in_pool(pool, batches(paths, self.limits.max_message_bytes,
+                                                                    inputs=batch_inputs)):
+                    add(outcome, outcome.records)
 
-            settings = WorkerSettings(self.settings, enrichment if self.enricher.offline else None)
-            tasks = batches(paths, self.limits.max_message_bytes, inputs=batch_inputs)
-            with WorkerPool(jobs, parse_task, (parse, settings), setup=start_task_worker,
-                            preload=tuple(dict.fromkeys((parse_task.__module__, parse.__module__)))) as pool:
-                for task, results in pool.run(tasks):
-                    each: TaskResult = results if isinstance(results, tuple) else (results,) * len(task)  # it died
-                    for item, result in zip(task, each, strict=True):
-                        for outcome in self._ingest_parsed(item, result):
-                            add(outcome, outcome.records)
+    @contextmanager
+    def parsing_pool(self, jobs: int, enrichment: EnrichmentSettings | None,
+                     parse: InputParser = parse_input) -> Iterator[ParsingPool]:
+        """``jobs`` worker processes that read, extract and parse inputs for ``ingest_in_pool`` (see
+        ``ingest_files``); stopped when the block ends (terminated, when an exception ends it)."""
+        from dmarcflow.worker_pool import WorkerPool  # here: multiprocessing is not imported for one job
+
+        settings = WorkerSettings(self.settings, enrichment if self.enricher.offline else None)
+        with WorkerPool(jobs, parse_task, (parse, settings), setup=start_task_worker,
+                        preload=tuple(dict.fromkeys((parse_task.__module__, parse.__module__)))) as pool:
+            yield pool
+
+    def ingest_in_pool(self, pool: ParsingPool, tasks: Iterable[Task]) -> Iterator[tuple[TaskInput, InputOutcome]]:
+        """Each input of these tasks with its outcome, in order: parsed by the pool's workers, stored here.
+
+        Inside ``commit_groups``; the caller adds each outcome. A run left before its end leaves results in
+        the workers' pipes: the pool must then not run again (the callers end its block).
+        """
+        for task, results in pool.run(tasks):
+            each: TaskResult = results if isinstance(results, tuple) else (results,) * len(task)  # it died
+            for item, result in zip(task, each, strict=True):
+                for outcome in self._ingest_parsed(item, result):
+                    yield item, outcome
 
     def _ingest_parsed(self, item: TaskInput, result: WorkerResult | WorkerFailed | None) -> Iterator[InputOutcome]:
         """Store what a worker made of one input: the outcomes ``ingest_file`` (or ``ingest_bytes``) gives it."""

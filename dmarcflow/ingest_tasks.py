@@ -27,7 +27,7 @@ from dmarcflow.mbox import split_mbox
 from dmarcflow.store import RawInput
 
 __all__ = ["BATCH_BYTES", "BATCH_INPUTS", "MAX_JOBS", "FileInput", "MessageInput", "Task", "TaskInput", "Unread",
-           "batches", "jobs_for", "mbox_inputs", "read_error"]
+           "batches", "chunked", "jobs_for", "mbox_inputs", "messages_jobs", "read_error"]
 
 BATCH_INPUTS = 32  # a year's small report is ~1 ms of a worker's work: a batch ~tens of ms
 BATCH_BYTES = 1 << 20
@@ -116,20 +116,39 @@ def jobs_for(asked: int | None, paths: Sequence[str]) -> int:
 def batches(paths: Iterable[str], cap: int, *, inputs: int = BATCH_INPUTS,
             size: int = BATCH_BYTES) -> Iterator[Task]:
     """The inputs of these files in batches, in order: files as they are, each mbox file as its messages."""
+    return chunked(_inputs_of(paths, cap), inputs=inputs, size=size)
+
+
+def chunked(items: Iterable[tuple[TaskInput, int]], *, inputs: int = BATCH_INPUTS,
+            size: int = BATCH_BYTES) -> Iterator[Task]:
+    """(input, its size) pairs as tasks of at most ``inputs`` inputs and ``size`` bytes (one larger input alone)."""
     batch: list[TaskInput] = []
     held = 0
+    for item, weight in items:
+        if batch and (len(batch) >= inputs or held + weight > size):
+            yield tuple(batch)
+            batch, held = [], 0
+        batch.append(item)
+        held += weight
+    if batch:
+        yield tuple(batch)
+
+
+def _inputs_of(paths: Iterable[str], cap: int) -> Iterator[tuple[TaskInput, int]]:
     for path in paths:
         size_of, mbox = _look(path)
         items: Iterable[TaskInput] = _mbox_of(path, cap) if mbox else (FileInput(path),)
         for item in items:
-            weight = len(item.data) if isinstance(item, MessageInput) else size_of if isinstance(item, FileInput) else 0
-            if batch and (len(batch) >= inputs or held + weight > size):
-                yield tuple(batch)
-                batch, held = [], 0
-            batch.append(item)
-            held += weight
-    if batch:
-        yield tuple(batch)
+            yield item, len(item.data) if isinstance(item, MessageInput) else size_of if isinstance(item, FileInput) else 0
+
+
+def messages_jobs(asked: int | None, count: int, size: int) -> int:
+    """Worker processes for ``count`` messages of ``size`` bytes in all (an IMAP pass): as ``jobs_for``."""
+    if asked is None:
+        if count < POOL_MIN_INPUTS and size < POOL_MIN_BYTES:
+            return 1
+        asked = len(os.sched_getaffinity(0))
+    return max(1, min(asked, -(-count // BATCH_INPUTS), MAX_JOBS))
 
 
 def _look(path: str) -> tuple[int, bool]:

@@ -8,7 +8,8 @@ Made for ``ingest --jobs``: workers parse, the caller (the one writer) stores. W
 - A task that raises, or whose worker dies (a crash, a signal, running out of memory), gets a
   ``WorkerFailed`` result; a dead worker is replaced, the tasks queued behind it are sent again, and
   the run goes on.
-- Workers ignore SIGINT (Ctrl-C reaches the whole process group): the caller stops them when it ends.
+- Workers ignore SIGINT and SIGTERM (Ctrl-C reaches the whole process group, and a service manager's stop
+  the whole control group): the caller finishes or drops the input in hand and stops them when it ends.
 
 Each worker has its own pipe, so a worker that dies while writing can only break its own. Workers are
 started by the ``forkserver`` (a clean process that forks each worker): forking the caller itself would
@@ -35,6 +36,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 DEPTH = 2  # tasks sent to one worker at a time: the next one is there when it finishes the first
+_IGNORED = (signal.SIGINT, signal.SIGTERM)  # the caller's to act on: it ends the workers (see close)
 _STOP_SECONDS = 5.0
 
 
@@ -55,7 +57,8 @@ class _Worker:
 def _serve(conn: Connection, function: Callable[[Any, Any], Any], arg: Any,
            setup: Callable[[Any], Any] | None) -> None:
     """A worker's life: run the function on each task received, send back each result, until None."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a replacement worker is started while SIGINT is not ignored
+    for signum in _IGNORED:  # a replacement worker is started while they are not ignored
+        signal.signal(signum, signal.SIG_IGN)
     state = setup(arg) if setup is not None else arg
     while True:
         try:
@@ -99,14 +102,16 @@ class WorkerPool(Generic[A, T, R]):
         self.restarts = 0  # workers replaced after dying
 
     def __enter__(self) -> WorkerPool[A, T, R]:
-        # The fork server is started with SIGINT ignored, which it and the workers it forks inherit from
-        # their first instruction on: Ctrl-C reaches the whole process group, and one arriving while a
-        # worker still imports would print its traceback. Only the spawn itself is inside the window.
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # The fork server is started with SIGINT and SIGTERM ignored, which it and the workers it forks
+        # inherit from their first instruction on: Ctrl-C reaches the whole process group (and systemd's
+        # stop the whole control group), and one arriving while a worker still imports would print its
+        # traceback, or fail the input it parses. Only the spawn itself is inside the window.
+        previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in _IGNORED}
         try:
             forkserver.ensure_running()
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
         try:
             for _ in range(self.jobs):
                 self.workers.append(self._start())
@@ -127,13 +132,13 @@ class WorkerPool(Generic[A, T, R]):
         return _Worker(process, mine)
 
     def close(self, *, force: bool = False) -> None:
-        """Stop every worker: asked to finish (or, with ``force``, terminated), then waited for."""
+        """Stop every worker: asked to finish (or, with ``force``, killed), then waited for."""
         for worker in self.workers:
             if not force:
                 with suppress(OSError):  # dead already
                     worker.pipe.send(None)
             else:
-                worker.process.terminate()
+                worker.process.kill()  # SIGTERM is ignored (see _IGNORED)
         for worker in self.workers:
             worker.process.join(_STOP_SECONDS)
             if worker.process.is_alive():

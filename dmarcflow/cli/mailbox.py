@@ -24,6 +24,7 @@ from dmarcflow.errors import ConfigError, MailboxError
 from dmarcflow.fetch import run_pass
 from dmarcflow.health import HealthServer, HealthState, parse_address
 from dmarcflow.ingest import InputOutcome
+from dmarcflow.ingest_tasks import MAX_JOBS, POOL_MIN_INPUTS
 from dmarcflow.mailbox import Mailbox, check_settings
 from dmarcflow.metrics import DaemonCollector, index_targets, registered, render
 from dmarcflow.pass_lock import lock_path, pass_lock
@@ -46,9 +47,14 @@ _CONNECTION_OPTIONS = ("host", "port", "user", "password_file", "tls", "ca_file"
 @click.option("--invalid-folder", help="Where mails without a usable report go (default Invalid).")
 @click.option("--mailbox", "names", multiple=True, help="Only the configured mailbox with this name (repeatable).")
 @click.option("--offline", is_flag=True, help="No reverse DNS lookups.")
+@click.option("--jobs", type=click.IntRange(1, MAX_JOBS), default=None, metavar="N",
+              help=f"Worker processes that parse the mails in parallel, 1-{MAX_JOBS} (default: the number of "
+                   f"cores for a backlog of {POOL_MIN_INPUTS} mails or more, else 1); this process stores them "
+                   "and files them away. 1: everything in this process.")
 @format_option()
 @click.pass_obj
-def fetch(app: AppContext, /, names: tuple[str, ...], offline: bool, fmt: str, **options: Any) -> None:
+def fetch(app: AppContext, /, names: tuple[str, ...], offline: bool, jobs: int | None, fmt: str,
+          **options: Any) -> None:
     """Fetch reports from every configured mailbox once, file the mails away, and exit.
 
     Exit code 1 when a mailbox could not be read or any mail was rejected; 2 for a configuration error.
@@ -65,7 +71,7 @@ def fetch(app: AppContext, /, names: tuple[str, ...], offline: bool, fmt: str, *
             try:
                 with pass_lock(lock_path(app.settings.store.resolved_path(), box), wait=True), \
                         Mailbox.connect(box) as mailbox:
-                    run_pass(mailbox, ingestor, stopping, on_filed=lambda item: outcomes.append(item.outcome))
+                    run_pass(mailbox, ingestor, stopping, on_filed=lambda item: outcomes.append(item.outcome), jobs=jobs)
             except MailboxError as exc:
                 failures.append(str(exc))
     print_outcomes(outcomes, fmt)

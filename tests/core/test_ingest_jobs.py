@@ -286,3 +286,15 @@ def test_an_mbox_gives_the_same_outcomes_and_rows_with_workers(cli, tmp_path: Pa
     assert kept[f"{box}:{count // 3 - 1}"] == ("empty", 1, b"\n")  # the line break the mbox writer added
     assert kept[f"{box}:{count // 3}"][:3] == ("too_large", 5001, None)  # measured (with its line break), not kept
     assert kept[f"{box}:{count // 3 - 2}"] == ("not_a_report", 27, b"Subject: none\r\n\r\nno report\n")
+
+
+def test_an_imap_pass_gets_workers_for_a_backlog_only() -> None:
+    """``fetch``'s default as ``ingest``'s: none below 400 mails and 8 MiB, else the cores; never more than tasks."""
+    import os
+
+    from dmarcflow.ingest_tasks import messages_jobs
+
+    cores = len(os.sched_getaffinity(0))
+    assert [messages_jobs(None, 399, (8 << 20) - 1), messages_jobs(None, 400, 1000), messages_jobs(None, 3, 8 << 20),
+            messages_jobs(2, 10, 1000), messages_jobs(3, 100, 1000), messages_jobs(1, 5000, 1 << 30)] == [
+        1, min(cores, 13), 1, 1, 3, 1]

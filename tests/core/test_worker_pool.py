@@ -41,3 +41,24 @@ def test_workers_stop_when_the_pool_closes() -> None:
         processes = [w.process for w in pool.workers]
         assert list(pool.run([1])) == [(1, 10)]
     assert [p.exitcode for p in processes] == [0, 0]
+
+
+def test_workers_outlive_a_sigterm_to_the_group_and_a_forced_close_kills_them() -> None:
+    """systemd stops a service by sending SIGTERM to its whole control group: the workers finish the task in
+    hand (the writer decides what to store) instead of failing it; a forced close still ends them."""
+    import os
+    import signal
+
+    with WorkerPool(2, echo_after, 0.2) as pool:
+        processes = [w.process for w in pool.workers]
+        results = pool.run([1, 2, 3, 4])
+        first = next(results)
+        for process in processes:
+            assert process.pid is not None
+            os.kill(process.pid, signal.SIGTERM)
+        rest = list(results)
+        restarts = pool.restarts
+        pool.close(force=True)
+    assert [first, *rest] == [(1, 10), (2, 20), (3, 30), (4, 40)]
+    assert restarts == 0
+    assert [p.exitcode for p in processes] == [-signal.SIGKILL, -signal.SIGKILL]
