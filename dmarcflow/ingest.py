@@ -13,7 +13,6 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from dmarcflow.budget import InputBudget
@@ -52,6 +51,7 @@ from dmarcflow.inputs import BytesSource, Source, list_inputs, open_file
 from dmarcflow.kinds.base import KindSettings, Payload, Stored
 from dmarcflow.kinds.registry import kind_named
 from dmarcflow.models import IpFacts
+from dmarcflow.outcomes import InputOutcome, PayloadOutcome, combine
 from dmarcflow.store import DatabaseError, RawInput
 from dmarcflow.store.groups import CommitGroup
 from dmarcflow.store.sqlite import Store
@@ -65,10 +65,8 @@ __all__ = ["MAX_JOBS", "Ingestor", "InputOutcome", "PayloadOutcome", "combine", 
 
 log = logging.getLogger(__name__)
 
-_STATUS_RANK = {"rejected": 3, "conflict": 2, "ingested": 1, "duplicate": 0}
 _STORE_FAILURES = (StoreError, DatabaseError, MemoryError)
 _ENRICH_BATCH = 1000  # IPs looked up and committed at a time, so an interrupted run keeps what it did
-_NOTED_IN_MESSAGE = 3
 # Commit groups (``Ingestor.commit_groups``): a commit after this many inputs, this many records or this long,
 # whichever comes first. Records bound what one failed commit takes back (and the write lock's hold): a
 # report of 500 records or more is committed on its own, as every report was before groups.
@@ -79,94 +77,12 @@ GROUP_SECONDS = 1.0
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class PayloadOutcome:
-    name: str
-    status: str  # ingested | duplicate | conflict | rejected | skipped (not a report: noted, not an error)
-    reason: str | None = None
-    message: str | None = None
-    records: int = 0
-    messages: int = 0
-    warnings: tuple[str, ...] = ()
-    kind: str | None = None  # the report kind the payload's content said it was (None: not a report)
-
-
-@dataclass(frozen=True)
-class InputOutcome:
-    path: str
-    status: str
-    reason: str | None
-    message: str | None
-    reports: int
-    records: int
-    messages: int
-    payloads: tuple[PayloadOutcome, ...] = field(default=())
-
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        """The quirks read in this input's reports (those stored or found already stored)."""
-        return tuple(sorted({w for p in self.payloads for w in p.warnings}))
-
-    @property
-    def skipped(self) -> tuple[PayloadOutcome, ...]:
-        return tuple(p for p in self.payloads if p.status == "skipped")
-
-    @property
-    def kind(self) -> str | None:
-        """The report kind of what the input holds: aggregate, tls or failure; "mixed"; None when nothing was one."""
-        kinds = {p.kind for p in self.payloads if p.kind is not None and p.status != "skipped"}
-        return kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else None)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "kind": self.kind,
-            "status": self.status,
-            "reason": self.reason,
-            "message": self.message,
-            "reports": self.reports,
-            "records": self.records,
-            "messages": self.messages,
-            "warnings": list(self.warnings),
-            "skipped": [{"part": p.name, "reason": p.reason, "message": p.message} for p in self.skipped],
-        }
-
-
-def combine(path: str, outcomes: list[PayloadOutcome]) -> InputOutcome:
-    """One outcome for the input: the most serious of its payloads'; parts that are no report do not count."""
-    judged = [o for o in outcomes if o.status != "skipped"]
-    if not judged:
-        first = outcomes[0] if outcomes else PayloadOutcome(path, "skipped", "not_a_report", "no report found in the input")
-        reason = "empty" if all(o.reason == "empty" for o in outcomes) and outcomes else "not_a_report"
-        return InputOutcome(path, "rejected", reason, _nothing_found(outcomes) or first.message, 0, 0, 0, tuple(outcomes))
-    worst = max(judged, key=lambda o: _STATUS_RANK[o.status])
-    stored = [o for o in judged if o.status in ("ingested", "conflict", "duplicate")]
-    return InputOutcome(
-        path=path,
-        status=worst.status,
-        reason=worst.reason,
-        message=worst.message,
-        reports=len(stored),
-        records=sum(o.records for o in stored),
-        messages=sum(o.messages for o in stored),
-        payloads=tuple(outcomes),
-    )
-
-
 def _raw_of(item: FileInput | MessageInput) -> Callable[[], RawInput]:
     """What a rejection of this input keeps: the file's bytes, or the message's."""
     if isinstance(item, MessageInput):
         return BytesSource(item.data).raw
     path = item.path
     return lambda: RawInput.of_file(path)
-
-
-def _nothing_found(skipped: list[PayloadOutcome]) -> str | None:
-    if len(skipped) < 2:
-        return None
-    listed = "; ".join(f"{o.name}: {o.message}" for o in skipped[:_NOTED_IN_MESSAGE])
-    more = f"; {len(skipped) - _NOTED_IN_MESSAGE} more" if len(skipped) > _NOTED_IN_MESSAGE else ""
-    return f"no report in the input ({len(skipped)} parts): {listed}{more}"
 
 
 class Ingestor:
