@@ -13,15 +13,17 @@ import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import maxminddb
+from typing import TYPE_CHECKING, Any
 
 from dmarcflow.config import EnrichmentSettings
 from dmarcflow.errors import ConfigError
+from dmarcflow.ip_database import IpDatabase
 from dmarcflow.models import IpFacts
 from dmarcflow.normalise import OrgDomains
 from dmarcflow.service_map import Service, ServiceMap, read_whole
+
+if TYPE_CHECKING:
+    import maxminddb
 
 # A dotted quad exactly as ``ipaddress`` accepts it (no leading zeros): the common case skips that parse,
 # which was a quarter of enriching a report of distinct IPs; anything else still goes through it.
@@ -54,8 +56,15 @@ def ip_db_path(settings: EnrichmentSettings) -> Path:
 
 
 def open_ip_db(settings: EnrichmentSettings) -> maxminddb.Reader:
-    """The IP database in use, opened; an unreadable file is a ConfigError (config.py checks that it exists)."""
-    return _open_ip_db(settings.ip_db)
+    """The IP database in use, opened with maxminddb (its metadata too); an unreadable file is a ConfigError
+    (config.py checks that it exists)."""
+    import maxminddb  # here: ingest reads it through IpDatabase, without this import
+
+    path, where = _ip_db_where(settings.ip_db)
+    try:
+        return maxminddb.open_database(path)
+    except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:
+        raise _unreadable(where, path, exc) from None
 
 
 def service_map_path() -> Path:
@@ -124,14 +133,23 @@ class ReverseDns:
             return dict(zip(ips, pool.map(self.lookup, ips), strict=True))
 
 
-def _open_ip_db(configured: str) -> maxminddb.Reader:
+def _ip_db_where(configured: str) -> tuple[str, str]:
+    """The database's path, and how to name it in an error."""
     path = str(Path(configured).expanduser()) if configured else str(default_ip_db())
+    return path, f'[enrichment] ip_db = "{configured}"' if configured else f"the bundled IP database {path}"
+
+
+def _unreadable(where: str, path: str, exc: BaseException) -> ConfigError:
+    return ConfigError(f"{where}: not a readable MMDB database ({exc}); give an IPinfo, MaxMind or DB-IP .mmdb "
+                       "file, or leave ip_db empty")
+
+
+def _open_ip_db(configured: str) -> IpDatabase:
+    path, where = _ip_db_where(configured)
     try:
-        return maxminddb.open_database(path)
-    except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:
-        where = f'[enrichment] ip_db = "{configured}"' if configured else f"the bundled IP database {path}"
-        raise ConfigError(f"{where}: not a readable MMDB database ({exc}); give an IPinfo, MaxMind or DB-IP .mmdb "
-                          "file, or leave ip_db empty") from None
+        return IpDatabase(path)
+    except (OSError, ValueError) as exc:
+        raise _unreadable(where, path, exc) from None
 
 
 class Enricher:
