@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 from dmarcflow.kinds.registry import NAMES, kinds
 from dmarcflow.store import RejectedRow, Store
-from dmarcflow.store.browse import ReportFilter, ReportRow
 
-__all__ = ["REPORT_STATUSES", "RejectedRow", "ReportRow", "list_rejected", "list_reports", "rejected_raw",
+if TYPE_CHECKING:
+    from dmarcflow.store.browse import ReportFilter, ReportRow
+
+__all__ = ["REPORT_STATUSES", "RejectedRow", "list_rejected", "list_reports", "rejected_raw",
            "report_filter"]
 
 REPORT_STATUSES = ("active", "conflict")
@@ -19,6 +22,7 @@ def report_filter(domain: str | None = None, since: date | None = None, until: d
     """Reports of a policy domain and status whose begin falls on a UTC day in [since, until]."""
     # Imported here: the analysis package is more than `ingest` (which imports this module) needs.
     from dmarcflow.analysis.window import check_order, window_of
+    from dmarcflow.store.browse import ReportFilter  # here too: ingest (which imports this module) never lists
 
     check_order(since, until)
     if status is not None and status not in REPORT_STATUSES:

@@ -22,8 +22,6 @@ from dmarcflow.errors import InputError, StoreError, TooLargeForWorker, Warnings
 from dmarcflow.kinds.base import KindSettings, Parsed, Payload, Reprocessed, Stored
 from dmarcflow.models import Report
 from dmarcflow.parse import parse_report
-from dmarcflow.store import browse
-from dmarcflow.store.browse import ReportFilter, ReportRow
 from dmarcflow.store.raw_xml import compressor
 from dmarcflow.store.sqlite import Store, StoredReport, hash_records
 
@@ -32,6 +30,7 @@ if TYPE_CHECKING:
 
     from dmarcflow.index.feed import Feed
     from dmarcflow.kinds.compact_records import CompactRecords
+    from dmarcflow.store.browse import ReportFilter, ReportRow
 
 WORKER_MAX_RECORDS = 50_000  # a parsed report in flight between processes holds ~100 B a record
 WORKER_MAX_RAW = 16 << 20  # bytes of the compressed raw copy
@@ -119,6 +118,8 @@ class AggregateKind:
 
     def list_reports(self, store: Store, where: ReportFilter, *, limit: int | None = None,
                      offset: int = 0) -> list[ReportRow]:
+        from dmarcflow.store import browse  # here: the listings' module is not imported to ingest
+
         return browse.list_reports(store, where, limit=limit, offset=offset)
 
 

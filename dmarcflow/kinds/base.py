@@ -16,7 +16,6 @@ from typing import IO, TYPE_CHECKING, Protocol
 
 from dmarcflow.config import Limits
 from dmarcflow.errors import Warnings
-from dmarcflow.store.browse import ReportFilter, ReportRow
 from dmarcflow.store.sqlite import Store
 from dmarcflow.utc import parse_iso
 
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
     from email.message import Message
 
     from dmarcflow.index.feed import Feed
+    from dmarcflow.store.browse import ReportFilter, ReportRow  # the listings: not imported to ingest
 
 Opener = Callable[[Warnings], IO[bytes]]  # the sink collects quirks met while the bytes are read
 

@@ -26,14 +26,14 @@ from dmarcflow.store.outbox import OutboxRepository
 from dmarcflow.store.raw_xml import Inflating
 from dmarcflow.store.record_writer import RecordWriter, RowEncoder, SharedRecords, Verdicts, fingerprint, hash_records
 from dmarcflow.store.rejected import RawInput, RejectedRepository, RejectedRow
-from dmarcflow.store.reports import ReportRepository
-from dmarcflow.store.rollups import RollupRepository
 from dmarcflow.utc import now_iso
 
 if TYPE_CHECKING:
     from dmarcflow.store.alerts import AlertStore
     from dmarcflow.store.check_cache import CheckCache
     from dmarcflow.store.checks import CheckRepository
+    from dmarcflow.store.reports import ReportRepository
+    from dmarcflow.store.rollups import RollupRepository
     from dmarcflow.store.series import SeriesRepository
 
 __all__ = ["IDENTITY_LOOKUP", "Existing", "RowEncoder", "Store", "StoredReport", "fingerprint", "hash_records"]
@@ -71,8 +71,6 @@ class Store:
         self.conn = conn  # private to dmarcflow.store: other layers ask the repositories below
         self.path = path
         self.readonly = readonly
-        self.reports = ReportRepository(conn, path)
-        self.rollups = RollupRepository(conn, path)
         self.ip_facts = IpFactsRepository(conn, path)
         self.rejected = RejectedRepository(conn, path)
         self.outbox = OutboxRepository(conn, path)  # what each search index has not acknowledged yet
@@ -83,6 +81,20 @@ class Store:
         self._verdicts = Verdicts()  # verdict ids, dropped on every rollback (see Verdicts)
 
     # The repositories that ingest never asks are made (and their modules imported) on first use.
+    @cached_property
+    def reports(self) -> ReportRepository:
+        """Listings, a report's header and records, reporters, arrival."""
+        from dmarcflow.store.reports import ReportRepository
+
+        return ReportRepository(self.conn, self.path)
+
+    @cached_property
+    def rollups(self) -> RollupRepository:
+        """The summary's reads."""
+        from dmarcflow.store.rollups import RollupRepository
+
+        return RollupRepository(self.conn, self.path)
+
     @cached_property
     def series(self) -> SeriesRepository:
         from dmarcflow.store.series import SeriesRepository

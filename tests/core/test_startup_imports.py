@@ -108,7 +108,7 @@ NOT_FOR_ONE_AGGREGATE_FILE = (
     "dmarcflow.kinds.arf", "dmarcflow.store.tls", "dmarcflow.store.failures", "dmarcflow.index",
     "dmarcflow.index.feed", "dmarcflow.index.document", "dmarcflow.mime", "dmarcflow.archive",
     "dmarcflow.worker_pool", "dmarcflow.reprocess", "dmarcflow.store.alerts", "dmarcflow.store.checks",
-    "dmarcflow.store.check_cache", "dmarcflow.store.series",
+    "dmarcflow.store.check_cache", "dmarcflow.store.series", "dmarcflow.store.reports", "dmarcflow.store.rollups",
 )
 
 
