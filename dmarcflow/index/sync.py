@@ -77,6 +77,9 @@ class _Chunk:
     future: Future[list[BulkOutcome]] | None  # None when every record of the chunk was past the retention
 
 
+CONCURRENCY = 2  # bulk requests in flight at once: two keep a node busy while the next chunk is mapped
+
+
 class Syncer:
     """Feeds one target from one store; ``run_once`` is one pass, safe to repeat or run concurrently."""
 
@@ -84,7 +87,7 @@ class Syncer:
         self, client: SearchClient, store: Store, settings: ElasticsearchSettings, *,
         initial_backoff: float = 1.0, sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], datetime] = lambda: datetime.now(UTC), chunk_retries: int | None = None,
-        concurrency: int = 2, feed: Feed | None = None,
+        concurrency: int = CONCURRENCY, feed: Feed | None = None,
     ) -> None:
         self.client, self.store, self.settings = client, store, settings
         self.feed: Feed = (feed or AggregateFeed()).for_pass()  # a Syncer serves one store
@@ -93,7 +96,6 @@ class Syncer:
         # The daemon passes chunk_retries=0: its next pass is the retry.
         retries = settings.max_retries if chunk_retries is None else chunk_retries
         self.retrier = Retrier(retries, initial_backoff, sleep)
-        # Bulk requests in flight at once: two keep a node busy while the next chunk is mapped.
         self.concurrency = max(1, concurrency)
         self._template_seen = False
         self._index_names = mapping.IndexNames()
