@@ -2,7 +2,8 @@
 
 Targets: parse, ingest (the Google-style report), ingest-distinct (a distinct source IP per record),
 backfill (the year of small reports from their folder, as ``ingest DIR`` does it), es-build, summary,
-and startup (``python -X importtime`` of ``dmarcflow --help``, by module).
+and startup / startup-ingest (``python -X importtime`` of ``dmarcflow --help`` / of an ingest of a
+100-record report, by module).
 Prints the top functions by own time, to say what limits a figure (measured, not guessed); ``--out``
 writes the same text to a file too (benchmarks/profiles/ keeps the ones the README cites).
 """
@@ -108,8 +109,8 @@ def _short_paths(line: str) -> str:
     return line
 
 
-def import_profile(top: int) -> str:
-    """Where `dmarcflow --help` spends its start-up: ``python -X importtime``, by module, cumulative.
+def import_profile(top: int, argv: tuple[str, ...] = ("--help",), what: str = "dmarcflow --help") -> str:
+    """Where a command spends its start-up: ``python -X importtime``, by module, cumulative.
 
     Each third-party package is counted once, at its first import; dmarcflow's own modules are listed
     by name, so the list says which command module pulls in which dependency.
@@ -117,7 +118,7 @@ def import_profile(top: int) -> str:
     import re
     import subprocess
 
-    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "dmarcflow", "--help"], capture_output=True,
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "dmarcflow", *argv], capture_output=True,
                           text=True, check=True)
     found = re.finditer(r"import time:\s+(\d+) \|\s+(\d+) \|( +)(\S+)", done.stderr)
     rows = [(int(m[2]), len(m[3]) == 1, m[4]) for m in found]
@@ -126,16 +127,25 @@ def import_profile(top: int) -> str:
         if (name.startswith("dmarcflow") or "." not in name) and name not in seen:
             seen[name] = micros
     total = sum(micros for micros, outermost, _ in rows if outermost)
-    lines = [f"dmarcflow --help, python -X importtime: top {top} modules by cumulative import time "
+    lines = [f"{what}, python -X importtime: top {top} modules by cumulative import time "
              f"(all imports together {total / 1e3:.0f} ms)"]
     for name, micros in sorted(seen.items(), key=lambda kv: -kv[1])[:top]:
         lines.append(f"{micros / 1e3:8.1f} ms  {name}")
     return "\n".join(lines)
 
 
+def ingest_import_profile(top: int, seed: int) -> str:
+    """``import_profile`` of ``dmarcflow ingest --offline`` of a 100-record report into a new store."""
+    with tempfile.TemporaryDirectory(prefix="dmarcflow-profile-") as tmp:
+        report, db = Path(tmp) / "report.xml", Path(tmp) / "store.db"
+        big_report(report, 100, seed)
+        argv = ("--db", str(db), "ingest", "--offline", "--format", "json", str(report))
+        return import_profile(top, argv, "dmarcflow ingest --offline of a 100-record report")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__.splitlines()[0])
-    ap.add_argument("target", choices=sorted([*TARGETS, "startup"]))
+    ap.add_argument("target", choices=sorted([*TARGETS, "startup", "startup-ingest"]))
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--db", help="summary: the store to summarise (e.g. one kept with --summary-db)")
     ap.add_argument("--reports", type=int, default=6_000, help="backfill: reports in the year")
@@ -149,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("summary needs --db")
     if args.target == "startup":
         return _write(import_profile(args.top), args.out)
+    if args.target == "startup-ingest":
+        return _write(ingest_import_profile(args.top, args.seed), args.out)
     with tempfile.TemporaryDirectory(prefix="dmarcflow-profile-") as tmp:
         workdir = Path(tmp)
         profiler = cProfile.Profile()
