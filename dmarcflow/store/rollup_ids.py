@@ -65,7 +65,7 @@ class RollupIds:
             else:
                 out[name] = pk
         if missing:
-            conn.executemany(_ADD_NAME, [(name,) for name in missing])
+            conn.executemany(_ADD_NAME, [(name,) for name in sorted(missing)])
             if len(cache) + len(missing) > _NAMES_MAX:
                 cache.clear()
             for name, pk in conn.execute(_FIND_NAMES, (json.dumps(missing),)):
