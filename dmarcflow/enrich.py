@@ -178,18 +178,9 @@ class Enricher:
         base = self._org_domains(reverse_dns) if reverse_dns else None
         service = self._service_for(base, as_domain)
         sender = service.name if service else (base or record.get("as_name") or (f"AS{asn}" if asn else ip))
-        return IpFacts(
-            ip=ip,
-            reverse_dns=reverse_dns,
-            base_domain=base,
-            country=record.get("country_code"),
-            asn=asn,
-            as_name=record.get("as_name"),
-            as_domain=as_domain,
-            sender=sender,
-            sender_type=service.type if service else None,
-            rdns_checked=self._rdns is not None,
-        )
+        # positional, in field order: keywords cost a third more, once per distinct IP of a report
+        return IpFacts(ip, reverse_dns, base, record.get("country_code"), asn, record.get("as_name"), as_domain,
+                       sender, service.type if service else None, self._rdns is not None)
 
     def _service_for(self, base: str | None, as_domain: str | None) -> Service | None:
         for key in (base, as_domain):

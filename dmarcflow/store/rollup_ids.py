@@ -21,7 +21,9 @@ ROLLUP_VERDICT_COLUMNS = ("header_from, class, disposition, dmarc_pass, dkim_eva
 _FIND_VERDICT = ("SELECT id FROM rollup_verdicts WHERE "
                  + " AND ".join(f"{c.strip()} = ?" for c in ROLLUP_VERDICT_COLUMNS.split(",")))
 _ADD_VERDICT = f"INSERT INTO rollup_verdicts ({ROLLUP_VERDICT_COLUMNS}) VALUES ({','.join('?' * 13)})"
-_ADD_NAME = "INSERT INTO rollup_names (name) VALUES (?) ON CONFLICT DO NOTHING"
+# one statement for a batch of names (WHERE true: an upsert's SELECT needs a WHERE to parse); in text order,
+# so that the new ids follow the text, and the rollup's rows, written in id order, reach domain_sources in its order
+_ADD_NAMES = "INSERT INTO rollup_names (name) SELECT value FROM json_each(?) WHERE true ON CONFLICT DO NOTHING"
 _FIND_NAMES = "SELECT name, id FROM rollup_names WHERE name IN (SELECT value FROM json_each(?))"
 
 
@@ -65,9 +67,11 @@ class RollupIds:
             else:
                 out[name] = pk
         if missing:
-            conn.executemany(_ADD_NAME, [(name,) for name in missing])
+            text = json.dumps(sorted(missing))
+            conn.execute(_ADD_NAMES, (text,))
             if len(cache) + len(missing) > _NAMES_MAX:
                 cache.clear()
-            for name, pk in conn.execute(_FIND_NAMES, (json.dumps(missing),)):
-                out[name] = cache[name] = int(pk)
+            found: dict[str, int] = dict(conn.execute(_FIND_NAMES, (text,)))  # ids are INTEGER PRIMARY KEY: ints
+            out.update(found)
+            cache.update(found)
         return out
