@@ -118,10 +118,14 @@ class Verdicts:
 
     def __init__(self) -> None:
         self._ids: dict[tuple[Any, ...], VerdictIds] = {}
+        # a shared combination (``SharedRecords``) -> (its fingerprint text after IP and count, its verdict's ids):
+        # the reports of one reporter repeat the same few, so each is encoded and looked up once, not once a report
+        self.combinations: dict[tuple[Any, ...], tuple[str, VerdictIds]] = {}
         self.rollup_ids = RollupIds()
 
     def forget(self) -> None:
         self._ids.clear()
+        self.combinations.clear()
         self.rollup_ids.forget()
 
     def of(self, conn: sqlite3.Connection, key: tuple[Any, ...], record: Record) -> VerdictIds:
@@ -242,9 +246,7 @@ class RecordWriter:
         for ip, n, index in zip(records.ips, records.counts, records.which, strict=True):
             entry = shared.get(index)
             if entry is None:
-                r = Record(ip, n, *combinations[index])
-                tail = self.encoder.row(0, 0, r)[4:]
-                entry = shared[index] = (repr(tail)[1:], self.verdicts.of(self.conn, tail, r))
+                entry = shared[index] = self._combination(combinations[index], ip, n)
             text, ids = entry
             update(f"({ip!r}, {n!r}, {text}".encode())
             self.rows.append((self.count, ip, n, ids.pk))
@@ -264,6 +266,19 @@ class RecordWriter:
             if len(self.rows) >= _BATCH:
                 self._flush()
                 sources = self.sources
+
+    def _combination(self, combination: tuple[Any, ...], ip: str, n: int) -> tuple[str, VerdictIds]:
+        """(fingerprint text after IP and count, verdict ids) of a shared combination, from the store's cache."""
+        cache = self.verdicts.combinations
+        found = cache.get(combination)
+        if found is None:
+            r = Record(ip, n, *combination)
+            tail = self.encoder.row(0, 0, r)[4:]
+            found = (repr(tail)[1:], self.verdicts.of(self.conn, tail, r))
+            if len(cache) >= _VERDICT_CACHE_MAX:
+                cache.clear()
+            cache[combination] = found
+        return found
 
     def _sum(self, ip: str, ids: VerdictIds, count: int) -> None:
         """One record's share of the rollup sums."""
