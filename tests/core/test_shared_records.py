@@ -109,3 +109,22 @@ def test_combinations_kept_from_a_rolled_back_savepoint_are_looked_up_again(tmp_
         assert conn.execute("SELECT header_from, disposition FROM records").fetchall() == [
             ("new.example.com", "quarantine")]
         assert conn.execute("SELECT count(*) FROM verdicts").fetchone()[0] == 1
+
+
+def test_a_report_whose_combinations_are_known_has_none_of_them_built_again(tmp_path: Path) -> None:
+    """After unpickling, a report's combinations are plain tuples; the writer builds the dataclasses of a
+    combination only when its cache does not know it, so a repeated reporter's report has none built."""
+    import pickle
+
+    xmls = [report(_records(), report_id=f"r-{k}") for k in range(2)]
+    arrived = []
+    for xml in xmls:
+        parsed = parse_report(io.BytesIO(xml))
+        arrived.append((parsed.report, pickle.loads(pickle.dumps(compact(list(parsed.records), 10_000)))))
+    with Store.open(tmp_path / "store.sqlite") as store:
+        for rep, records in arrived:
+            with store.transaction():
+                store.write_report(rep, records, status="active", conflict_of=None, source="x",
+                                   raw_xml=lambda: io.BytesIO(b"raw"))
+    assert "combinations" not in arrived[1][1].__dict__  # every one known from the first report
+    assert len(arrived[1][1].combinations) == len(arrived[1][1].flat) > 1
