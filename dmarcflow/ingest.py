@@ -69,9 +69,11 @@ _STORE_FAILURES = (StoreError, DatabaseError, MemoryError)
 _ENRICH_BATCH = 1000  # IPs looked up and committed at a time, so an interrupted run keeps what it did
 # Commit groups (``Ingestor.commit_groups``): a commit after this many inputs, this many records or this long,
 # whichever comes first. Records bound what one failed commit takes back (and the write lock's hold): a
-# report of 500 records or more is committed on its own, as every report was before groups.
+# report of 2,000 records or more is committed on its own, as every report was before groups. A commit writes
+# every page its reports dirtied, and the indexes by source (report_sources, the rollup's) have a page per
+# source seen: 500 records a commit spent 0.13 ms a small report in COMMIT, 2,000 records 0.06 ms.
 GROUP_INPUTS = 200
-GROUP_RECORDS = 500
+GROUP_RECORDS = 2000
 GROUP_SECONDS = 1.0
 
 T = TypeVar("T")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
+from functools import cached_property
 from operator import attrgetter
 from typing import Any
 
@@ -32,7 +33,9 @@ _ALIGNMENT = attrgetter(*(f.name for f in fields(Alignment)))
 
 @dataclass(frozen=True)
 class CompactRecords:
-    combinations: tuple[tuple[Any, ...], ...]  # the distinct values of every field after source_ip and count
+    # the distinct values of every field after source_ip and count, each combination's dataclasses as tuples of
+    # their fields: plain tuples, so that they pickle cheaply and hash in C (the writer's cache key, see ``flat``)
+    flat: tuple[tuple[Any, ...], ...]
     ips: tuple[str, ...]
     counts: tuple[int, ...]
     which: tuple[int, ...]  # the index of each record's combination
@@ -41,7 +44,18 @@ class CompactRecords:
         return len(self.ips)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        return _rebuilt, (tuple(_flat(c) for c in self.combinations), self.ips, self.counts, self.which)
+        return CompactRecords, (self.flat, self.ips, self.counts, self.which)
+
+    @cached_property
+    def combinations(self) -> tuple[tuple[Any, ...], ...]:
+        """The combinations with their dataclasses, built on first use: the writer builds only those it has not
+        stored before (``combination``), a report's few new ones."""
+        return tuple(_whole(c) for c in self.flat)
+
+    def combination(self, index: int) -> tuple[Any, ...]:
+        """One combination with its dataclasses (built again each time: see ``combinations``)."""
+        found = self.__dict__.get("combinations")
+        return found[index] if found is not None else _whole(self.flat[index])
 
     def records(self) -> Iterator[Record]:
         """The records again, equal to those given, in their order."""
@@ -66,7 +80,9 @@ def compact(records: Iterable[Record], max_records: int) -> CompactRecords:
         which.append(index)
         if len(ips) > max_records:
             raise TooLargeForWorker(f"more than {max_records} records")
-    return CompactRecords(tuple(seen), tuple(ips), tuple(counts), tuple(which))
+    packed = CompactRecords(tuple(_flat(c) for c in seen), tuple(ips), tuple(counts), tuple(which))
+    packed.__dict__["combinations"] = tuple(seen)  # the cached property, known already
+    return packed
 
 
 def _fields(item: Any) -> tuple[Any, ...]:
@@ -81,14 +97,10 @@ def _flat(combination: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(flat)
 
 
-def _rebuilt(flat: tuple[tuple[Any, ...], ...], ips: tuple[str, ...], counts: tuple[int, ...],
-             which: tuple[int, ...]) -> CompactRecords:
-    """``CompactRecords`` from what ``__reduce__`` sent: the dataclasses of each combination built again."""
-    combinations = []
-    for combination in flat:
-        whole = list(combination)
-        for index, kind in _MANY:
-            whole[index] = tuple(kind(*values) for values in combination[index])
-        whole[_ONE] = Alignment(*combination[_ONE])
-        combinations.append(tuple(whole))
-    return CompactRecords(tuple(combinations), ips, counts, which)
+def _whole(combination: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A combination with its dataclasses built again from their fields (``_flat`` undone)."""
+    whole = list(combination)
+    for index, kind in _MANY:
+        whole[index] = tuple(kind(*values) for values in combination[index])
+    whole[_ONE] = Alignment(*combination[_ONE])
+    return tuple(whole)

@@ -20,11 +20,14 @@ __all__ = ["CommitGroup"]
 class CommitGroup:
     """See ``Store.group``. ``failure(exc)`` says what a SQLite error means for this store, in words;
     ``rolled_back()`` is called whenever a savepoint or the transaction is rolled back (the store drops
-    what it cached of rows written since: verdict ids)."""
+    what it cached of rows written since: verdict ids); ``before_commit(conn)`` is the store's last writing
+    before each commit (the whole-history rollup's fold)."""
 
     def __init__(self, conn: sqlite3.Connection, failure: Callable[[sqlite3.Error], str],
-                 rolled_back: Callable[[], None] = lambda: None) -> None:
+                 rolled_back: Callable[[], None] = lambda: None,
+                 before_commit: Callable[[sqlite3.Connection], None] = lambda conn: None) -> None:
         self._conn = conn
+        self._before_commit = before_commit
         self._failure = failure
         self._rolled_back = rolled_back
         self.dirty = False  # savepoints released since the last commit
@@ -68,6 +71,7 @@ class CommitGroup:
             self._check_not_rolled_back()
             return
         try:
+            self._before_commit(conn)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             self._lose(self._failure(exc))

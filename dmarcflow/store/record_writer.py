@@ -118,10 +118,14 @@ class Verdicts:
 
     def __init__(self) -> None:
         self._ids: dict[tuple[Any, ...], VerdictIds] = {}
+        # a shared combination (``SharedRecords.flat``) -> (its fingerprint text after IP and count, its verdict's ids):
+        # the reports of one reporter repeat the same few, so each is encoded and looked up once, not once a report
+        self.combinations: dict[tuple[Any, ...], tuple[str, VerdictIds]] = {}
         self.rollup_ids = RollupIds()
 
     def forget(self) -> None:
         self._ids.clear()
+        self.combinations.clear()
         self.rollup_ids.forget()
 
     def of(self, conn: sqlite3.Connection, key: tuple[Any, ...], record: Record) -> VerdictIds:
@@ -178,10 +182,12 @@ def _first_result(results: tuple[DkimResult, ...] | tuple[SpfResult, ...], domai
 class SharedRecords(Protocol):
     """Records given as their distinct combinations of everything but IP and count, and three columns
     (``kinds.compact_records``): the writer encodes, hashes the tail of and finds the verdict of each
-    combination once, not once per record."""
+    combination once, not once per record. ``flat[i]`` is combination i as plain tuples (its key in the
+    writer's cache), ``combination(i)`` the combination itself (built only when the cache does not hold it)."""
 
     @property
-    def combinations(self) -> Sequence[tuple[Any, ...]]: ...
+    def flat(self) -> Sequence[tuple[Any, ...]]: ...
+    def combination(self, index: int) -> tuple[Any, ...]: ...
     @property
     def ips(self) -> Sequence[str]: ...
     @property
@@ -238,13 +244,11 @@ class RecordWriter:
         # (fingerprint's text after IP and count, verdict ids) per combination. A record's
         # fingerprint is repr of (ip, count, *tail): the repr of a tuple is its items' reprs joined by ", ".
         shared: dict[int, tuple[str, VerdictIds]] = {}
-        combinations, sources, update = records.combinations, self.sources, self.hasher.update
+        flat, sources, update = records.flat, self.sources, self.hasher.update
         for ip, n, index in zip(records.ips, records.counts, records.which, strict=True):
             entry = shared.get(index)
             if entry is None:
-                r = Record(ip, n, *combinations[index])
-                tail = self.encoder.row(0, 0, r)[4:]
-                entry = shared[index] = (repr(tail)[1:], self.verdicts.of(self.conn, tail, r))
+                entry = shared[index] = self._combination(records, flat[index], index, ip, n)
             text, ids = entry
             update(f"({ip!r}, {n!r}, {text}".encode())
             self.rows.append((self.count, ip, n, ids.pk))
@@ -264,6 +268,20 @@ class RecordWriter:
             if len(self.rows) >= _BATCH:
                 self._flush()
                 sources = self.sources
+
+    def _combination(self, records: SharedRecords, key: tuple[Any, ...], index: int, ip: str,
+                     n: int) -> tuple[str, VerdictIds]:
+        """(fingerprint text after IP and count, verdict ids) of a shared combination, from the store's cache."""
+        cache = self.verdicts.combinations
+        found = cache.get(key)
+        if found is None:
+            r = Record(ip, n, *records.combination(index))
+            tail = self.encoder.row(0, 0, r)[4:]
+            found = (repr(tail)[1:], self.verdicts.of(self.conn, tail, r))
+            if len(cache) >= _VERDICT_CACHE_MAX:
+                cache.clear()
+            cache[key] = found
+        return found
 
     def _sum(self, ip: str, ids: VerdictIds, count: int) -> None:
         """One record's share of the rollup sums."""

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from dmarcflow.models import IpFacts, PolicyPublished, ReportFacts, SourceRow, Totals, Window
+from dmarcflow.store import domain_sources
 from dmarcflow.store.ipfacts import facts_of
 from dmarcflow.store.repository import Repository
 
@@ -131,7 +132,7 @@ def domain_totals(conn: sqlite3.Connection, domain: str, window: Window) -> Tota
 def source_rows(conn: sqlite3.Connection, domain: str, window: Window) -> list[SourceRow]:
     """The rows in group order (IP, then verdict), from whichever rollup answers the window with fewer rows."""
     with _snapshot(conn):
-        if whole_history(conn, domain, window):
+        if whole_history(conn, domain, window) and not domain_sources.pending(conn):
             rows = conn.execute(f"SELECT {_GROUP}, messages, quarantined, rejected FROM domain_sources "
                                 f"WHERE domain = ? ORDER BY {_GROUP}", (domain,))
         else:

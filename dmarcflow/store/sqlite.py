@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING, Self
 
 from dmarcflow.errors import StoreError
 from dmarcflow.models import Record, Report
-from dmarcflow.store import ipfacts, rejected
+from dmarcflow.store import domain_sources, ipfacts, rejected
 from dmarcflow.store.connection import describe, open_reader, open_writer
 from dmarcflow.store.groups import CommitGroup
 from dmarcflow.store.ipfacts import IpFactsRepository
@@ -164,6 +164,7 @@ class Store:
             self._rollback()
             raise
         try:
+            domain_sources.fold(self.conn)
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback()
@@ -180,7 +181,7 @@ class Store:
         """
         if self._group is not None:
             raise StoreError("commit groups do not nest")
-        group = CommitGroup(self.conn, self._write_failure, self._verdicts.forget)
+        group = CommitGroup(self.conn, self._write_failure, self._verdicts.forget, domain_sources.fold)
         self._group = group
         try:
             yield group
@@ -332,6 +333,7 @@ class Store:
     def reprocess_targets(self) -> list[tuple[int, str, str]]:
         """(id, status, org_name) of every aggregate report in id order, with the rollups dropped: a
         reprocess writes them all again (inside transaction())."""
+        self.conn.execute("DELETE FROM domain_sources_pending")  # what is noted goes with the rows it would change
         self.conn.execute("DELETE FROM domain_sources")  # first: its triggers then find nothing to subtract
         self.conn.execute("DELETE FROM daily_rollup")  # daily_sources is its view (schema 15)
         return [(int(pk), str(status), str(org))

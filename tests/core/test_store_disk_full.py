@@ -8,12 +8,20 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import pytest
+
 from tests.support.filesystems import remount, tmpfs
 from tests.support.report_xml import record, report
 
 FILES = 12
 DISK_FULL = ("the disk is full (database or disk is full): free some space and run the command again; "
              "everything stored before this point is kept")
+
+
+@pytest.fixture(autouse=True)
+def _a_commit_per_report(monkeypatch):
+    """Each report of 600 records its own commit, so that some commits succeed before the disk is full."""
+    monkeypatch.setattr("dmarcflow.ingest.GROUP_RECORDS", 600)
 
 
 def _inputs(folder):

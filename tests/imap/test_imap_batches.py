@@ -25,7 +25,7 @@ from tests.support.dovecot import DovecotServer
 from tests.support.hostile import mail
 from tests.support.imap_mail import Folders, mailbox_table, report_mails
 
-RECORDS = 100  # per report: a commit every GROUP_RECORDS // RECORDS reports
+RECORDS = GROUP_RECORDS // 5  # per report: a commit every GROUP_RECORDS // RECORDS (5) reports
 POISON = mail([("broken.xml", "text/xml", b"<?xml version='1.0'?><feedback><report_metadata>")])
 
 

@@ -15,6 +15,12 @@ from tests.support.imap_mail import Folders, report_mails, stored_identities
 MAILS = 10
 
 
+@pytest.fixture(autouse=True)
+def _a_commit_per_mail(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each mail of 600 records its own commit, so that some commits succeed before the disk is full."""
+    monkeypatch.setattr("dmarcflow.ingest.GROUP_RECORDS", 600)
+
+
 @pytest.fixture
 def server(shared_dovecot: DovecotServer) -> DovecotServer:
     return shared_dovecot
