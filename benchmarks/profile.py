@@ -100,7 +100,7 @@ def _prepare(args: argparse.Namespace, workdir: Path):
     return lambda: work(path, workdir)
 
 
-def _short_paths(line: str) -> str:
+def short_paths(line: str) -> str:
     """Paths relative to the checkout, the standard library and site-packages (no machine's folders)."""
     paths = sysconfig.get_paths()
     for prefix, short in ((paths["purelib"], "<site-packages>"), (paths["stdlib"], "<stdlib>"),
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     what = {"summary": f"store {args.db}", "backfill": f"a year of {args.reports:,} small reports"}.get(
         args.target, f"{args.records:,} records")
     text = f"{args.target}, {what}, top {args.top} by {args.sort}:\n" + "\n".join(
-        _short_paths(line) for line in out.getvalue().splitlines() if line.strip())
+        short_paths(line) for line in out.getvalue().splitlines() if line.strip())
     return _write(text, args.out)
 
 

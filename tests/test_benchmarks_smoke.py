@@ -158,3 +158,18 @@ def test_hostile_shapes_stage_gets_every_expected_outcome(tmp_path: Path) -> Non
     metrics = data["metrics"]["hostile"]
     assert {name: (m["status"], m["reason"], m["integrity"]) for name, m in metrics.items()} == {
         "small": ("ingested", None, "ok"), **{s.name: (s.status, s.reason, "ok") for s in SHAPES}}
+
+
+@pytest.mark.parametrize("tool, args, head", [
+    ("benchmarks.worker_cost", [], r"worker: 30 small reports from the folder, 1 tasks, [\d.]+ ms CPU a report, "),
+    ("benchmarks.worker_cost", ["--mbox"], r"worker: 30 small reports from the mbox, 1 tasks, [\d.]+ ms CPU a report"),
+    ("benchmarks.writer_cost", ["--statements"], r"writer: 30 small reports, [\d.]+ ms CPU a report"),
+])
+def test_the_backfill_cost_tools_run_on_a_tiny_year(tmp_path: Path, tool: str, args: list[str], head: str) -> None:
+    """The two tools the README's backfill figures cite: worker and writer CPU per small report (not asserted)."""
+    import re
+
+    proc = subprocess.run([sys.executable, "-m", tool, "--workdir", str(tmp_path), "--reports", "30", *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert re.match(head, proc.stdout), proc.stdout[:300]
