@@ -205,7 +205,8 @@ class MailboxWorker(threading.Thread):
         lock = lock_path(self.settings.store.resolved_path(), self.box)
         while not self.stop.is_set():
             with pass_lock(lock, wait=False) as ours:
-                result = run_pass(mailbox, ingestor, self.stop.is_set, self.state.filed) if ours else None
+                # jobs=1: mail is filed as it arrives, a pool's start would cost more than it saves
+                result = run_pass(mailbox, ingestor, self.stop.is_set, self.state.filed, jobs=1) if ours else None
             if result is None:
                 log.debug("mailbox %s: another process is filing this mailbox; waiting for its pass", self.box.name)
                 self._wait_for_mail(mailbox)

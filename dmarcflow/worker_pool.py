@@ -19,6 +19,7 @@ copy its open SQLite connection and any threads into the children.
 from __future__ import annotations
 
 import signal
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
@@ -106,7 +107,9 @@ class WorkerPool(Generic[A, T, R]):
         # inherit from their first instruction on: Ctrl-C reaches the whole process group (and systemd's
         # stop the whole control group), and one arriving while a worker still imports would print its
         # traceback, or fail the input it parses. Only the spawn itself is inside the window.
-        previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in _IGNORED}
+        # Only the main thread may change signal handlers: from another thread the window stays open.
+        main = threading.current_thread() is threading.main_thread()
+        previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in _IGNORED} if main else {}
         try:
             forkserver.ensure_running()
         finally:

@@ -62,3 +62,22 @@ def test_workers_outlive_a_sigterm_to_the_group_and_a_forced_close_kills_them() 
     assert [first, *rest] == [(1, 10), (2, 20), (3, 30), (4, 40)]
     assert restarts == 0
     assert [p.exitcode for p in processes] == [-signal.SIGKILL, -signal.SIGKILL]
+
+
+def test_a_pool_started_from_another_thread_works() -> None:
+    """Signal handlers can only be set from the main thread: a pool started elsewhere still runs its tasks."""
+    import threading
+
+    got: list[object] = []
+
+    def use_pool() -> None:
+        try:
+            with WorkerPool(2, echo_after, 0.0) as pool:
+                got.extend(pool.run([1, 2, 3]))
+        except Exception as exc:  # noqa: BLE001 - the assertion below shows it
+            got.append(exc)
+
+    thread = threading.Thread(target=use_pool)
+    thread.start()
+    thread.join(120)
+    assert got == [(1, 10), (2, 20), (3, 30)]
