@@ -129,8 +129,8 @@ def _address(ip: str) -> tuple[int, int]:
 class _Decoder:
     """Values of the data section (or the metadata): ``decode(offset)`` -> (value, the offset after it).
 
-    Pointers are offsets from ``base``; they are followed, and the value they point to is not
-    itself followed further (the format forbids a pointer to a pointer's value being a pointer).
+    Pointers are offsets from ``base``, followed where they stand; every nesting, a pointer's too, counts
+    against ``_MAX_DEPTH``, so a file whose pointers loop ends in ValueError, not in a stack overflow.
     """
 
     def __init__(self, buf: mmap.mmap, base: int) -> None:

@@ -125,7 +125,7 @@ def test_the_database_switches_to_maxminddb_after_its_lookups_with_the_same_answ
     assert answers[2][0] is None
 
 
-@pytest.mark.parametrize("content", [b"", b"not a database at all" * 100, MmdbFile.__doc__.encode()])
+@pytest.mark.parametrize("content", [b"", b"not a database at all" * 100, b"\xab\xcd\xefMaxMind.com\xe0 a marker, then no metadata"])
 def test_a_file_that_is_no_database_fails_with_maxminddbs_own_words(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "bad.mmdb"
     path.write_bytes(content)
